@@ -1,0 +1,47 @@
+# One command per habit. Each target creates or refreshes .venv itself,
+# so on a fresh machine `make run` and `make test` are all a newcomer types.
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+ARGS ?=
+
+.PHONY: run test test-fast lint format bench clean
+
+$(STAMP): pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: set PYTHON=python3.11")'
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	@rm -f $(VENV)/.installed-* && touch $(STAMP)
+
+## run: the whole system locally on the embedded emulator (Ctrl-C stops it); ARGS="--demo" etc.
+run: $(STAMP)
+	$(PY) -m infra.local_stack $(ARGS)
+
+## test: every test layer (unit, integration, infra, e2e)
+test: $(STAMP)
+	$(PY) -m pytest $(ARGS)
+
+## test-fast: everything but the end-to-end tests
+test-fast: $(STAMP)
+	$(PY) -m pytest -m "not e2e" $(ARGS)
+
+## lint: format check, lint, types, template
+lint: $(STAMP)
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/mypy shared functions infra
+	$(VENV)/bin/cfn-lint template.yaml
+
+## format: apply ruff's formatting and safe fixes
+format: $(STAMP)
+	$(VENV)/bin/ruff format .
+	$(VENV)/bin/ruff check --fix .
+
+## bench: request units, queue/bus requests, CPU and cost per touchpoint
+bench: $(STAMP)
+	$(PY) -m infra.bench $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
