@@ -1,0 +1,14 @@
+"""The API function. The Chalice app object is the Lambda handler: functions.api.app.app."""
+
+from __future__ import annotations
+
+from chalice import Chalice, ConvertToMiddleware
+
+from functions.api.routes import health, touchpoints, tracking
+from shared.observability import logger
+
+app = Chalice(app_name="omnireach")
+app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
+app.register_blueprint(tracking.routes)
+app.register_blueprint(touchpoints.routes)
+app.register_blueprint(health.routes)

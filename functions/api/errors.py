@@ -1,0 +1,53 @@
+"""One view decorator translates every error into the JSON error envelope (Chalice middleware
+never sees exceptions raised in views)."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from chalice import Response
+from pydantic import ValidationError
+
+from shared.domain.errors import AuthenticationError, OmnireachError
+from shared.error_envelope import envelope, from_domain_error, from_validation_error
+from shared.observability import logger
+
+JSON_HEADERS = {"Content-Type": "application/json"}
+BASIC_CHALLENGE = 'Basic realm="omnireach-tracking"'
+BEARER_CHALLENGE = 'Bearer realm="omnireach-admin"'
+
+View = Callable[..., Any]
+
+
+def http_errors(*, challenge: str) -> Callable[[View], View]:
+    """`challenge` is the WWW-Authenticate value sent with a 401 from this view."""
+
+    def decorate(view: View) -> View:
+        @functools.wraps(view)
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            try:
+                return view(*args, **kwargs)
+            except OmnireachError as error:
+                status, body = from_domain_error(error)
+                if status >= 500:
+                    logger.exception("request failed", extra={"error_code": error.code})
+                else:
+                    logger.info("request refused", extra={"error_code": error.code, "status": status})
+                headers = dict(JSON_HEADERS)
+                if isinstance(error, AuthenticationError):
+                    headers["WWW-Authenticate"] = challenge
+                return Response(body=body, status_code=status, headers=headers)
+            except ValidationError as error:
+                status, body = from_validation_error(error)
+                logger.info("request refused", extra={"error_code": "invalid_input", "status": status})
+                return Response(body=body, status_code=status, headers=JSON_HEADERS)
+            except Exception:
+                logger.exception("unexpected error")
+                body = envelope("internal_error", "Something went wrong on our side; it has been logged")
+                return Response(body=body, status_code=500, headers=JSON_HEADERS)
+
+        return wrapper
+
+    return decorate

@@ -1,0 +1,1 @@
+"""Chalice blueprints, one per area of the public contract."""

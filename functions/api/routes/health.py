@@ -1,0 +1,12 @@
+"""Liveness for load balancers, the local stack and the e2e tests. Touches no dependency."""
+
+from __future__ import annotations
+
+from chalice import Blueprint
+
+routes = Blueprint(__name__)
+
+
+@routes.route("/health", methods=["GET"])
+def health() -> dict[str, str]:
+    return {"status": "ok"}

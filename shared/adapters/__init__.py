@@ -1,0 +1,1 @@
+"""Adapters: the SDK side of the domain's ports."""

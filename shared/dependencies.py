@@ -1,0 +1,94 @@
+"""Cached factories: each adapter is built once per process from Settings. Handlers ask here;
+tests replace a factory (monkeypatch) or call `reset()` after changing the environment."""
+
+from __future__ import annotations
+
+import functools
+from datetime import timedelta
+
+from shared.adapters import aws_clients
+from shared.adapters.dynamo.conventions import bind_table
+from shared.adapters.dynamo.touchpoints_table import (
+    DynamoSourceRegistry,
+    DynamoTouchpointArchive,
+    TouchpointsTableItem,
+)
+from shared.adapters.events import EventBridgePublisher
+from shared.adapters.sqs import SqsQueueInspector, SqsTouchpointQueue
+from shared.clock import SystemClock
+from shared.domain.ingest import ArchivePolicy
+from shared.domain.ports import (
+    Clock,
+    EventPublisher,
+    QueueInspector,
+    SourceRegistry,
+    TouchpointArchive,
+    TouchpointQueue,
+)
+from shared.domain.queue_health import MonitoredQueue
+from shared.settings import get_settings
+
+
+@functools.cache
+def get_clock() -> Clock:
+    return SystemClock()
+
+
+@functools.cache
+def _bound_touchpoints_table() -> None:
+    bind_table(TouchpointsTableItem, get_settings().require("touchpoints_table"))
+
+
+@functools.cache
+def get_source_registry() -> SourceRegistry:
+    _bound_touchpoints_table()
+    return DynamoSourceRegistry(cache_seconds=get_settings().source_cache_seconds)
+
+
+@functools.cache
+def get_touchpoint_archive() -> TouchpointArchive:
+    _bound_touchpoints_table()
+    return DynamoTouchpointArchive()
+
+
+def get_archive_policy() -> ArchivePolicy:
+    return ArchivePolicy(retention=timedelta(days=get_settings().touchpoint_retention_days))
+
+
+@functools.cache
+def get_touchpoint_queue() -> TouchpointQueue:
+    return SqsTouchpointQueue(get_settings().require("touchpoint_queue_url"))
+
+
+@functools.cache
+def get_queue_inspector() -> QueueInspector:
+    return SqsQueueInspector()
+
+
+@functools.cache
+def get_event_publisher() -> EventPublisher:
+    return EventBridgePublisher(get_settings().require("event_bus_name"))
+
+
+def get_monitored_queues() -> list[MonitoredQueue]:
+    settings = get_settings()
+    return [
+        MonitoredQueue("touchpoints", settings.require("touchpoint_queue_url"), is_dead_letter=False),
+        MonitoredQueue("touchpoints-dlq", settings.require("touchpoint_dlq_url"), is_dead_letter=True),
+    ]
+
+
+def reset() -> None:
+    """Forget every built adapter and the settings (tests, and the local stack after deploy)."""
+    for factory in (
+        get_settings,
+        get_clock,
+        _bound_touchpoints_table,
+        get_source_registry,
+        get_touchpoint_archive,
+        get_touchpoint_queue,
+        get_queue_inspector,
+        get_event_publisher,
+        aws_clients.client,
+    ):
+        factory.cache_clear()

@@ -1,0 +1,25 @@
+"""Read queue depths and raise the alarm on the bus when dead letters are waiting."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from shared.domain.ports import Clock, EventPublisher, QueueInspector
+from shared.domain.queue_health import DEAD_LETTERS_WAITING, MonitoredQueue, QueueReading
+
+
+def check_queues(
+    queues: Sequence[MonitoredQueue], *, inspector: QueueInspector, publisher: EventPublisher, clock: Clock
+) -> list[QueueReading]:
+    readings = [QueueReading(queue=queue, depth=inspector.depth(queue.url)) for queue in queues]
+    for reading in readings:
+        if reading.needs_attention:
+            publisher.publish(
+                DEAD_LETTERS_WAITING,
+                {
+                    "queue": reading.queue.name,
+                    "visible": reading.depth.visible,
+                    "observed_at": clock.now().isoformat(),
+                },
+            )
+    return readings

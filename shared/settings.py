@@ -1,0 +1,52 @@
+"""The one place that reads the environment.
+
+`template.yaml` sets every variable; the local stack resolves the same variables from the
+template deployed into the emulator. Resource names are optional here because each function
+only receives the variables of the resources its IAM policy names (least privilege); an adapter
+asks for the one it needs with `require`, which fails with a clear message when it is missing.
+"""
+
+from __future__ import annotations
+
+import functools
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.domain.errors import ConfigurationError
+
+ResourceSetting = Literal[
+    "touchpoints_table",
+    "touchpoint_queue_url",
+    "touchpoint_dlq_url",
+    "event_bus_name",
+    "admin_api_key_sha256",
+]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(frozen=True, extra="ignore")
+
+    stage: str = "dev"
+    # Resources (set per function by template.yaml).
+    touchpoints_table: str | None = None
+    touchpoint_queue_url: str | None = None
+    touchpoint_dlq_url: str | None = None
+    event_bus_name: str | None = None
+    # Credentials: only the SHA-256 of the admin key is deployed, never the key.
+    admin_api_key_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    # Behaviour.
+    touchpoint_retention_days: int = Field(default=395, ge=1, le=3650)
+    source_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
+
+    def require(self, name: ResourceSetting) -> str:
+        value = getattr(self, name)
+        if not value:
+            raise ConfigurationError(f"{name.upper()} is not set for this function")
+        return str(value)
+
+
+@functools.cache
+def get_settings() -> Settings:
+    return Settings()
