@@ -1,0 +1,267 @@
+"""Runs the template's functions in-process the way Lambda would: a Lambda context, real SQS
+event shapes from an event-source poller, and scheduled events fired on the template's
+expressions. One invocation at a time per function (one execution environment each)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib
+import json
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from infra.schedules import parse_schedule
+from infra.template import FunctionSpec, ScheduleTrigger, SqsTrigger
+
+ACCOUNT_ID = "123456789012"
+SQS_RECEIVE_LIMIT = 10  # per ReceiveMessage call
+ASYNC_RETRIES = 2  # Lambda's default for scheduled (asynchronous) invocations
+Report = Callable[[dict[str, Any]], None]
+
+
+class LambdaContext:
+    def __init__(self, spec: FunctionSpec, region: str) -> None:
+        self.function_name = spec.logical_id
+        self.function_version = "$LATEST"
+        self.invoked_function_arn = f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{spec.logical_id}"
+        self.memory_limit_in_mb = spec.memory
+        self.aws_request_id = str(uuid.uuid4())
+        self.log_group_name = f"/aws/lambda/{spec.logical_id}"
+        self.log_stream_name = "local"
+        self._deadline = time.monotonic() + spec.timeout
+
+    def get_remaining_time_in_millis(self) -> int:
+        return max(0, int((self._deadline - time.monotonic()) * 1000))
+
+
+@dataclass
+class LocalFunction:
+    spec: FunctionSpec
+    region: str
+    _handler: Callable[[dict[str, Any], Any], Any] | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        with self._lock:
+            if self._handler is None:
+                module_name, _, attribute = self.spec.handler.rpartition(".")
+                self._handler = getattr(importlib.import_module(module_name), attribute)
+            return self._handler(event, LambdaContext(self.spec, self.region))
+
+
+def sqs_event(messages: list[dict[str, Any]], *, queue_arn: str, region: str) -> dict[str, Any]:
+    """The event Lambda's SQS event source mapping delivers."""
+    return {
+        "Records": [
+            {
+                "messageId": message["MessageId"],
+                "receiptHandle": message["ReceiptHandle"],
+                "body": message["Body"],
+                "attributes": message.get("Attributes", {}),
+                "messageAttributes": {
+                    name: {
+                        "stringValue": value.get("StringValue"),
+                        "binaryValue": value.get("BinaryValue"),
+                        "stringListValues": [],
+                        "binaryListValues": [],
+                        "dataType": value["DataType"],
+                    }
+                    for name, value in message.get("MessageAttributes", {}).items()
+                },
+                "md5OfBody": message.get("MD5OfBody") or hashlib.md5(message["Body"].encode()).hexdigest(),  # noqa: S324
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": region,
+            }
+            for message in messages
+        ]
+    }
+
+
+def scheduled_event(trigger: ScheduleTrigger, spec: FunctionSpec, *, at: datetime, region: str) -> dict[str, Any]:
+    if trigger.input is not None:
+        return trigger.input
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.events",
+        "account": ACCOUNT_ID,
+        "time": at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": region,
+        "resources": [f"arn:aws:events:{region}:{ACCOUNT_ID}:rule/{spec.logical_id}-{trigger.name}"],
+        "detail": {},
+    }
+
+
+class SqsPoller(threading.Thread):
+    """An SQS event source mapping: receive up to BatchSize (within the batching window), invoke,
+    delete what succeeded, leave reported failures to come back after the visibility timeout
+    (or after `redelivery_delay` seconds when set) so redrive moves poison messages to the DLQ."""
+
+    def __init__(
+        self,
+        function: LocalFunction,
+        trigger: SqsTrigger,
+        *,
+        queue_url: str,
+        queue_arn: str,
+        sqs: Any,
+        stop: threading.Event,
+        report: Report,
+        redelivery_delay: int | None = None,
+        idle_wait: float = 0.1,
+    ) -> None:
+        super().__init__(name=f"sqs:{function.spec.logical_id}.{trigger.name}", daemon=True)
+        self._function, self._trigger = function, trigger
+        self._queue_url, self._queue_arn = queue_url, queue_arn
+        self._sqs, self._stopping, self._report = sqs, stop, report
+        self._redelivery_delay, self._idle_wait = redelivery_delay, idle_wait
+
+    def run(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                batch = self._receive_batch()
+                if batch:
+                    self._deliver(batch)
+                else:
+                    self._stopping.wait(self._idle_wait)
+            except Exception as error:  # the poller must outlive any one failure, as Lambda's does
+                self._report({"event": "poller_error", "poller": self.name, "error": repr(error)})
+                self._stopping.wait(1)
+
+    def _receive_batch(self) -> list[dict[str, Any]]:
+        batch: list[dict[str, Any]] = []
+        window_ends = time.monotonic() + self._trigger.batching_window_seconds
+        while len(batch) < self._trigger.batch_size and not self._stopping.is_set():
+            messages = self._sqs.receive_message(
+                QueueUrl=self._queue_url,
+                MaxNumberOfMessages=min(SQS_RECEIVE_LIMIT, self._trigger.batch_size - len(batch)),
+                WaitTimeSeconds=0,  # never long-poll: the emulator serves one request at a time
+                AttributeNames=["All"],
+                MessageAttributeNames=["All"],
+            ).get("Messages", [])
+            batch.extend(messages)
+            if not messages:
+                if not batch or time.monotonic() >= window_ends:
+                    break
+                self._stopping.wait(min(0.05, max(0.0, window_ends - time.monotonic())))
+        return batch
+
+    def _deliver(self, batch: list[dict[str, Any]]) -> None:
+        started = time.perf_counter()
+        ids = [message["MessageId"] for message in batch]
+        event = sqs_event(batch, queue_arn=self._queue_arn, region=self._function.region)
+        try:
+            response = self._function.invoke(event)
+            failed = self._reported_failures(response, ids)
+            error = None
+        except Exception as raised:  # an uncaught error fails the whole batch, as in Lambda
+            failed, error = set(ids), repr(raised)
+        succeeded = [message for message in batch if message["MessageId"] not in failed]
+        for start in range(0, len(succeeded), SQS_RECEIVE_LIMIT):
+            chunk = succeeded[start : start + SQS_RECEIVE_LIMIT]
+            self._sqs.delete_message_batch(
+                QueueUrl=self._queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+            )
+        if failed and self._redelivery_delay is not None:
+            for message in batch:
+                if message["MessageId"] in failed:
+                    self._sqs.change_message_visibility(
+                        QueueUrl=self._queue_url,
+                        ReceiptHandle=message["ReceiptHandle"],
+                        VisibilityTimeout=self._redelivery_delay,
+                    )
+        self._report(
+            {
+                "event": "invoked",
+                "function": self._function.spec.logical_id,
+                "trigger": f"sqs:{self._trigger.queue}",
+                "messages": ids,
+                "failed": sorted(failed),
+                "error": error,
+                "ms": round((time.perf_counter() - started) * 1000, 1),
+            }
+        )
+
+    def _reported_failures(self, response: Any, ids: list[str]) -> set[str]:
+        if not self._trigger.reports_item_failures:
+            return set()
+        failures = (response or {}).get("batchItemFailures", []) if isinstance(response, dict) else []
+        reported = {str(failure.get("itemIdentifier")) for failure in failures}
+        if not reported <= set(ids):  # Lambda treats an unknown id as a failure of the whole batch
+            return set(ids)
+        return reported
+
+
+class VirtualClock:
+    """Schedules run on a clock `factor` times faster than the wall clock (for demos)."""
+
+    def __init__(self, factor: float = 1.0, *, start: datetime | None = None) -> None:
+        if factor <= 0:
+            raise ValueError("accelerate factor must be positive")
+        self.factor = factor
+        self._start_virtual = start or datetime.now(UTC)
+        self._start_real = time.monotonic()
+
+    def now(self) -> datetime:
+        return self._start_virtual + timedelta(seconds=(time.monotonic() - self._start_real) * self.factor)
+
+    def real_seconds_until(self, moment: datetime) -> float:
+        return max(0.0, (moment - self.now()).total_seconds() / self.factor)
+
+
+class ScheduleFirer(threading.Thread):
+    def __init__(
+        self,
+        function: LocalFunction,
+        trigger: ScheduleTrigger,
+        *,
+        clock: VirtualClock,
+        stop: threading.Event,
+        report: Report,
+        retry_wait: float = 1.0,
+    ) -> None:
+        super().__init__(name=f"schedule:{function.spec.logical_id}.{trigger.name}", daemon=True)
+        self._function, self._trigger = function, trigger
+        self._schedule = parse_schedule(trigger.expression, trigger.timezone)
+        self._clock, self._stopping, self._report, self._retry_wait = clock, stop, report, retry_wait
+
+    def run(self) -> None:
+        due = self._schedule.next_after(self._clock.now())
+        while not self._stopping.wait(self._clock.real_seconds_until(due)):
+            self._fire(due)
+            due = self._schedule.next_after(max(due, self._clock.now()))
+
+    def _fire(self, due: datetime) -> None:
+        event = scheduled_event(self._trigger, self._function.spec, at=due, region=self._function.region)
+        for attempt in range(1 + ASYNC_RETRIES):
+            started = time.perf_counter()
+            try:
+                result, error = self._function.invoke(event), None
+            except Exception as raised:
+                result, error = None, repr(raised)
+            self._report(
+                {
+                    "event": "invoked",
+                    "function": self._function.spec.logical_id,
+                    "trigger": f"schedule:{self._trigger.expression}",
+                    "scheduled_for": due.isoformat(),
+                    "attempt": attempt + 1,
+                    "error": error,
+                    "result": result if error is None else None,
+                    "ms": round((time.perf_counter() - started) * 1000, 1),
+                }
+            )
+            if error is None or self._stopping.wait(self._retry_wait):
+                return
+
+
+def report_to_stdout(record: dict[str, Any]) -> None:
+    print(json.dumps({"local_stack": record.pop("event"), **record}, default=str), flush=True)

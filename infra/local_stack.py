@@ -1,0 +1,270 @@
+"""`make run`: the whole system on one machine, no AWS account.
+
+1. start the embedded emulator (moto, one request at a time) on 127.0.0.1;
+2. deploy template.yaml's non-function resources into it through its CloudFormation;
+3. serve the Chalice API function on 127.0.0.1:8000;
+4. run every other trigger the template declares: SQS event sources (BatchSize, batching window,
+   ReportBatchItemFailures, visibility timeout and DLQ redrive) and schedules (rate/cron);
+5. print where everything is, and stop cleanly on Ctrl-C.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import os
+import signal
+import sys
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from infra.lambda_runtime import LocalFunction, Report, ScheduleFirer, SqsPoller, VirtualClock, report_to_stdout
+from infra.template import TEMPLATE_PATH, load_template
+
+LOCAL_SOURCE_ID = "local-web"
+
+
+@dataclass(frozen=True)
+class Options:
+    host: str = "127.0.0.1"
+    api_port: int = 8000
+    emulator_port: int = 5005
+    stage: str = "local"
+    region: str = "us-east-1"
+    admin_key: str = "local-admin-key"
+    write_key: str = "local-write-key"
+    accelerate: float = 1.0
+    redelivery_delay: int | None = None
+    template_path: Path = TEMPLATE_PATH
+
+
+@dataclass
+class LocalStack:
+    options: Options
+    report: Report = report_to_stdout
+    _stop: threading.Event = field(default_factory=threading.Event)
+    _threads: list[threading.Thread] = field(default_factory=list)
+    _emulator: Any = None
+    _api_server: Any = None
+    info: dict[str, Any] = field(default_factory=dict)
+
+    def start(self) -> dict[str, Any]:
+        options = self.options
+        os.environ.update(
+            AWS_ACCESS_KEY_ID="local",
+            AWS_SECRET_ACCESS_KEY="local",  # noqa: S105 (the emulator accepts any credentials)
+            AWS_DEFAULT_REGION=options.region,
+            AWS_REGION=options.region,
+            POWERTOOLS_TRACE_DISABLED="true",
+            POWERTOOLS_METRICS_DISABLED="true",
+        )
+        import boto3  # after the environment is set: clients read it when built
+
+        from infra.emulator import SerialMotoServer, deploy, function_specs
+
+        self._emulator = SerialMotoServer(options.host, options.emulator_port)
+        self._emulator.start()
+        endpoint = self._emulator.endpoint
+        os.environ["AWS_ENDPOINT_URL"] = endpoint
+
+        template = load_template(options.template_path)
+        sqs = boto3.client("sqs", endpoint_url=endpoint)
+        stack = deploy(
+            template,
+            cloudformation=boto3.client("cloudformation", endpoint_url=endpoint),
+            sqs=sqs,
+            stack_name=f"omnireach-{options.stage}",
+            parameters={
+                "Stage": options.stage,
+                "AdminApiKeySha256": hashlib.sha256(options.admin_key.encode()).hexdigest(),
+            },
+        )
+        os.environ.update(stack.shared_environment())
+
+        from shared import dependencies
+        from shared.domain.touchpoints import Source
+
+        dependencies.reset()
+        dependencies.get_source_registry().register(
+            Source(source_id=LOCAL_SOURCE_ID, channel="web", name="Local web source"), options.write_key
+        )
+
+        specs = function_specs(template)
+        clock = VirtualClock(options.accelerate)
+        api_spec = None
+        triggers: list[str] = []
+        for spec in specs.values():
+            function = LocalFunction(spec, options.region)
+            if spec.api_routes:
+                api_spec = spec
+            for sqs_trigger in spec.sqs_triggers:
+                address = stack.queues[sqs_trigger.queue]
+                self._threads.append(
+                    SqsPoller(
+                        function,
+                        sqs_trigger,
+                        queue_url=address.url,
+                        queue_arn=address.arn,
+                        sqs=sqs,
+                        stop=self._stop,
+                        report=self.report,
+                        redelivery_delay=options.redelivery_delay,
+                    )
+                )
+                triggers.append(
+                    f"{spec.logical_id} <- SQS {sqs_trigger.queue} (batch {sqs_trigger.batch_size})"
+                )
+            for schedule in spec.schedules:
+                if schedule.enabled:
+                    self._threads.append(
+                        ScheduleFirer(function, schedule, clock=clock, stop=self._stop, report=self.report)
+                    )
+                    triggers.append(f"{spec.logical_id} <- {schedule.expression} (x{options.accelerate:g})")
+        if api_spec is None:
+            raise RuntimeError("template.yaml has no function with Api events")
+
+        self._api_server = self._serve_api(api_spec)
+        for thread in self._threads:
+            thread.start()
+
+        self.info = {
+            "api_url": f"http://{options.host}:{options.api_port}",
+            "emulator_url": endpoint,
+            "admin_key": options.admin_key,
+            "write_key": options.write_key,
+            "source_id": LOCAL_SOURCE_ID,
+            "stack_name": stack.stack_name,
+            "resources": stack.resources,
+            "triggers": triggers,
+        }
+        return self.info
+
+    def _serve_api(self, spec: Any) -> Any:
+        import importlib
+
+        from chalice.config import Config
+        from chalice.local import create_local_server
+
+        module_name, _, attribute = spec.handler.rpartition(".")
+        app = getattr(importlib.import_module(module_name), attribute)
+        config = Config(
+            chalice_stage=self.options.stage,
+            function_name=spec.logical_id,
+            user_provided_params={
+                "app_name": app.app_name,
+                "lambda_timeout": spec.timeout,
+                "lambda_memory_size": spec.memory,
+            },
+        )
+        server = create_local_server(app, config, self.options.host, self.options.api_port)
+        thread = threading.Thread(target=server.server.serve_forever, name="api", daemon=True)
+        thread.start()
+        return server
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
+        if self._api_server is not None:
+            self._api_server.shutdown()
+            self._api_server.server.server_close()
+        if self._emulator is not None:
+            self._emulator.stop()
+
+
+def _banner(info: dict[str, Any]) -> str:
+    api = info["api_url"]
+    lines = [
+        "Omnireach local stack is running.",
+        f"  API            {api}",
+        f"  admin key      {info['admin_key']}    (Authorization: Bearer <key>)",
+        f"  write key      {info['write_key']}    (source {info['source_id']}, HTTP Basic username)",
+        f"  emulator       {info['emulator_url']}    (AWS_ENDPOINT_URL; any credentials, region us-east-1)",
+        f"  stack          {info['stack_name']}",
+        *[f"    {logical_id:28} {physical}" for logical_id, physical in sorted(info["resources"].items()) if physical],
+        "  triggers",
+        *[f"    {trigger}" for trigger in info["triggers"]],
+        "Try it:",
+        f"  curl -s -u {info['write_key']}: -H 'Content-Type: application/json' \\",
+        f"    -d '{{\"userId\":\"u-1\",\"event\":\"Order Completed\",\"messageId\":\"m-1\"}}' {api}/v1/track",
+        f"  curl -s -H 'Authorization: Bearer {info['admin_key']}' {api}/touchpoints/m-1",
+        "Press Ctrl-C to stop.",
+    ]
+    return "\n".join(lines)
+
+
+def parse_options(argv: list[str] | None = None) -> Options:
+    defaults = Options()
+    parser = argparse.ArgumentParser(prog="make run ARGS=...", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--host", default=defaults.host, help="address to bind (default %(default)s)")
+    parser.add_argument("--port", type=int, default=defaults.api_port, help="API port (default %(default)s)")
+    parser.add_argument(
+        "--emulator-port", type=int, default=defaults.emulator_port, help="emulator port, 0 = any free"
+    )
+    parser.add_argument("--stage", default=defaults.stage, help="Stage parameter (default %(default)s)")
+    parser.add_argument(
+        "--admin-key", default=os.environ.get("OMNIREACH_ADMIN_KEY", defaults.admin_key), help="admin API key"
+    )
+    parser.add_argument(
+        "--write-key", default=os.environ.get("OMNIREACH_WRITE_KEY", defaults.write_key), help="seeded write key"
+    )
+    parser.add_argument(
+        "--accelerate", type=float, default=defaults.accelerate, help="run schedules N times faster (demos)"
+    )
+    parser.add_argument(
+        "--redelivery-delay",
+        type=int,
+        default=None,
+        metavar="SECONDS",
+        help="make failed SQS messages visible again after SECONDS instead of the queue's visibility timeout",
+    )
+    args = parser.parse_args(argv)
+    if args.accelerate <= 0:
+        parser.error("--accelerate must be positive")
+    if args.redelivery_delay is not None and not 0 <= args.redelivery_delay <= 43200:
+        parser.error("--redelivery-delay must be between 0 and 43200 seconds")
+    return Options(
+        host=args.host,
+        api_port=args.port,
+        emulator_port=args.emulator_port,
+        stage=args.stage,
+        admin_key=args.admin_key,
+        write_key=args.write_key,
+        accelerate=args.accelerate,
+        redelivery_delay=args.redelivery_delay,
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    options = parse_options(argv)
+    stack = LocalStack(options)
+    stopping = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, request_stop)
+    signal.signal(signal.SIGTERM, request_stop)
+    try:
+        info = stack.start()
+    except OSError as error:
+        stack.stop()
+        print(f"Could not start the local stack: {error} (is another one running? try --port)", file=sys.stderr)
+        return 2
+    print(_banner(info), flush=True)
+    ready = {key: info[key] for key in ("api_url", "emulator_url", "stack_name", "source_id")}
+    print(json.dumps({"local_stack": "ready", **ready}), flush=True)
+    while not stopping.wait(0.5):
+        pass
+    print("Stopping the local stack...", flush=True)
+    stack.stop()
+    print(json.dumps({"local_stack": "stopped"}), flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
