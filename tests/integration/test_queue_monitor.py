@@ -1,0 +1,45 @@
+import json
+
+import boto3
+
+from functions.queue_monitor.handler import lambda_handler as monitor
+from tests.integration.conftest import context_for
+
+SCHEDULED = {"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}
+
+
+def watch_bus(bus_name: str) -> str:
+    """A test-only rule that copies every event on the bus to a queue we can read."""
+    sqs, events = boto3.client("sqs"), boto3.client("events")
+    url = sqs.create_queue(QueueName="bus-watch")["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name="watch", EventBusName=bus_name, EventPattern=json.dumps({"source": ["omnireach"]}))
+    events.put_targets(Rule="watch", EventBusName=bus_name, Targets=[{"Id": "q", "Arn": arn}])
+    return url
+
+
+def test_dead_letters_raise_an_event_on_the_bus(stack, monkeypatch):
+    environment = stack.function_environments["QueueMonitorFunction"]
+    watch = watch_bus(environment["EVENT_BUS_NAME"])
+    sqs = boto3.client("sqs")
+    dlq_url = sqs.get_queue_url(QueueName=environment["TOUCHPOINT_DLQ_URL"].rsplit("/", 1)[-1])["QueueUrl"]
+    sqs.send_message(QueueUrl=dlq_url, MessageBody="poison")
+
+    report = monitor(SCHEDULED, context_for("QueueMonitorFunction"))
+
+    by_queue = {row["queue"]: row for row in report["queues"]}
+    assert by_queue["touchpoints-dlq"] == {"queue": "touchpoints-dlq", "visible": 1, "in_flight": 0, "needs_attention": True}
+    assert by_queue["touchpoints"]["needs_attention"] is False
+    (message,) = sqs.receive_message(QueueUrl=watch, MaxNumberOfMessages=10)["Messages"]
+    event = json.loads(message["Body"])
+    assert (event["detail-type"], event["detail"]["queue"], event["detail"]["visible"]) == (
+        "DeadLettersWaiting", "touchpoints-dlq", 1
+    )
+
+
+def test_quiet_queues_raise_nothing(stack):
+    environment = stack.function_environments["QueueMonitorFunction"]
+    watch = watch_bus(environment["EVENT_BUS_NAME"])
+    report = monitor(SCHEDULED, context_for("QueueMonitorFunction"))
+    assert not any(row["needs_attention"] for row in report["queues"])
+    assert boto3.client("sqs").receive_message(QueueUrl=watch).get("Messages", []) == []

@@ -1,0 +1,113 @@
+"""POST /v1/track → SQS → consumer → archive → GET /touchpoints/{id}, on moto."""
+
+import base64
+import json
+
+import boto3
+import pytest
+from chalice.test import Client
+
+from functions.api.app import app
+from functions.touchpoints.handler import lambda_handler as consume
+from infra.lambda_runtime import sqs_event
+from tests.integration.conftest import ADMIN_KEY, WRITE_KEY, context_for
+
+AUTH = {"Authorization": "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode()}
+JSON = {"Content-Type": "application/json"}
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+CALL = {"userId": "u-42", "event": "Order Completed", "messageId": "m-42", "properties": {"total": 30}}
+
+
+@pytest.fixture
+def client():
+    with Client(app) as test_client:
+        yield test_client
+
+
+def queue_address(stack):
+    return stack.queues["TouchpointQueue"]
+
+
+def drain(stack) -> list[dict]:
+    sqs, address = boto3.client("sqs"), queue_address(stack)
+    messages: list[dict] = []
+    while batch := sqs.receive_message(
+        QueueUrl=address.url, MaxNumberOfMessages=10, AttributeNames=["All"], WaitTimeSeconds=0
+    ).get("Messages", []):
+        messages.extend(batch)
+    return messages
+
+
+def deliver(stack, messages) -> dict:
+    event = sqs_event(messages, queue_arn=queue_address(stack).arn, region="us-east-1")
+    return consume(event, context_for("TouchpointsFunction"))
+
+
+def archived_items(stack) -> list[dict]:
+    table = stack.resources["TouchpointsTable"]
+    items = boto3.client("dynamodb").scan(TableName=table)["Items"]
+    return [item for item in items if item["kind"]["S"] == "touchpoint"]
+
+
+def test_a_track_call_reaches_the_archive_and_reads_back(stack, client):
+    response = client.http.post("/v1/track", headers={**AUTH, **JSON}, body=json.dumps(CALL))
+    assert response.status_code == 200
+    messages = drain(stack)
+    assert len(messages) == 1
+    assert deliver(stack, messages) == {"batchItemFailures": []}
+
+    got = client.http.get("/touchpoints/m-42", headers=ADMIN)
+    assert got.status_code == 200
+    body = json.loads(got.body)
+    assert (body["touchpoint_id"], body["user_id"], body["properties"]) == ("m-42", "u-42", {"total": 30})
+    assert body["schema_version"] == 1
+
+
+def test_the_same_call_sent_twice_stores_one_touchpoint(stack, client):
+    for _ in range(2):
+        assert client.http.post("/v1/track", headers={**AUTH, **JSON}, body=json.dumps(CALL)).status_code == 200
+    first, second = drain(stack)
+    deliver(stack, [first])
+    stored_once = json.loads(client.http.get("/touchpoints/m-42", headers=ADMIN).body)
+    assert deliver(stack, [second]) == {"batchItemFailures": []}  # a duplicate is a success, not a retry
+    assert len(archived_items(stack)) == 1
+    assert json.loads(client.http.get("/touchpoints/m-42", headers=ADMIN).body) == stored_once
+
+
+def test_redelivery_of_one_message_stores_it_once(stack, client):
+    client.http.post("/v1/track", headers={**AUTH, **JSON}, body=json.dumps(CALL))
+    (message,) = drain(stack)
+    for _ in range(3):
+        deliver(stack, [message])
+    assert len(archived_items(stack)) == 1
+
+
+@pytest.mark.parametrize(
+    ("headers", "body", "status"),
+    [
+        ({**AUTH, **JSON}, '{"userId": "u-1", "event":', 400),
+        ({**AUTH, **JSON}, json.dumps({"userId": "u-1"}), 400),
+        (JSON, json.dumps(CALL), 401),
+        ({"Authorization": "Basic " + base64.b64encode(b"wrong:").decode(), **JSON}, json.dumps(CALL), 401),
+    ],
+)
+def test_bad_input_is_refused_and_nothing_is_enqueued(stack, client, headers, body, status):
+    response = client.http.post("/v1/track", headers=headers, body=body)
+    assert response.status_code == status
+    assert set(json.loads(response.body)["error"]) == {"code", "message", "details"}
+    assert drain(stack) == []
+
+
+def test_a_poison_message_is_reported_and_the_rest_of_the_batch_is_stored(stack, client):
+    client.http.post("/v1/track", headers={**AUTH, **JSON}, body=json.dumps(CALL))
+    sqs = boto3.client("sqs")
+    sqs.send_message(QueueUrl=queue_address(stack).url, MessageBody="this is not a touchpoint")
+    messages = drain(stack)
+    poison = next(message for message in messages if message["Body"] == "this is not a touchpoint")
+    assert deliver(stack, messages) == {"batchItemFailures": [{"itemIdentifier": poison["MessageId"]}]}
+    assert len(archived_items(stack)) == 1
+
+
+def test_an_unknown_touchpoint_is_404(stack, client):
+    response = client.http.get("/touchpoints/never-sent", headers=ADMIN)
+    assert response.status_code == 404
