@@ -1,0 +1,186 @@
+"""The real local stack in a subprocess (`make run`), over real HTTP."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+pytestmark = pytest.mark.e2e
+
+ROOT = Path(__file__).resolve().parents[2]
+WRITE_KEY = "e2e-write-key"
+ADMIN_KEY = "e2e-admin-key"
+MAX_RECEIVE_COUNT = 5  # template.yaml: TouchpointQueue RedrivePolicy
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(condition: Callable[[], Any], *, timeout: float, what: str) -> Any:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = condition()
+        if result:
+            return result
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+class RunningStack:
+    def __init__(self) -> None:
+        self.port = free_port()
+        environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
+        self.process = subprocess.Popen(
+            [
+                sys.executable, "-m", "infra.local_stack",
+                "--port", str(self.port),
+                "--emulator-port", "0",
+                "--write-key", WRITE_KEY,
+                "--admin-key", ADMIN_KEY,
+                "--redelivery-delay", "0",
+            ],
+            cwd=ROOT,
+            env=environment,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: list[str] = []
+        self._reader = threading.Thread(target=self._read, daemon=True)
+        self._reader.start()
+        self.ready = wait_for(lambda: self.record("ready"), timeout=90, what="the local stack to be ready")
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def records(self, kind: str) -> list[dict[str, Any]]:
+        found = []
+        for line in list(self.lines):
+            if line.startswith("{") and f'"local_stack": "{kind}"' in line:
+                found.append(json.loads(line))
+        return found
+
+    def record(self, kind: str) -> dict[str, Any] | None:
+        found = self.records(kind)
+        return found[0] if found else None
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def aws(self, service: str) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.ready["emulator_url"],
+            region_name="us-east-1",
+            aws_access_key_id="e2e",
+            aws_secret_access_key="e2e",
+        )
+
+    def queue_url(self, logical_id: str) -> str:
+        resources = self.aws("cloudformation").describe_stack_resources(StackName=self.ready["stack_name"])
+        physical = next(r["PhysicalResourceId"] for r in resources["StackResources"] if r["LogicalResourceId"] == logical_id)
+        return str(self.aws("sqs").get_queue_url(QueueName=physical.rsplit("/", 1)[-1])["QueueUrl"])
+
+    def stop(self) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+        try:
+            return self.process.wait(timeout=30)
+        finally:
+            if self.process.poll() is None:
+                self.process.kill()
+
+
+def http(method: str, url: str, *, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+    request = urllib.request.Request(url, data=body, method=method, headers=headers or {})  # noqa: S310 (local URL)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+def track(stack: RunningStack, body: Any, *, key: str | None = WRITE_KEY) -> tuple[int, Any]:
+    headers = {"Content-Type": "application/json"}
+    if key is not None:
+        headers["Authorization"] = "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+    raw = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return http("POST", stack.url("/v1/track"), body=raw, headers=headers)
+
+
+def get_touchpoint(stack: RunningStack, message_id: str) -> tuple[int, Any]:
+    return http("GET", stack.url(f"/touchpoints/{message_id}"), headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+
+
+@pytest.fixture(scope="module")
+def stack():
+    running = RunningStack()
+    yield running
+    running.stop()
+
+
+def test_a_track_call_comes_back_from_the_archive(stack):
+    status, body = track(stack, {"userId": "u-1", "event": "Order Completed", "messageId": "e2e-1"})
+    assert (status, body) == (200, {"success": True})
+    stored = wait_for(lambda: get_touchpoint(stack, "e2e-1")[0] == 200 and get_touchpoint(stack, "e2e-1")[1],
+                      timeout=30, what="the touchpoint to be archived")
+    assert (stored["touchpoint_id"], stored["event"], stored["source_id"]) == ("e2e-1", "Order Completed", "local-web")
+
+
+def test_the_same_call_sent_twice_stores_one_touchpoint(stack):
+    call = {"anonymousId": "a-9", "event": "Product Viewed", "messageId": "e2e-twice"}
+    assert track(stack, call)[0] == 200
+    first = wait_for(lambda: get_touchpoint(stack, "e2e-twice")[0] == 200 and get_touchpoint(stack, "e2e-twice")[1],
+                     timeout=30, what="the first copy")
+    assert track(stack, call)[0] == 200
+    wait_for(lambda: any("duplicate touchpoint ignored" in line and "e2e-twice" in line for line in stack.lines),
+             timeout=30, what="the second copy to be recognised as a duplicate")
+    assert get_touchpoint(stack, "e2e-twice") == (200, first)
+
+
+def test_bad_input_is_refused_with_the_envelope(stack):
+    status, body = track(stack, b'{"userId": "u-1", "event": ')
+    assert (status, body["error"]["code"]) == (400, "malformed_json")
+    status, body = track(stack, {"userId": "u-1", "event": "E"}, key="not-a-key")
+    assert (status, body["error"]["code"]) == (401, "unauthenticated")
+    status, body = track(stack, {"userId": "u-1", "event": "E"}, key=None)
+    assert status == 401
+
+
+def test_a_message_that_always_fails_ends_on_the_dlq_after_max_receive_count(stack):
+    sqs = stack.aws("sqs")
+    sent = sqs.send_message(QueueUrl=stack.queue_url("TouchpointQueue"), MessageBody="not a touchpoint")
+    message_id = sent["MessageId"]
+    dlq = stack.queue_url("TouchpointDeadLetterQueue")
+    dead = wait_for(lambda: sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=0).get("Messages"),
+                    timeout=60, what="the poison message on the DLQ")
+    assert [message["MessageId"] for message in dead] == [message_id]
+    attempts = [record for record in stack.records("invoked") if message_id in record.get("messages", [])]
+    assert len(attempts) == MAX_RECEIVE_COUNT
+    assert all(message_id in record["failed"] for record in attempts)
+
+
+def test_ctrl_c_stops_the_stack_cleanly(stack):
+    assert stack.stop() == 0
+    assert stack.record("stopped") is not None
+    assert not any("Traceback" in line for line in stack.lines), "\n".join(stack.lines[-30:])

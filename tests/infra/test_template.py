@@ -1,0 +1,178 @@
+"""template.yaml is code: its rules are asserted here."""
+
+import copy
+import importlib
+import shutil
+import subprocess
+import sys
+import typing
+
+import boto3
+import pytest
+from moto import mock_aws
+from samtranslator.translator.managed_policy_translator import ManagedPolicyLoader
+from samtranslator.translator.transform import transform
+
+from functions.api.app import app as chalice_app
+from infra.schedules import parse_schedule
+from infra.template import TEMPLATE_PATH, functions, load_template, referenced_names
+from shared.settings import ResourceSetting, Settings
+
+TEMPLATE = load_template()
+RESOURCES = TEMPLATE["Resources"]
+SPECS = functions(TEMPLATE)
+SPEC_IDS = [spec.logical_id for spec in SPECS]
+
+
+def function_properties(logical_id: str) -> dict:
+    return RESOURCES[logical_id]["Properties"]
+
+
+def policy_statements(logical_id: str) -> list[dict]:
+    statements = []
+    for policy in function_properties(logical_id).get("Policies", []):
+        assert isinstance(policy, dict) and set(policy) == {"Statement"}, "inline statements only"
+        statements.extend(policy["Statement"])
+    return statements
+
+
+def as_list(value) -> list:
+    return value if isinstance(value, list) else [value]
+
+
+def test_globals_set_runtime_architecture_limits_tracing_and_powertools():
+    defaults = TEMPLATE["Globals"]["Function"]
+    assert defaults["Runtime"] == "python3.12"
+    assert defaults["Architectures"] in (["arm64"], ["x86_64"])
+    assert 1 <= defaults["Timeout"] <= 900
+    assert 128 <= defaults["MemorySize"] <= 10240
+    assert defaults["Tracing"] == "Active"
+    variables = defaults["Environment"]["Variables"]
+    assert {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"} <= set(variables)
+
+
+def test_stage_and_log_level_are_parameters():
+    assert {"Stage", "LogLevel"} <= set(TEMPLATE["Parameters"])
+    assert TEMPLATE["Parameters"]["AdminApiKeySha256"]["NoEcho"] is True
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+def test_every_handler_imports(spec):
+    module_name, _, attribute = spec.handler.rpartition(".")
+    handler = getattr(importlib.import_module(module_name), attribute)
+    assert callable(handler)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+def test_every_function_has_a_log_group_with_retention(spec):
+    groups = [
+        resource
+        for resource in RESOURCES.values()
+        if resource["Type"] == "AWS::Logs::LogGroup"
+        and resource["Properties"]["LogGroupName"] == {"Fn::Sub": f"/aws/lambda/${{{spec.logical_id}}}"}
+    ]
+    assert len(groups) == 1
+    assert "RetentionInDays" in groups[0]["Properties"]
+
+
+@pytest.mark.parametrize("spec", [spec for spec in SPECS if spec.sqs_triggers], ids=lambda spec: spec.logical_id)
+def test_sqs_sources_report_item_failures_and_redrive_to_a_dlq(spec):
+    for trigger in spec.sqs_triggers:
+        assert trigger.reports_item_failures
+        queue = RESOURCES[trigger.queue]["Properties"]
+        assert queue["VisibilityTimeout"] >= 6 * spec.timeout
+        redrive = queue["RedrivePolicy"]
+        assert redrive["maxReceiveCount"] >= 5
+        (dlq,) = referenced_names(redrive["deadLetterTargetArn"])
+        assert RESOURCES[dlq]["Type"] == "AWS::SQS::Queue"
+        assert RESOURCES[dlq]["Properties"]["MessageRetentionPeriod"] > queue.get("MessageRetentionPeriod", 345600)
+
+
+def test_there_is_a_schedule_and_every_schedule_parses():
+    schedules = [schedule for spec in SPECS for schedule in spec.schedules]
+    assert schedules
+    for schedule in schedules:
+        parse_schedule(schedule.expression, schedule.timezone)
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+def test_policies_are_least_privilege(spec):
+    statements = policy_statements(spec.logical_id)
+    assert statements, "every function names what it may touch"
+    granted: set[str] = set()
+    for statement in statements:
+        assert statement["Effect"] == "Allow"
+        assert all("*" not in action for action in as_list(statement["Action"]))
+        for resource in as_list(statement["Resource"]):
+            assert resource != "*"
+            names = referenced_names(resource)
+            assert names and names <= set(RESOURCES), f"{resource} must name a resource of this template"
+            granted |= names
+    # Each resource a function is told about is one it may use, and vice versa.
+    told = {name for value in spec.environment.values() for name in referenced_names(value)} & set(RESOURCES)
+    assert told == granted
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=SPEC_IDS)
+def test_environment_refers_only_to_resources_and_parameters_of_the_template(spec):
+    known = set(RESOURCES) | set(TEMPLATE["Parameters"])
+    for name, value in spec.environment.items():
+        assert referenced_names(value) <= known, name
+
+
+def test_every_resource_setting_is_set_by_the_template_and_every_variable_is_read():
+    set_by_template = {name for spec in SPECS for name in spec.environment}
+    resource_settings = {name.upper() for name in typing.get_args(ResourceSetting)}
+    assert resource_settings <= set_by_template
+    read = {name.upper() for name in Settings.model_fields} | {"STAGE"}
+    assert {name for name in set_by_template if not name.startswith("POWERTOOLS_")} <= read
+
+
+def test_a_variable_means_the_same_thing_in_every_function():
+    meaning: dict[str, object] = {}
+    for spec in SPECS:
+        for name, value in spec.environment.items():
+            assert meaning.setdefault(name, value) == value, name
+
+
+def test_api_paths_and_chalice_routes_are_the_same_set():
+    template_routes = {(route.path, route.method) for spec in SPECS for route in spec.api_routes}
+    chalice_routes = {(path, method) for path, entries in chalice_app.routes.items() for method in entries}
+    assert template_routes == chalice_routes
+    assert not any("proxy+" in path for path, _ in template_routes)
+
+
+@pytest.mark.parametrize(
+    "logical_id", [name for name, r in RESOURCES.items() if r["Type"] == "AWS::DynamoDB::Table"]
+)
+def test_tables_are_retained_recoverable_and_encrypted(logical_id):
+    table = RESOURCES[logical_id]
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+    assert table["Properties"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert table["Properties"]["PointInTimeRecoverySpecification"]["PointInTimeRecoveryEnabled"] is True
+    assert table["Properties"]["SSESpecification"]["SSEEnabled"] is True
+    assert table["Properties"]["TimeToLiveSpecification"]["AttributeName"] == "expires_at"
+
+
+def test_queues_are_encrypted():
+    queues = [r for r in RESOURCES.values() if r["Type"] == "AWS::SQS::Queue"]
+    assert queues and all(queue["Properties"]["SqsManagedSseEnabled"] for queue in queues)
+
+
+def test_the_sam_transform_that_sam_deploy_applies_accepts_the_template():
+    packaged = copy.deepcopy(TEMPLATE)
+    packaged["Globals"]["Function"]["CodeUri"] = "s3://omnireach-artifacts/omnireach.zip"  # as `sam package` does
+    with mock_aws():
+        translated = transform(packaged, {}, ManagedPolicyLoader(boto3.client("iam")))
+    resources = translated["Resources"]
+    mappings = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
+    assert mappings and all(m["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in mappings)
+    rules = [r for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
+    assert any(rule["Properties"].get("ScheduleExpression") for rule in rules)
+    assert not any(r["Type"].startswith("AWS::Serverless::") for r in resources.values())
+
+
+def test_cfn_lint_is_clean():
+    cfn_lint = shutil.which("cfn-lint") or str(__import__("pathlib").Path(sys.executable).parent / "cfn-lint")
+    result = subprocess.run([cfn_lint, str(TEMPLATE_PATH)], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stdout + result.stderr
