@@ -54,7 +54,9 @@ class SerialMotoServer:
     def start(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
         app = serialised(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server(self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler)
+        self._server = make_server(
+            self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler
+        )
         self._thread = threading.Thread(target=self._server.serve_forever, name="emulator", daemon=True)
         self._thread.start()
 
@@ -122,7 +124,10 @@ def deploy(
             for name, value in spec.environment.items()
         }
     queue_keys = {
-        trigger.queue: (output_for({"Ref": trigger.queue}), output_for({"Fn::GetAtt": [trigger.queue, "Arn"]}))
+        trigger.queue: (
+            output_for({"Ref": trigger.queue}),
+            output_for({"Fn::GetAtt": [trigger.queue, "Arn"]}),
+        )
         for spec in specs
         for trigger in spec.sqs_triggers
     }
@@ -134,7 +139,9 @@ def deploy(
     )
     stack = cloudformation.describe_stacks(StackName=stack_name)["Stacks"][0]
     if stack["StackStatus"] != "CREATE_COMPLETE":
-        raise RuntimeError(f"Stack {stack_name} ended {stack['StackStatus']}: {stack.get('StackStatusReason')}")
+        raise RuntimeError(
+            f"Stack {stack_name} ended {stack['StackStatus']}: {stack.get('StackStatusReason')}"
+        )
     resolved = {output["OutputKey"]: output["OutputValue"] for output in stack.get("Outputs", [])}
     resources = {
         resource["LogicalResourceId"]: resource.get("PhysicalResourceId", "")
@@ -147,7 +154,8 @@ def deploy(
 
     function_environments = {
         function: {
-            name: resolved[value[0]] if isinstance(value, tuple) else value for name, value in variables.items()
+            name: resolved[value[0]] if isinstance(value, tuple) else value
+            for name, value in variables.items()
         }
         for function, variables in env_keys.items()
     }

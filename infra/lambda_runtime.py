@@ -83,7 +83,9 @@ def sqs_event(messages: list[dict[str, Any]], *, queue_arn: str, region: str) ->
     }
 
 
-def scheduled_event(trigger: ScheduleTrigger, spec: FunctionSpec, *, at: datetime, region: str) -> dict[str, Any]:
+def scheduled_event(
+    trigger: ScheduleTrigger, spec: FunctionSpec, *, at: datetime, region: str
+) -> dict[str, Any]:
     if trigger.input is not None:
         return trigger.input
     return {

@@ -22,7 +22,14 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from infra.lambda_runtime import LocalFunction, Report, ScheduleFirer, SqsPoller, VirtualClock, report_to_stdout
+from infra.lambda_runtime import (
+    LocalFunction,
+    Report,
+    ScheduleFirer,
+    SqsPoller,
+    VirtualClock,
+    report_to_stdout,
+)
 from infra.template import TEMPLATE_PATH, load_template
 
 LOCAL_SOURCE_ID = "local-web"
@@ -56,7 +63,7 @@ class LocalStack:
         options = self.options
         os.environ.update(
             AWS_ACCESS_KEY_ID="local",
-            AWS_SECRET_ACCESS_KEY="local",  # noqa: S105 (the emulator accepts any credentials)
+            AWS_SECRET_ACCESS_KEY="local",  # noqa: S106 (the emulator takes any credentials)
             AWS_DEFAULT_REGION=options.region,
             AWS_REGION=options.region,
             POWERTOOLS_TRACE_DISABLED="true",
@@ -185,12 +192,16 @@ def _banner(info: dict[str, Any]) -> str:
         f"  write key      {info['write_key']}    (source {info['source_id']}, HTTP Basic username)",
         f"  emulator       {info['emulator_url']}    (AWS_ENDPOINT_URL; any credentials, region us-east-1)",
         f"  stack          {info['stack_name']}",
-        *[f"    {logical_id:28} {physical}" for logical_id, physical in sorted(info["resources"].items()) if physical],
+        *[
+            f"    {logical_id:28} {physical}"
+            for logical_id, physical in sorted(info["resources"].items())
+            if physical
+        ],
         "  triggers",
         *[f"    {trigger}" for trigger in info["triggers"]],
         "Try it:",
         f"  curl -s -u {info['write_key']}: -H 'Content-Type: application/json' \\",
-        f"    -d '{{\"userId\":\"u-1\",\"event\":\"Order Completed\",\"messageId\":\"m-1\"}}' {api}/v1/track",
+        f'    -d \'{{"userId":"u-1","event":"Order Completed","messageId":"m-1"}}\' {api}/v1/track',
         f"  curl -s -H 'Authorization: Bearer {info['admin_key']}' {api}/touchpoints/m-1",
         "Press Ctrl-C to stop.",
     ]
@@ -210,7 +221,9 @@ def parse_options(argv: list[str] | None = None) -> Options:
         "--admin-key", default=os.environ.get("OMNIREACH_ADMIN_KEY", defaults.admin_key), help="admin API key"
     )
     parser.add_argument(
-        "--write-key", default=os.environ.get("OMNIREACH_WRITE_KEY", defaults.write_key), help="seeded write key"
+        "--write-key",
+        default=os.environ.get("OMNIREACH_WRITE_KEY", defaults.write_key),
+        help="seeded write key",
     )
     parser.add_argument(
         "--accelerate", type=float, default=defaults.accelerate, help="run schedules N times faster (demos)"
@@ -253,7 +266,9 @@ def main(argv: list[str] | None = None) -> int:
         info = stack.start()
     except OSError as error:
         stack.stop()
-        print(f"Could not start the local stack: {error} (is another one running? try --port)", file=sys.stderr)
+        print(
+            f"Could not start the local stack: {error} (is another one running? try --port)", file=sys.stderr
+        )
         return 2
     print(_banner(info), flush=True)
     ready = {key: info[key] for key in ("api_url", "emulator_url", "stack_name", "source_id")}

@@ -188,7 +188,9 @@ def emulator_template(template: dict[str, Any], outputs: dict[str, Any]) -> dict
         if missing:
             raise ValueError(f"Output {name} refers to {sorted(missing)}, which the emulator does not deploy")
     result: dict[str, Any] = {
-        key: copy.deepcopy(value) for key, value in template.items() if key in ("Parameters", "Conditions", "Mappings")
+        key: copy.deepcopy(value)
+        for key, value in template.items()
+        if key in ("Parameters", "Conditions", "Mappings")
     }
     result["AWSTemplateFormatVersion"] = "2010-09-09"
     result["Resources"] = kept

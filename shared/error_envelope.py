@@ -51,7 +51,11 @@ def from_domain_error(error: errors.OmnireachError) -> tuple[int, dict[str, Any]
 
 def from_validation_error(error: PydanticValidationError) -> tuple[int, dict[str, Any]]:
     details = [
-        {"field": ".".join(str(part) for part in issue["loc"]), "message": issue["msg"], "type": issue["type"]}
+        {
+            "field": ".".join(str(part) for part in issue["loc"]),
+            "message": issue["msg"],
+            "type": issue["type"],
+        }
         for issue in error.errors(include_url=False, include_input=False)
     ]
     return 400, envelope("invalid_input", "The request body does not match the schema", details)

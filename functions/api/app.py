@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalice import Chalice, ConvertToMiddleware
+from chalice.app import Chalice, ConvertToMiddleware
 
 from functions.api.routes import health, touchpoints, tracking
 from shared.observability import logger

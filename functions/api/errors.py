@@ -7,14 +7,14 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from chalice import Response
+from chalice.app import Response
 from pydantic import ValidationError
 
 from shared.domain.errors import AuthenticationError, OmnireachError
 from shared.error_envelope import envelope, from_domain_error, from_validation_error
 from shared.observability import logger
 
-JSON_HEADERS = {"Content-Type": "application/json"}
+JSON_HEADERS: dict[str, str | list[str]] = {"Content-Type": "application/json"}
 BASIC_CHALLENGE = 'Basic realm="omnireach-tracking"'
 BEARER_CHALLENGE = 'Bearer realm="omnireach-admin"'
 

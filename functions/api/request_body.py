@@ -8,7 +8,9 @@ from typing import Any
 from shared.domain.errors import InvalidInputError, MalformedJsonError, PayloadTooLargeError
 
 
-def json_object(raw_body: bytes, *, max_bytes: int) -> dict[str, Any]:
+def json_object(raw_body: bytes | str, *, max_bytes: int) -> dict[str, Any]:
+    if isinstance(raw_body, str):
+        raw_body = raw_body.encode("utf-8")
     if len(raw_body) > max_bytes:
         raise PayloadTooLargeError(
             f"The body is {len(raw_body)} bytes; the limit is {max_bytes}",

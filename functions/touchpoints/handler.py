@@ -7,6 +7,7 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
@@ -18,12 +19,15 @@ from shared.observability import logger, metrics, tracer
 
 
 class TouchpointRecord(SqsRecordModel):
-    body: Json[Touchpoint]  # type: ignore[assignment]
+    body: Json[Touchpoint]
 
 
 processor = BatchProcessor(event_type=EventType.SQS, model=TouchpointRecord)
 
-_METRIC_BY_OUTCOME = {ArchiveOutcome.STORED: "TouchpointsStored", ArchiveOutcome.DUPLICATE: "TouchpointsDuplicate"}
+_METRIC_BY_OUTCOME = {
+    ArchiveOutcome.STORED: "TouchpointsStored",
+    ArchiveOutcome.DUPLICATE: "TouchpointsDuplicate",
+}
 
 
 def record_handler(record: TouchpointRecord) -> str:
@@ -42,7 +46,7 @@ def record_handler(record: TouchpointRecord) -> str:
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     return process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )

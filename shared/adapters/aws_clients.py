@@ -15,4 +15,4 @@ _FAST = Config(connect_timeout=2, read_timeout=3, retries={"mode": "standard", "
 
 @functools.cache
 def client(service: str) -> Any:
-    return boto3.client(service, config=_FAST)  # type: ignore[call-overload]
+    return boto3.client(service, config=_FAST)

@@ -43,9 +43,7 @@ def archive_touchpoint(
     touchpoint: Touchpoint, *, archive: TouchpointArchive, policy: ArchivePolicy, clock: Clock
 ) -> ArchiveOutcome:
     """At-least-once safe: a redelivered or resent touchpoint (same id) is stored once."""
-    stored = archive.add(
-        touchpoint, expires_at=archive_expiry(touchpoint, policy.retention), now=clock.now()
-    )
+    stored = archive.add(touchpoint, expires_at=archive_expiry(touchpoint, policy.retention), now=clock.now())
     return ArchiveOutcome.STORED if stored else ArchiveOutcome.DUPLICATE
 
 

@@ -98,7 +98,7 @@ class Touchpoint(BaseModel):
 def corrected_occurrence(
     *, received_at: datetime, sent_at: datetime | None, device_timestamp: datetime | None
 ) -> datetime:
-    """Segment's clock-skew correction: `receivedAt − (sentAt − originalTimestamp)`.
+    """Segment's clock-skew correction: `receivedAt - (sentAt - originalTimestamp)`.
 
     Both `sentAt` and the device timestamp come from the same (possibly wrong) device clock, so
     their difference is trustworthy even when the clock is not; it is applied to our clock.

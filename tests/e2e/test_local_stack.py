@@ -50,12 +50,19 @@ class RunningStack:
         environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
         self.process = subprocess.Popen(
             [
-                sys.executable, "-m", "infra.local_stack",
-                "--port", str(self.port),
-                "--emulator-port", "0",
-                "--write-key", WRITE_KEY,
-                "--admin-key", ADMIN_KEY,
-                "--redelivery-delay", "0",
+                sys.executable,
+                "-m",
+                "infra.local_stack",
+                "--port",
+                str(self.port),
+                "--emulator-port",
+                "0",
+                "--write-key",
+                WRITE_KEY,
+                "--admin-key",
+                ADMIN_KEY,
+                "--redelivery-delay",
+                "0",
             ],
             cwd=ROOT,
             env=environment,
@@ -98,7 +105,11 @@ class RunningStack:
 
     def queue_url(self, logical_id: str) -> str:
         resources = self.aws("cloudformation").describe_stack_resources(StackName=self.ready["stack_name"])
-        physical = next(r["PhysicalResourceId"] for r in resources["StackResources"] if r["LogicalResourceId"] == logical_id)
+        physical = next(
+            r["PhysicalResourceId"]
+            for r in resources["StackResources"]
+            if r["LogicalResourceId"] == logical_id
+        )
         return str(self.aws("sqs").get_queue_url(QueueName=physical.rsplit("/", 1)[-1])["QueueUrl"])
 
     def stop(self) -> int:
@@ -111,7 +122,9 @@ class RunningStack:
                 self.process.kill()
 
 
-def http(method: str, url: str, *, body: bytes | None = None, headers: dict[str, str] | None = None) -> tuple[int, Any]:
+def http(
+    method: str, url: str, *, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, Any]:
     request = urllib.request.Request(url, data=body, method=method, headers=headers or {})  # noqa: S310 (local URL)
     try:
         with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
@@ -129,7 +142,9 @@ def track(stack: RunningStack, body: Any, *, key: str | None = WRITE_KEY) -> tup
 
 
 def get_touchpoint(stack: RunningStack, message_id: str) -> tuple[int, Any]:
-    return http("GET", stack.url(f"/touchpoints/{message_id}"), headers={"Authorization": f"Bearer {ADMIN_KEY}"})
+    return http(
+        "GET", stack.url(f"/touchpoints/{message_id}"), headers={"Authorization": f"Bearer {ADMIN_KEY}"}
+    )
 
 
 @pytest.fixture(scope="module")
@@ -142,19 +157,32 @@ def stack():
 def test_a_track_call_comes_back_from_the_archive(stack):
     status, body = track(stack, {"userId": "u-1", "event": "Order Completed", "messageId": "e2e-1"})
     assert (status, body) == (200, {"success": True})
-    stored = wait_for(lambda: get_touchpoint(stack, "e2e-1")[0] == 200 and get_touchpoint(stack, "e2e-1")[1],
-                      timeout=30, what="the touchpoint to be archived")
-    assert (stored["touchpoint_id"], stored["event"], stored["source_id"]) == ("e2e-1", "Order Completed", "local-web")
+    stored = wait_for(
+        lambda: get_touchpoint(stack, "e2e-1")[0] == 200 and get_touchpoint(stack, "e2e-1")[1],
+        timeout=30,
+        what="the touchpoint to be archived",
+    )
+    assert (stored["touchpoint_id"], stored["event"], stored["source_id"]) == (
+        "e2e-1",
+        "Order Completed",
+        "local-web",
+    )
 
 
 def test_the_same_call_sent_twice_stores_one_touchpoint(stack):
     call = {"anonymousId": "a-9", "event": "Product Viewed", "messageId": "e2e-twice"}
     assert track(stack, call)[0] == 200
-    first = wait_for(lambda: get_touchpoint(stack, "e2e-twice")[0] == 200 and get_touchpoint(stack, "e2e-twice")[1],
-                     timeout=30, what="the first copy")
+    first = wait_for(
+        lambda: get_touchpoint(stack, "e2e-twice")[0] == 200 and get_touchpoint(stack, "e2e-twice")[1],
+        timeout=30,
+        what="the first copy",
+    )
     assert track(stack, call)[0] == 200
-    wait_for(lambda: any("duplicate touchpoint ignored" in line and "e2e-twice" in line for line in stack.lines),
-             timeout=30, what="the second copy to be recognised as a duplicate")
+    wait_for(
+        lambda: any("duplicate touchpoint ignored" in line and "e2e-twice" in line for line in stack.lines),
+        timeout=30,
+        what="the second copy to be recognised as a duplicate",
+    )
     assert get_touchpoint(stack, "e2e-twice") == (200, first)
 
 
@@ -172,8 +200,11 @@ def test_a_message_that_always_fails_ends_on_the_dlq_after_max_receive_count(sta
     sent = sqs.send_message(QueueUrl=stack.queue_url("TouchpointQueue"), MessageBody="not a touchpoint")
     message_id = sent["MessageId"]
     dlq = stack.queue_url("TouchpointDeadLetterQueue")
-    dead = wait_for(lambda: sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=0).get("Messages"),
-                    timeout=60, what="the poison message on the DLQ")
+    dead = wait_for(
+        lambda: sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=0).get("Messages"),
+        timeout=60,
+        what="the poison message on the DLQ",
+    )
     assert [message["MessageId"] for message in dead] == [message_id]
     attempts = [record for record in stack.records("invoked") if message_id in record.get("messages", [])]
     assert len(attempts) == MAX_RECEIVE_COUNT

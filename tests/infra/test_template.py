@@ -48,7 +48,9 @@ def test_globals_set_runtime_architecture_limits_tracing_and_powertools():
     assert 128 <= defaults["MemorySize"] <= 10240
     assert defaults["Tracing"] == "Active"
     variables = defaults["Environment"]["Variables"]
-    assert {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"} <= set(variables)
+    assert {"POWERTOOLS_SERVICE_NAME", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_LOG_LEVEL"} <= set(
+        variables
+    )
 
 
 def test_stage_and_log_level_are_parameters():
@@ -75,7 +77,9 @@ def test_every_function_has_a_log_group_with_retention(spec):
     assert "RetentionInDays" in groups[0]["Properties"]
 
 
-@pytest.mark.parametrize("spec", [spec for spec in SPECS if spec.sqs_triggers], ids=lambda spec: spec.logical_id)
+@pytest.mark.parametrize(
+    "spec", [spec for spec in SPECS if spec.sqs_triggers], ids=lambda spec: spec.logical_id
+)
 def test_sqs_sources_report_item_failures_and_redrive_to_a_dlq(spec):
     for trigger in spec.sqs_triggers:
         assert trigger.reports_item_failures
@@ -85,7 +89,9 @@ def test_sqs_sources_report_item_failures_and_redrive_to_a_dlq(spec):
         assert redrive["maxReceiveCount"] >= 5
         (dlq,) = referenced_names(redrive["deadLetterTargetArn"])
         assert RESOURCES[dlq]["Type"] == "AWS::SQS::Queue"
-        assert RESOURCES[dlq]["Properties"]["MessageRetentionPeriod"] > queue.get("MessageRetentionPeriod", 345600)
+        assert RESOURCES[dlq]["Properties"]["MessageRetentionPeriod"] > queue.get(
+            "MessageRetentionPeriod", 345600
+        )
 
 
 def test_there_is_a_schedule_and_every_schedule_parses():
@@ -161,7 +167,9 @@ def test_queues_are_encrypted():
 
 def test_the_sam_transform_that_sam_deploy_applies_accepts_the_template():
     packaged = copy.deepcopy(TEMPLATE)
-    packaged["Globals"]["Function"]["CodeUri"] = "s3://omnireach-artifacts/omnireach.zip"  # as `sam package` does
+    packaged["Globals"]["Function"]["CodeUri"] = (
+        "s3://omnireach-artifacts/omnireach.zip"  # as `sam package` does
+    )
     with mock_aws():
         translated = transform(packaged, {}, ManagedPolicyLoader(boto3.client("iam")))
     resources = translated["Resources"]

@@ -4,7 +4,12 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from shared.adapters.dynamo.touchpoints_table import DynamoSourceRegistry, DynamoTouchpointArchive, SourceItem, source_key
+from shared.adapters.dynamo.touchpoints_table import (
+    DynamoSourceRegistry,
+    DynamoTouchpointArchive,
+    SourceItem,
+    source_key,
+)
 from shared.domain.errors import ConflictError
 from shared.domain.touchpoints import Source, Touchpoint, TouchpointType
 
@@ -13,8 +18,14 @@ NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
 def a_touchpoint(event: str = "Viewed") -> Touchpoint:
     return Touchpoint(
-        touchpoint_id="m-1", type=TouchpointType.TRACK, source_id="web", channel="web", event=event,
-        user_id="u", occurred_at=NOW, received_at=NOW,
+        touchpoint_id="m-1",
+        type=TouchpointType.TRACK,
+        source_id="web",
+        channel="web",
+        event=event,
+        user_id="u",
+        occurred_at=NOW,
+        received_at=NOW,
     )
 
 

@@ -28,12 +28,19 @@ def test_dead_letters_raise_an_event_on_the_bus(stack, monkeypatch):
     report = monitor(SCHEDULED, context_for("QueueMonitorFunction"))
 
     by_queue = {row["queue"]: row for row in report["queues"]}
-    assert by_queue["touchpoints-dlq"] == {"queue": "touchpoints-dlq", "visible": 1, "in_flight": 0, "needs_attention": True}
+    assert by_queue["touchpoints-dlq"] == {
+        "queue": "touchpoints-dlq",
+        "visible": 1,
+        "in_flight": 0,
+        "needs_attention": True,
+    }
     assert by_queue["touchpoints"]["needs_attention"] is False
     (message,) = sqs.receive_message(QueueUrl=watch, MaxNumberOfMessages=10)["Messages"]
     event = json.loads(message["Body"])
     assert (event["detail-type"], event["detail"]["queue"], event["detail"]["visible"]) == (
-        "DeadLettersWaiting", "touchpoints-dlq", 1
+        "DeadLettersWaiting",
+        "touchpoints-dlq",
+        1,
     )
 
 

@@ -65,7 +65,9 @@ def test_a_track_call_reaches_the_archive_and_reads_back(stack, client):
 
 def test_the_same_call_sent_twice_stores_one_touchpoint(stack, client):
     for _ in range(2):
-        assert client.http.post("/v1/track", headers={**AUTH, **JSON}, body=json.dumps(CALL)).status_code == 200
+        assert (
+            client.http.post("/v1/track", headers={**AUTH, **JSON}, body=json.dumps(CALL)).status_code == 200
+        )
     first, second = drain(stack)
     deliver(stack, [first])
     stored_once = json.loads(client.http.get("/touchpoints/m-42", headers=ADMIN).body)

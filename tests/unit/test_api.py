@@ -61,7 +61,9 @@ def test_a_valid_track_call_is_enqueued_and_answered_like_segment(client, ports)
     response = track(client, VALID)
     assert response.status_code == 200
     assert json.loads(response.body) == {"success": True}
-    assert [(tp.touchpoint_id, tp.event, tp.source_id) for tp in queue.sent] == [("m-1", "Order Completed", "web")]
+    assert [(tp.touchpoint_id, tp.event, tp.source_id) for tp in queue.sent] == [
+        ("m-1", "Order Completed", "web")
+    ]
 
 
 def test_the_write_key_may_come_in_the_body(client, ports):

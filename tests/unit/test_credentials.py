@@ -19,7 +19,9 @@ def test_no_header_is_no_key():
     assert basic_auth_username(basic(":password")) is None
 
 
-@pytest.mark.parametrize("header", ["Bearer x", "Basic", "Basic !!notbase64!!", "Basic " + base64.b64encode(b"\xff").decode()])
+@pytest.mark.parametrize(
+    "header", ["Bearer x", "Basic", "Basic !!notbase64!!", "Basic " + base64.b64encode(b"\xff").decode()]
+)
 def test_unreadable_basic_headers_are_refused(header):
     with pytest.raises(AuthenticationError):
         basic_auth_username(header)

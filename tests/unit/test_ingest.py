@@ -4,6 +4,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from shared.domain.credentials import secret_digest
 from shared.domain.errors import AuthenticationError, PermissionDeniedError, TouchpointNotFoundError
 from shared.domain.ingest import (
     ArchiveOutcome,
@@ -14,7 +15,6 @@ from shared.domain.ingest import (
     check_admin_key,
     find_touchpoint,
 )
-from shared.domain.credentials import secret_digest
 from shared.domain.touchpoints import Source, TrackCall, touchpoint_from_track
 from tests.fakes import FakeClock, InMemorySourceRegistry, InMemoryTouchpointArchive, InMemoryTouchpointQueue
 

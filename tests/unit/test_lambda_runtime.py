@@ -7,7 +7,13 @@ from datetime import UTC, datetime
 import pytest
 from aws_lambda_powertools.utilities.parser.models import SqsModel
 
-from infra.lambda_runtime import LocalFunction, ScheduleFirer, SqsPoller, VirtualClock, scheduled_event, sqs_event
+from infra.lambda_runtime import (
+    LocalFunction,
+    ScheduleFirer,
+    SqsPoller,
+    VirtualClock,
+    scheduled_event,
+)
 from infra.template import FunctionSpec, ScheduleTrigger, SqsTrigger
 
 ATTRIBUTES = {
@@ -16,13 +22,20 @@ ATTRIBUTES = {
     "SenderId": "AIDAEXAMPLE",
     "ApproximateFirstReceiveTimestamp": "1795510800100",
 }
-TRIGGER = SqsTrigger(name="Q", queue="Queue", batch_size=25, batching_window_seconds=0, reports_item_failures=True)
+TRIGGER = SqsTrigger(
+    name="Q", queue="Queue", batch_size=25, batching_window_seconds=0, reports_item_failures=True
+)
 
 
 class FakeSqs:
     def __init__(self, count: int) -> None:
         self.pending = [
-            {"MessageId": f"id-{i}", "ReceiptHandle": f"rh-{i}", "Body": f'{{"n": {i}}}', "Attributes": ATTRIBUTES}
+            {
+                "MessageId": f"id-{i}",
+                "ReceiptHandle": f"rh-{i}",
+                "Body": f'{{"n": {i}}}',
+                "Attributes": ATTRIBUTES,
+            }
             for i in range(count)
         ]
         self.deleted: list[str] = []
@@ -37,11 +50,11 @@ class FakeSqs:
         self.receive_sizes.append(len(taken))
         return {"Messages": taken}
 
-    def delete_message_batch(self, QueueUrl, Entries):  # noqa: N803 (boto3's names)
+    def delete_message_batch(self, QueueUrl, Entries):
         assert len(Entries) <= 10
         self.deleted.extend(entry["ReceiptHandle"] for entry in Entries)
 
-    def change_message_visibility(self, QueueUrl, ReceiptHandle, VisibilityTimeout):  # noqa: N803
+    def change_message_visibility(self, QueueUrl, ReceiptHandle, VisibilityTimeout):
         self.made_visible[ReceiptHandle] = VisibilityTimeout
 
 
@@ -119,8 +132,12 @@ def test_an_unknown_failure_id_fails_the_whole_batch():
 
 def test_without_report_batch_item_failures_the_response_is_ignored():
     sqs = FakeSqs(2)
-    trigger = SqsTrigger(name="Q", queue="Q", batch_size=10, batching_window_seconds=0, reports_item_failures=False)
-    deliver_once(sqs, lambda event, context: {"batchItemFailures": [{"itemIdentifier": "id-0"}]}, trigger=trigger)
+    trigger = SqsTrigger(
+        name="Q", queue="Q", batch_size=10, batching_window_seconds=0, reports_item_failures=False
+    )
+    deliver_once(
+        sqs, lambda event, context: {"batchItemFailures": [{"itemIdentifier": "id-0"}]}, trigger=trigger
+    )
     assert sqs.deleted == ["rh-0", "rh-1"]
 
 
@@ -128,7 +145,11 @@ def test_scheduled_events_look_like_eventbridge_and_honour_input():
     trigger = ScheduleTrigger(name="Tick", expression="rate(5 minutes)", input=None, enabled=True)
     at = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
     event = scheduled_event(trigger, spec(), at=at, region="eu-west-1")
-    assert (event["detail-type"], event["source"], event["time"]) == ("Scheduled Event", "aws.events", "2026-11-24T09:00:00Z")
+    assert (event["detail-type"], event["source"], event["time"]) == (
+        "Scheduled Event",
+        "aws.events",
+        "2026-11-24T09:00:00Z",
+    )
     with_input = ScheduleTrigger(name="Tick", expression="rate(5 minutes)", input={"job": "x"}, enabled=True)
     assert scheduled_event(with_input, spec(), at=at, region="eu-west-1") == {"job": "x"}
 

@@ -54,7 +54,9 @@ def test_invalid_or_unsupported_expressions_are_refused(expression):
 
 
 @given(
-    moment=st.datetimes(min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)),
+    moment=st.datetimes(
+        min_value=datetime(2020, 1, 1), max_value=datetime(2030, 1, 1), timezones=st.just(UTC)
+    ),
     minute=st.integers(0, 59),
     hour=st.integers(0, 23),
     weekday=st.integers(1, 7),

@@ -26,7 +26,10 @@ TEMPLATE = textwrap.dedent(
           Events:
             Q:
               Type: SQS
-              Properties: {Queue: !GetAtt Queue.Arn, BatchSize: 25, FunctionResponseTypes: [ReportBatchItemFailures]}
+              Properties:
+                Queue: !GetAtt Queue.Arn
+                BatchSize: 25
+                FunctionResponseTypes: [ReportBatchItemFailures]
             Tick:
               Type: Schedule
               Properties: {Schedule: rate(1 hour), Input: '{"job": "x"}'}

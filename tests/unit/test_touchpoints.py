@@ -9,9 +9,7 @@ from shared.domain.touchpoints import Source, TrackCall, corrected_occurrence, t
 
 SOURCE = Source(source_id="web-eu", channel="web", name="EU web shop")
 RECEIVED = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
-moments = st.datetimes(
-    min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC)
-)
+moments = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC))
 
 
 def test_a_track_call_needs_someone():
@@ -59,8 +57,10 @@ def test_a_missing_message_id_gets_a_fresh_one():
     assert first.touchpoint_id != second.touchpoint_id
 
 
-@given(device_offset=st.timedeltas(min_value=timedelta(days=-400), max_value=timedelta(days=400)),
-       delay=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=30)))
+@given(
+    device_offset=st.timedeltas(min_value=timedelta(days=-400), max_value=timedelta(days=400)),
+    delay=st.timedeltas(min_value=timedelta(0), max_value=timedelta(days=30)),
+)
 def test_clock_skew_correction_keeps_the_device_delay_and_drops_the_device_offset(device_offset, delay):
     # The device's clock is off by `device_offset`; the event happened `delay` before it was sent.
     true_sent = RECEIVED
@@ -72,7 +72,10 @@ def test_clock_skew_correction_keeps_the_device_delay_and_drops_the_device_offse
 
 @given(device_timestamp=moments)
 def test_without_sent_at_the_device_timestamp_is_taken_as_is(device_timestamp):
-    assert corrected_occurrence(received_at=RECEIVED, sent_at=None, device_timestamp=device_timestamp) == device_timestamp
+    assert (
+        corrected_occurrence(received_at=RECEIVED, sent_at=None, device_timestamp=device_timestamp)
+        == device_timestamp
+    )
 
 
 def test_original_timestamp_wins_over_timestamp_for_the_correction():

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice import Blueprint
+from chalice.app import Blueprint
 
 from functions.api.access import require_admin
 from functions.api.errors import BEARER_CHALLENGE, http_errors

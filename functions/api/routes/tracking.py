@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalice import Blueprint
+from chalice.app import Blueprint
 
 from functions.api.errors import BASIC_CHALLENGE, http_errors
 from functions.api.request_body import json_object
@@ -33,5 +33,7 @@ def track() -> dict[str, bool]:
     touchpoint = accept_track(
         call, source=source, queue=dependencies.get_touchpoint_queue(), clock=dependencies.get_clock()
     )
-    logger.info("track accepted", extra={"source_id": source.source_id, "touchpoint_id": touchpoint.touchpoint_id})
+    logger.info(
+        "track accepted", extra={"source_id": source.source_id, "touchpoint_id": touchpoint.touchpoint_id}
+    )
     return {"success": True}
