@@ -1,0 +1,401 @@
+"""`make bench`: what one touchpoint costs.
+
+- AWS requests per touchpoint (API, SQS incl. the event source's receives/deletes, DynamoDB,
+  EventBridge), counted at botocore for boto3 and PynamoDB alike, on the template deployed into
+  moto; DynamoDB request units computed from item sizes (moto's ReturnConsumedCapacity is wrong);
+- our own CPU per touchpoint in the API and the consumer, with in-memory ports so the emulator's
+  time is not counted; log bytes written per touchpoint;
+- cold-start import time of each function;
+- cost per million touchpoints at AWS list prices (us-east-1, on-demand, arm64).
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import contextlib
+import io
+import json
+import math
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections import Counter
+from collections.abc import Iterator
+from decimal import Decimal
+from typing import Any
+
+# us-east-1 list prices, USD (checked 2026-11).
+PRICE = {
+    "api_gateway_rest_per_million": 3.50,
+    "lambda_requests_per_million": 0.20,
+    "lambda_arm_gb_second": 0.0000133334,
+    "sqs_requests_per_million": 0.40,
+    "dynamodb_wru_per_million": 0.625,
+    "dynamodb_rru_per_million": 0.125,
+    "eventbridge_events_per_million": 1.00,
+    "cloudwatch_logs_ingest_per_gb": 0.50,
+}
+# Lambda bills wall time; our CPU is measured, AWS round trips are assumed at this latency.
+ASSUMED_AWS_CALL_MS = 8.0
+CONSUMER_BATCH = 100  # template.yaml: TouchpointsFunction BatchSize
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    ((kind, inner),) = value.items()
+    if kind == "S":
+        return len(inner.encode())
+    if kind == "N":
+        return math.ceil(len(str(inner).lstrip("-").replace(".", "")) / 2) + 1
+    if kind == "B":
+        return len(inner)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + _value_size(v) + 1 for k, v in inner.items())
+    if kind == "L":
+        return 3 + sum(_value_size(v) + 1 for v in inner)
+    return sum(len(str(v)) for v in inner)  # sets
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """DynamoDB's item size: attribute names plus values (AWS's documented sizing rules)."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+class RequestMeter:
+    """Counts every AWS API call made through botocore and the DynamoDB request units it uses."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.write_units = 0.0
+        self.read_units = 0.0
+
+    def record(self, service: str, operation: str, params: dict[str, Any], response: dict[str, Any]) -> None:
+        self.calls[f"{service}:{operation}"] += 1
+        if service != "dynamodb":
+            return
+        if operation in ("PutItem", "UpdateItem", "DeleteItem"):
+            size = item_size(params.get("Item") or {}) or 1
+            self.write_units += math.ceil(size / 1024)
+        elif operation == "GetItem":
+            size = item_size(response.get("Item") or {}) or 1
+            units = math.ceil(size / 4096)
+            self.read_units += units if params.get("ConsistentRead") else units / 2
+
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[RequestMeter]:
+        from botocore.client import BaseClient
+        from botocore.exceptions import ClientError
+
+        original = BaseClient._make_api_call
+        meter = self
+
+        def counted(client: Any, operation: str, params: dict[str, Any]) -> Any:
+            service = client.meta.service_model.service_name
+            try:
+                response = original(client, operation, params)
+            except ClientError as error:
+                meter.record(service, operation, params, {})  # failed conditions still cost units
+                raise error
+            meter.record(service, operation, params, response)
+            return response
+
+        BaseClient._make_api_call = counted  # type: ignore[method-assign]
+        try:
+            yield self
+        finally:
+            BaseClient._make_api_call = original  # type: ignore[method-assign]
+
+
+@contextlib.contextmanager
+def captured_output() -> Iterator[io.StringIO]:
+    """Everything written to stdout, including the Powertools logger (which holds its own stream)."""
+    from shared.observability import logger
+
+    buffer = io.StringIO()
+    handler = logger.registered_handler
+    previous = handler.setStream(buffer)  # type: ignore[attr-defined]
+    try:
+        with contextlib.redirect_stdout(buffer):
+            yield buffer
+    finally:
+        handler.setStream(previous)  # type: ignore[attr-defined]
+
+
+def _track_body(index: int) -> str:
+    return json.dumps(
+        {
+            "userId": f"user-{index % 500}",
+            "event": "Order Completed",
+            "messageId": f"bench-{index}",
+            "timestamp": "2026-11-24T08:00:00Z",
+            "sentAt": "2026-11-24T08:00:02Z",
+            "properties": {"order_id": f"o-{index}", "total": 129.9, "currency": "CNY", "items": 3},
+            "context": {"ip": "203.0.113.9", "library": {"name": "analytics-python", "version": "2.3.4"}},
+        }
+    )
+
+
+def measure_requests(touchpoints: int) -> dict[str, Any]:
+    """The full path on moto: API → queue → consumer (batches of BatchSize) → archive."""
+    import boto3
+    from chalice.test import Client
+    from moto import mock_aws
+
+    from functions.api.app import app
+    from functions.touchpoints.handler import lambda_handler as consume
+    from infra.emulator import deploy, function_specs
+    from infra.lambda_runtime import LambdaContext, sqs_event
+    from infra.template import load_template
+    from shared import dependencies
+    from shared.domain.credentials import secret_digest
+    from shared.domain.touchpoints import Source
+
+    template = load_template()
+    with mock_aws():
+        stack = deploy(
+            template,
+            cloudformation=boto3.client("cloudformation"),
+            sqs=boto3.client("sqs"),
+            stack_name="omnireach-bench",
+            parameters={"Stage": "bench", "AdminApiKeySha256": secret_digest("bench")},
+        )
+        os.environ.update(stack.shared_environment())
+        dependencies.reset()
+        dependencies.get_source_registry().register(Source(source_id="web", channel="web", name="Web"), "wk")
+        sqs = boto3.client("sqs")
+        queue = stack.queues["TouchpointQueue"]
+        context = LambdaContext(function_specs(template)["TouchpointsFunction"], "us-east-1")
+        auth = {
+            "Authorization": "Basic " + base64.b64encode(b"wk:").decode(),
+            "Content-Type": "application/json",
+        }
+        meter = RequestMeter()
+        with meter.watching(), Client(app) as client, captured_output():
+            for index in range(touchpoints):
+                client.http.post("/v1/track", headers=auth, body=_track_body(index))
+            while True:  # the event source: receive up to BatchSize, invoke, delete what succeeded
+                batch: list[dict[str, Any]] = []
+                while len(batch) < CONSUMER_BATCH:
+                    got = sqs.receive_message(
+                        QueueUrl=queue.url, MaxNumberOfMessages=10, AttributeNames=["All"]
+                    )
+                    if not got.get("Messages"):
+                        break
+                    batch.extend(got["Messages"])
+                if not batch:
+                    break
+                failed = {
+                    f["itemIdentifier"]
+                    for f in consume(sqs_event(batch, queue_arn=queue.arn, region="us-east-1"), context)[
+                        "batchItemFailures"
+                    ]
+                }
+                done = [m for m in batch if m["MessageId"] not in failed]
+                for start in range(0, len(done), 10):
+                    sqs.delete_message_batch(
+                        QueueUrl=queue.url,
+                        Entries=[
+                            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                            for i, m in enumerate(done[start : start + 10])
+                        ],
+                    )
+        dependencies.reset()
+    per = {name: count / touchpoints for name, count in sorted(meter.calls.items())}
+    sqs_requests = sum(count for name, count in meter.calls.items() if name.startswith("sqs:"))
+    # The trailing empty receive that ends our loop is not part of the steady state.
+    sqs_requests -= 1
+    return {
+        "calls_per_touchpoint": per,
+        "sqs_requests_per_touchpoint": sqs_requests / touchpoints,
+        "eventbridge_events_per_touchpoint": meter.calls.get("events:PutEvents", 0) / touchpoints,
+        "dynamodb_wru_per_touchpoint": meter.write_units / touchpoints,
+        "dynamodb_rru_per_touchpoint": meter.read_units / touchpoints,
+        "consumer_invocations_per_touchpoint": math.ceil(touchpoints / CONSUMER_BATCH) / touchpoints,
+    }
+
+
+def measure_cpu(touchpoints: int) -> dict[str, float]:
+    """Our own CPU and log bytes per touchpoint, with in-memory ports (no emulator time counted)."""
+    from chalice.test import Client
+
+    from functions.api.app import app
+    from functions.touchpoints.handler import lambda_handler as consume
+    from infra.lambda_runtime import LambdaContext
+    from infra.template import FunctionSpec
+    from shared import dependencies
+    from shared.domain.touchpoints import Source
+    from tests.fakes import (
+        FakeClock,
+        InMemorySourceRegistry,
+        InMemoryTouchpointArchive,
+        InMemoryTouchpointQueue,
+    )
+
+    registry, queue, archive = (
+        InMemorySourceRegistry(),
+        InMemoryTouchpointQueue(),
+        InMemoryTouchpointArchive(),
+    )
+    registry.register(Source(source_id="web", channel="web", name="Web"), "wk")
+    overrides = {
+        "get_source_registry": lambda: registry,
+        "get_touchpoint_queue": lambda: queue,
+        "get_touchpoint_archive": lambda: archive,
+        "get_clock": FakeClock,
+    }
+    saved = {name: getattr(dependencies, name) for name in overrides}
+    for name, factory in overrides.items():
+        setattr(dependencies, name, factory)
+    auth = {"Authorization": "Basic " + base64.b64encode(b"wk:").decode(), "Content-Type": "application/json"}
+    try:
+        with Client(app) as client, captured_output():
+            client.http.post("/v1/track", headers=auth, body=_track_body(-1))  # warm
+            with captured_output() as api_logs:
+                started = time.process_time()
+                for index in range(touchpoints):
+                    client.http.post("/v1/track", headers=auth, body=_track_body(index))
+                api_cpu = time.process_time() - started
+        records = [
+            {
+                "messageId": f"sqs-{i}",
+                "receiptHandle": f"rh-{i}",
+                "body": touchpoint.model_dump_json(),
+                "attributes": {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "1795510800000",
+                    "SenderId": "AIDA",
+                    "ApproximateFirstReceiveTimestamp": "1795510800000",
+                },
+                "messageAttributes": {},
+                "md5OfBody": "0",
+                "eventSource": "aws:sqs",
+                "eventSourceARN": "arn:aws:sqs:us-east-1:123456789012:q",
+                "awsRegion": "us-east-1",
+            }
+            for i, touchpoint in enumerate(queue.sent)
+        ]
+        spec = FunctionSpec(
+            logical_id="TouchpointsFunction", handler="-", timeout=30, memory=512, environment={}
+        )
+        with captured_output() as consumer_logs:
+            started = time.process_time()
+            for start in range(0, len(records), CONSUMER_BATCH):
+                consume(
+                    {"Records": records[start : start + CONSUMER_BATCH]}, LambdaContext(spec, "us-east-1")
+                )
+            consumer_cpu = time.process_time() - started
+    finally:
+        for name, factory in saved.items():
+            setattr(dependencies, name, factory)
+    return {
+        "api_cpu_ms": api_cpu * 1000 / touchpoints,
+        "consumer_cpu_ms": consumer_cpu * 1000 / touchpoints,
+        "api_log_bytes": len(api_logs.getvalue().encode()) / touchpoints,
+        "consumer_log_bytes": len(consumer_logs.getvalue().encode()) / touchpoints,
+    }
+
+
+def measure_cold_starts(runs: int = 3) -> dict[str, float]:
+    from infra.template import functions, load_template
+
+    results = {}
+    for spec in functions(load_template()):
+        module = spec.handler.rpartition(".")[0]
+        code = (
+            "import time; t = time.perf_counter(); import importlib; "
+            f"importlib.import_module({module!r}); print(time.perf_counter() - t)"
+        )
+        samples = [
+            float(
+                subprocess.run(
+                    [sys.executable, "-c", code], capture_output=True, text=True, check=True, env=os.environ
+                ).stdout
+            )
+            for _ in range(runs)
+        ]
+        results[spec.logical_id] = statistics.median(samples) * 1000
+    return results
+
+
+def cost_per_million(requests: dict[str, Any], cpu: dict[str, float]) -> dict[str, float]:
+    api_calls_aws = 2 * requests["dynamodb_rru_per_touchpoint"] + 1  # GetItem (uncached) + SendMessage
+    api_ms = cpu["api_cpu_ms"] + ASSUMED_AWS_CALL_MS * api_calls_aws
+    consumer_ms = cpu["consumer_cpu_ms"] + ASSUMED_AWS_CALL_MS  # one PutItem per touchpoint
+    gb = 512 / 1024
+    lines = {
+        "api_gateway": PRICE["api_gateway_rest_per_million"],
+        "lambda_requests": PRICE["lambda_requests_per_million"]
+        * (1 + requests["consumer_invocations_per_touchpoint"]),
+        "lambda_duration": 1e6 * (api_ms + consumer_ms) / 1000 * gb * PRICE["lambda_arm_gb_second"],
+        "sqs": PRICE["sqs_requests_per_million"] * requests["sqs_requests_per_touchpoint"],
+        "dynamodb_writes": PRICE["dynamodb_wru_per_million"] * requests["dynamodb_wru_per_touchpoint"],
+        "dynamodb_reads": PRICE["dynamodb_rru_per_million"] * requests["dynamodb_rru_per_touchpoint"],
+        "eventbridge": PRICE["eventbridge_events_per_million"]
+        * requests["eventbridge_events_per_touchpoint"],
+        "logs": PRICE["cloudwatch_logs_ingest_per_gb"]
+        * 1e6
+        * (cpu["api_log_bytes"] + cpu["consumer_log_bytes"])
+        / 1e9,
+    }
+    lines["total"] = sum(lines.values())
+    return lines
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="make bench ARGS=...", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--touchpoints", type=int, default=1000, help="touchpoints per measurement")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args(argv)
+    os.environ.update(
+        AWS_ACCESS_KEY_ID="bench",
+        AWS_SECRET_ACCESS_KEY="bench",
+        AWS_DEFAULT_REGION="us-east-1",  # noqa: S106
+        POWERTOOLS_SERVICE_NAME="omnireach",
+        POWERTOOLS_METRICS_NAMESPACE="Omnireach",
+        POWERTOOLS_TRACE_DISABLED="true",
+    )
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    requests = measure_requests(args.touchpoints)
+    cpu = measure_cpu(args.touchpoints)
+    cold = measure_cold_starts()
+    cost = cost_per_million(requests, cpu)
+    figures = {
+        "touchpoints": args.touchpoints,
+        "requests": requests,
+        "cpu": cpu,
+        "cold_start_ms": cold,
+        "usd_per_million_touchpoints": cost,
+    }
+    if args.json:
+        print(json.dumps(figures, indent=2))
+        return 0
+    print(f"Omnireach bench: {args.touchpoints} track calls through API -> queue -> consumer -> archive\n")
+    print("AWS requests per touchpoint")
+    for name, value in requests["calls_per_touchpoint"].items():
+        print(f"  {name:34} {value:8.3f}")
+    print(f"  {'DynamoDB write request units':34} {requests['dynamodb_wru_per_touchpoint']:8.3f}")
+    print(f"  {'DynamoDB read request units':34} {requests['dynamodb_rru_per_touchpoint']:8.3f}")
+    print(f"  {'SQS requests (incl. event source)':34} {requests['sqs_requests_per_touchpoint']:8.3f}")
+    print(f"  {'EventBridge events':34} {requests['eventbridge_events_per_touchpoint']:8.3f}")
+    print("\nOur CPU per touchpoint (in-memory ports; emulator excluded)")
+    print(f"  {'API function':34} {cpu['api_cpu_ms']:8.3f} ms   logs {cpu['api_log_bytes']:6.0f} B")
+    print(
+        f"  {'touchpoint consumer':34} {cpu['consumer_cpu_ms']:8.3f} ms   logs {cpu['consumer_log_bytes']:6.0f} B"
+    )
+    print("\nCold-start import time (median of 3)")
+    for name, ms in cold.items():
+        print(f"  {name:34} {ms:8.1f} ms")
+    print(
+        f"\nUSD per million touchpoints (us-east-1 list prices; AWS calls assumed {ASSUMED_AWS_CALL_MS:g} ms each)"
+    )
+    for name, usd in cost.items():
+        print(f"  {name:34} {Decimal(usd).quantize(Decimal('0.0001')):>10}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
