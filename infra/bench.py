@@ -125,6 +125,15 @@ def captured_output() -> Iterator[io.StringIO]:
         handler.setStream(previous)  # type: ignore[attr-defined]
 
 
+@contextlib.contextmanager
+def _restored(environment: dict[str, str]) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(environment)
+
+
 def _track_body(index: int) -> str:
     return json.dumps(
         {
@@ -155,7 +164,8 @@ def measure_requests(touchpoints: int) -> dict[str, Any]:
     from shared.domain.touchpoints import Source
 
     template = load_template()
-    with mock_aws():
+    saved_environment = dict(os.environ)
+    with mock_aws(), _restored(saved_environment):
         stack = deploy(
             template,
             cloudformation=boto3.client("cloudformation"),
@@ -352,8 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.environ.update(
         AWS_ACCESS_KEY_ID="bench",
-        AWS_SECRET_ACCESS_KEY="bench",
-        AWS_DEFAULT_REGION="us-east-1",  # noqa: S106
+        AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 (moto takes any credentials)
+        AWS_DEFAULT_REGION="us-east-1",
         POWERTOOLS_SERVICE_NAME="omnireach",
         POWERTOOLS_METRICS_NAMESPACE="Omnireach",
         POWERTOOLS_TRACE_DISABLED="true",
@@ -383,15 +393,13 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {'EventBridge events':34} {requests['eventbridge_events_per_touchpoint']:8.3f}")
     print("\nOur CPU per touchpoint (in-memory ports; emulator excluded)")
     print(f"  {'API function':34} {cpu['api_cpu_ms']:8.3f} ms   logs {cpu['api_log_bytes']:6.0f} B")
-    print(
-        f"  {'touchpoint consumer':34} {cpu['consumer_cpu_ms']:8.3f} ms   logs {cpu['consumer_log_bytes']:6.0f} B"
-    )
+    consumer = f"  {'touchpoint consumer':34} {cpu['consumer_cpu_ms']:8.3f} ms"
+    print(f"{consumer}   logs {cpu['consumer_log_bytes']:6.0f} B")
     print("\nCold-start import time (median of 3)")
     for name, ms in cold.items():
         print(f"  {name:34} {ms:8.1f} ms")
-    print(
-        f"\nUSD per million touchpoints (us-east-1 list prices; AWS calls assumed {ASSUMED_AWS_CALL_MS:g} ms each)"
-    )
+    assumption = f"AWS calls assumed {ASSUMED_AWS_CALL_MS:g} ms each"
+    print(f"\nUSD per million touchpoints (us-east-1 list prices; {assumption})")
     for name, usd in cost.items():
         print(f"  {name:34} {Decimal(usd).quantize(Decimal('0.0001')):>10}")
     return 0
