@@ -103,11 +103,11 @@ class RequestMeter:
             meter.record(service, operation, params, response)
             return response
 
-        BaseClient._make_api_call = counted  # type: ignore[method-assign]
+        BaseClient._make_api_call = counted
         try:
             yield self
         finally:
-            BaseClient._make_api_call = original  # type: ignore[method-assign]
+            BaseClient._make_api_call = original
 
 
 @contextlib.contextmanager
