@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import importlib
 import json
+import sys
 import threading
 import time
 import uuid
@@ -265,5 +266,12 @@ class ScheduleFirer(threading.Thread):
                 return
 
 
+_STDOUT_LOCK = threading.Lock()
+
+
 def report_to_stdout(record: dict[str, Any]) -> None:
-    print(json.dumps({"local_stack": record.pop("event"), **record}, default=str), flush=True)
+    """One JSON line per record, written whole so lines from other threads never split it."""
+    line = json.dumps({"local_stack": record.pop("event"), **record}, default=str) + "\n"
+    with _STDOUT_LOCK:
+        sys.stdout.write(line)
+        sys.stdout.flush()

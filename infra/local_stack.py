@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import argparse
 import hashlib
-import json
 import os
 import signal
 import sys
@@ -271,13 +270,17 @@ def main(argv: list[str] | None = None) -> int:
         )
         return 2
     print(_banner(info), flush=True)
-    ready = {key: info[key] for key in ("api_url", "emulator_url", "stack_name", "source_id")}
-    print(json.dumps({"local_stack": "ready", **ready}), flush=True)
+    report_to_stdout(
+        {
+            "event": "ready",
+            **{key: info[key] for key in ("api_url", "emulator_url", "stack_name", "source_id")},
+        }
+    )
     while not stopping.wait(0.5):
         pass
     print("Stopping the local stack...", flush=True)
     stack.stop()
-    print(json.dumps({"local_stack": "stopped"}), flush=True)
+    report_to_stdout({"event": "stopped"})
     return 0
 
 

@@ -67,23 +67,24 @@ class RunningStack:
             cwd=ROOT,
             env=environment,
             stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
+            stderr=subprocess.PIPE,
             text=True,
         )
-        self.lines: list[str] = []
-        self._reader = threading.Thread(target=self._read, daemon=True)
-        self._reader.start()
+        self.lines: list[str] = []  # stdout: the stack's JSON records and the functions' logs
+        self.errors: list[str] = []  # stderr: the HTTP servers' access logs, and any traceback
+        for stream, sink in ((self.process.stdout, self.lines), (self.process.stderr, self.errors)):
+            threading.Thread(target=self._read, args=(stream, sink), daemon=True).start()
         self.ready = wait_for(lambda: self.record("ready"), timeout=90, what="the local stack to be ready")
 
-    def _read(self) -> None:
-        assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.lines.append(line.rstrip("\n"))
+    @staticmethod
+    def _read(stream: Any, sink: list[str]) -> None:
+        for line in stream:
+            sink.append(line.rstrip("\n"))
 
     def records(self, kind: str) -> list[dict[str, Any]]:
         found = []
         for line in list(self.lines):
-            if line.startswith("{") and f'"local_stack": "{kind}"' in line:
+            if line.startswith(f'{{"local_stack": "{kind}"'):
                 found.append(json.loads(line))
         return found
 
@@ -214,4 +215,5 @@ def test_a_message_that_always_fails_ends_on_the_dlq_after_max_receive_count(sta
 def test_ctrl_c_stops_the_stack_cleanly(stack):
     assert stack.stop() == 0
     assert stack.record("stopped") is not None
-    assert not any("Traceback" in line for line in stack.lines), "\n".join(stack.lines[-30:])
+    output = stack.lines + stack.errors
+    assert not any("Traceback" in line for line in output), "\n".join(output[-40:])
