@@ -1,8 +1,9 @@
 """The local runtime's Lambda contract, against a fake SQS (no network)."""
 
+import itertools
 import threading
 import time
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aws_lambda_powertools.utilities.parser.models import SqsModel
@@ -184,3 +185,28 @@ def test_an_accelerated_schedule_fires_and_retries_failures_twice():
 def test_accelerate_must_be_positive():
     with pytest.raises(ValueError, match="positive"):
         VirtualClock(0)
+
+
+def test_a_rate_schedule_keeps_its_period_without_drift():
+    fired = []
+
+    def slow_handler(event, context):
+        fired.append(datetime.fromisoformat(event["time"].replace("Z", "+00:00")))
+        time.sleep(0.02)  # two virtual seconds at x100: must not push the next fire time
+
+    stop = threading.Event()
+    firer = ScheduleFirer(
+        LocalFunction(spec(), "us-east-1", _handler=slow_handler),
+        ScheduleTrigger(name="Tick", expression="rate(1 minute)", input=None, enabled=True),
+        clock=VirtualClock(100.0, start=datetime(2026, 11, 24, 9, 0, tzinfo=UTC)),
+        stop=stop,
+        report=lambda record: None,
+    )
+    firer.start()
+    deadline = time.monotonic() + 10
+    while len(fired) < 4 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    stop.set()
+    firer.join(timeout=5)
+    assert len(fired) >= 4
+    assert {later - earlier for earlier, later in itertools.pairwise(fired[:4])} == {timedelta(minutes=1)}
