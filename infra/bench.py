@@ -73,9 +73,15 @@ class RequestMeter:
         self.calls: Counter[str] = Counter()
         self.write_units = 0.0
         self.read_units = 0.0
+        self.events = 0
+        self.messages = 0
 
     def record(self, service: str, operation: str, params: dict[str, Any], response: dict[str, Any]) -> None:
         self.calls[f"{service}:{operation}"] += 1
+        if operation == "PutEvents":
+            self.events += len(params.get("Entries", []))
+        if operation == "SendMessageBatch":
+            self.messages += len(params.get("Entries", []))
         if service != "dynamodb":
             return
         if operation in ("PutItem", "UpdateItem", "DeleteItem"):
@@ -176,7 +182,9 @@ def measure_requests(touchpoints: int) -> dict[str, Any]:
         )
         os.environ.update(stack.shared_environment())
         dependencies.reset()
-        dependencies.get_source_registry().register(Source(source_id="web", channel="web", name="Web"), "wk")
+        dependencies.get_source_registry().create(
+            Source(source_id="web", name="Web"), write_key="wk", signing_secrets=[]
+        )
         sqs = boto3.client("sqs")
         queue = stack.queues["TouchpointQueue"]
         context = LambdaContext(function_specs(template)["TouchpointsFunction"], "us-east-1")
@@ -222,7 +230,8 @@ def measure_requests(touchpoints: int) -> dict[str, Any]:
     return {
         "calls_per_touchpoint": per,
         "sqs_requests_per_touchpoint": sqs_requests / touchpoints,
-        "eventbridge_events_per_touchpoint": meter.calls.get("events:PutEvents", 0) / touchpoints,
+        "eventbridge_events_per_touchpoint": meter.events / touchpoints,
+        "eventbridge_requests_per_touchpoint": meter.calls.get("events:PutEvents", 0) / touchpoints,
         "dynamodb_wru_per_touchpoint": meter.write_units / touchpoints,
         "dynamodb_rru_per_touchpoint": meter.read_units / touchpoints,
         "consumer_invocations_per_touchpoint": math.ceil(touchpoints / CONSUMER_BATCH) / touchpoints,
@@ -244,6 +253,7 @@ def measure_cpu(touchpoints: int) -> dict[str, float]:
         InMemorySourceRegistry,
         InMemoryTouchpointArchive,
         InMemoryTouchpointQueue,
+        RecordingPublisher,
     )
 
     # A Lambda process has a small heap: don't time collections of the emulator's objects left by
@@ -255,12 +265,13 @@ def measure_cpu(touchpoints: int) -> dict[str, float]:
         InMemoryTouchpointQueue(),
         InMemoryTouchpointArchive(),
     )
-    registry.register(Source(source_id="web", channel="web", name="Web"), "wk")
+    registry.add(Source(source_id="web", name="Web"), write_key="wk")
     overrides = {
         "get_source_registry": lambda: registry,
         "get_touchpoint_queue": lambda: queue,
         "get_touchpoint_archive": lambda: archive,
         "get_clock": FakeClock,
+        "get_event_publisher": RecordingPublisher,
     }
     saved = {name: getattr(dependencies, name) for name in overrides}
     for name, factory in overrides.items():

@@ -92,11 +92,19 @@ class LocalStack:
         os.environ.update(stack.shared_environment())
 
         from shared import dependencies
-        from shared.domain.touchpoints import Source
+        from shared.domain.sources import NewSource, create_source
+        from shared.domain.touchpoints import Channel, SourceKind
 
         dependencies.reset()
-        dependencies.get_source_registry().register(
-            Source(source_id=LOCAL_SOURCE_ID, channel="web", name="Local web source"), options.write_key
+        create_source(
+            NewSource(
+                source_id=LOCAL_SOURCE_ID,
+                name="Local web source",
+                kind=SourceKind.SEGMENT,
+                channel=Channel.WEB,
+            ),
+            registry=dependencies.get_source_registry(),
+            write_key_factory=lambda: options.write_key,
         )
 
         specs = function_specs(template)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -26,14 +27,41 @@ class FakeClock:
 @dataclass
 class InMemorySourceRegistry:
     sources: dict[str, Source] = field(default_factory=dict)
+    secrets: dict[str, list[str]] = field(default_factory=dict)
+    write_keys: dict[str, str] = field(default_factory=dict)  # digest → source id
 
     def find_by_write_key(self, write_key: str) -> Source | None:
-        return self.sources.get(secret_digest(write_key))
+        source_id = self.write_keys.get(secret_digest(write_key))
+        return None if source_id is None else self.sources[source_id]
 
-    def register(self, source: Source, write_key: str) -> None:
-        if secret_digest(write_key) in self.sources:
+    def find(self, source_id: str) -> tuple[Source, list[str]] | None:
+        source = self.sources.get(source_id)
+        return None if source is None else (source, list(self.secrets.get(source_id, [])))
+
+    def all_sources(self) -> list[Source]:
+        return sorted(self.sources.values(), key=lambda source: source.source_id)
+
+    def create(self, source: Source, *, write_key: str | None, signing_secrets: list[str]) -> None:
+        if source.source_id in self.sources:
+            raise ConflictError("A source with this id exists")
+        if write_key is not None and secret_digest(write_key) in self.write_keys:
             raise ConflictError("This write key is already registered")
-        self.sources[secret_digest(write_key)] = source
+        self.sources[source.source_id] = source
+        self.secrets[source.source_id] = list(signing_secrets)
+        if write_key is not None:
+            self.write_keys[secret_digest(write_key)] = source.source_id
+
+    def save(self, source: Source) -> None:
+        self.sources[source.source_id] = source
+
+    def set_signing_secrets(self, source_id: str, secrets: list[str]) -> None:
+        self.secrets[source_id] = list(secrets)
+
+    def add(
+        self, source: Source, write_key: str | None = None, signing_secrets: tuple[str, ...] = ()
+    ) -> None:
+        """Test helper."""
+        self.create(source, write_key=write_key, signing_secrets=list(signing_secrets))
 
 
 @dataclass
@@ -41,10 +69,10 @@ class InMemoryTouchpointQueue:
     sent: list[Touchpoint] = field(default_factory=list)
     unavailable: bool = False
 
-    def send(self, touchpoint: Touchpoint) -> None:
+    def send_all(self, touchpoints: Sequence[Touchpoint]) -> None:
         if self.unavailable:
             raise DependencyUnavailableError("queue down")
-        self.sent.append(touchpoint)
+        self.sent.extend(touchpoints)
 
 
 @dataclass
@@ -76,3 +104,6 @@ class RecordingPublisher:
 
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
         self.published.append((detail_type, detail))
+
+    def publish_all(self, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        self.published.extend(events)

@@ -1,5 +1,6 @@
-"""Touchpoint consumer: SQS → archive each touchpoint once. Partial batch failures are reported
-(ReportBatchItemFailures), so one poison message never holds back its batch and ends on the DLQ."""
+"""Touchpoint consumer: SQS → archive each touchpoint once → TouchpointRecorded on the bus.
+Partial batch failures are reported (ReportBatchItemFailures), so one poison message never holds
+back its batch and ends on the DLQ."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
 from shared import dependencies
-from shared.domain.ingest import ArchiveOutcome, archive_touchpoint
+from shared.domain.ingest import ArchiveOutcome, announce, archive_touchpoint
 from shared.domain.touchpoints import Touchpoint
 from shared.observability import logger, metrics, tracer
 
@@ -31,7 +32,7 @@ _METRIC_BY_OUTCOME = {
 }
 
 
-def record_handler(record: TouchpointRecord) -> str:
+def record_handler(record: TouchpointRecord) -> tuple[ArchiveOutcome, Touchpoint]:
     outcome = archive_touchpoint(
         record.body,
         archive=dependencies.get_touchpoint_archive(),
@@ -40,7 +41,7 @@ def record_handler(record: TouchpointRecord) -> str:
     )
     if outcome is ArchiveOutcome.DUPLICATE:
         logger.info("duplicate touchpoint ignored", extra={"touchpoint_id": record.body.touchpoint_id})
-    return outcome.value
+    return outcome, record.body
 
 
 @metrics.log_metrics
@@ -49,9 +50,12 @@ def record_handler(record: TouchpointRecord) -> str:
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     with processor(records=event["Records"], handler=record_handler, lambda_context=context):
         results = processor.process()
+    processed = [result for status, result, _record in results if status == "success"]
+    # Announced after archiving; if this fails the batch is retried and the duplicates re-announce.
+    announce([touchpoint for _outcome, touchpoint in processed], publisher=dependencies.get_event_publisher())
     # One value per outcome per batch: cheaper than one per record, and under EMF's 100-value limit.
-    outcomes = Counter(result if status == "success" else "failed" for status, result, _record in results)
+    outcomes = Counter(outcome for outcome, _touchpoint in processed)
     for outcome, metric in _METRIC_BY_OUTCOME.items():
-        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=outcomes[outcome.value])
-    metrics.add_metric(name="TouchpointsFailed", unit=MetricUnit.Count, value=outcomes["failed"])
+        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=outcomes[outcome])
+    metrics.add_metric(name="TouchpointsFailed", unit=MetricUnit.Count, value=len(results) - len(processed))
     return processor.response()

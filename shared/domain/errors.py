@@ -59,3 +59,11 @@ class ConfigurationError(OmnireachError):
     """The deployment is missing a setting; nothing the caller can fix."""
 
     code = "misconfigured"
+
+
+class TooManyEventsError(InvalidInputError):
+    code = "too_many_events"
+
+
+class InvalidBatchError(InvalidInputError):
+    code = "invalid_batch"

@@ -1,15 +1,32 @@
-"""Ingest: authenticate the source, normalise the call, enqueue fast; archive idempotently."""
+"""Ingest: authenticate the source, validate and normalise each call, enqueue in batches, answer
+fast. The consumer archives each touchpoint once and announces it on the bus."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import timedelta
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import Any
+
+from pydantic import ValidationError
 
 from shared.domain.credentials import matches_digest
 from shared.domain.errors import AuthenticationError, PermissionDeniedError, TouchpointNotFoundError
-from shared.domain.ports import Clock, SourceRegistry, TouchpointArchive, TouchpointQueue
-from shared.domain.touchpoints import Source, Touchpoint, TrackCall, archive_expiry, touchpoint_from_track
+from shared.domain.ports import Clock, EventPublisher, SourceRegistry, TouchpointArchive, TouchpointQueue
+from shared.domain.touchpoints import (
+    MAX_EVENT_BYTES,
+    SegmentCall,
+    SegmentCallType,
+    Source,
+    SourceKind,
+    Touchpoint,
+    archive_expiry,
+    touchpoint_from_segment,
+)
+
+TOUCHPOINT_RECORDED = "TouchpointRecorded"
 
 
 def authenticate_source(write_key: str | None, *, registry: SourceRegistry) -> Source:
@@ -18,15 +35,80 @@ def authenticate_source(write_key: str | None, *, registry: SourceRegistry) -> S
     source = registry.find_by_write_key(write_key)
     if source is None:
         raise AuthenticationError("Unknown write key")
+    return ensure_usable(source, kind=SourceKind.SEGMENT)
+
+
+def ensure_usable(source: Source, *, kind: SourceKind) -> Source:
     if not source.enabled:
         raise PermissionDeniedError("This source is disabled", details={"source_id": source.source_id})
+    if source.kind is not kind:
+        raise PermissionDeniedError(
+            f"This source sends {source.kind.value}, not {kind.value}",
+            details={"source_id": source.source_id},
+        )
     return source
 
 
-def accept_track(call: TrackCall, *, source: Source, queue: TouchpointQueue, clock: Clock) -> Touchpoint:
-    touchpoint = touchpoint_from_track(call, source=source, received_at=clock.now())
-    queue.send(touchpoint)
-    return touchpoint
+@dataclass(frozen=True)
+class RejectedItem:
+    index: int
+    code: str
+    message: str
+
+
+@dataclass
+class IngestResult:
+    accepted: list[Touchpoint] = field(default_factory=list)
+    rejected: list[RejectedItem] = field(default_factory=list)
+
+
+def _validation_message(error: ValidationError) -> str:
+    issue = error.errors(include_url=False, include_input=False)[0]
+    where = ".".join(str(part) for part in issue["loc"])
+    return f"{where}: {issue['msg']}" if where else str(issue["msg"])
+
+
+def parse_segment_calls(
+    items: Sequence[Any],
+    *,
+    source: Source,
+    received_at: datetime,
+    call_type: SegmentCallType | None = None,
+    defaults: dict[str, Any] | None = None,
+) -> IngestResult:
+    """Validate and normalise each item on its own: a bad item is reported with its index and
+    never holds back the good ones. `defaults` (a batch's context, integrations, sentAt) fill
+    what an item leaves out."""
+    defaults = defaults or {}
+    result = IngestResult()
+    for index, item in enumerate(items):
+        if not isinstance(item, dict):
+            result.rejected.append(RejectedItem(index, "invalid_event", "each event must be a JSON object"))
+            continue
+        size = len(json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode())
+        if size > MAX_EVENT_BYTES:
+            result.rejected.append(
+                RejectedItem(index, "event_too_large", f"{size} bytes; the limit is {MAX_EVENT_BYTES}")
+            )
+            continue
+        merged = {**defaults, **item}
+        for key in ("context", "integrations"):
+            if isinstance(defaults.get(key), dict) and isinstance(item.get(key), dict):
+                merged[key] = {**defaults[key], **item[key]}
+        if call_type is not None:
+            merged["type"] = call_type.value
+        try:
+            call = SegmentCall.model_validate(merged)
+        except ValidationError as error:
+            result.rejected.append(RejectedItem(index, "invalid_event", _validation_message(error)))
+            continue
+        result.accepted.append(touchpoint_from_segment(call, source=source, received_at=received_at))
+    return result
+
+
+def enqueue(touchpoints: Sequence[Touchpoint], *, queue: TouchpointQueue) -> None:
+    if touchpoints:
+        queue.send_all(touchpoints)
 
 
 class ArchiveOutcome(StrEnum):
@@ -45,6 +127,15 @@ def archive_touchpoint(
     """At-least-once safe: a redelivered or resent touchpoint (same id) is stored once."""
     stored = archive.add(touchpoint, expires_at=archive_expiry(touchpoint, policy.retention), now=clock.now())
     return ArchiveOutcome.STORED if stored else ArchiveOutcome.DUPLICATE
+
+
+def announce(touchpoints: Sequence[Touchpoint], *, publisher: EventPublisher) -> None:
+    """`TouchpointRecorded` for the capabilities that follow (identity, profiles, segments...).
+    Sent for redeliveries too: a crash between archive and announce must not lose the event, and
+    every consumer of it is idempotent by touchpoint id."""
+    publisher.publish_all(
+        [(TOUCHPOINT_RECORDED, touchpoint.model_dump(mode="json")) for touchpoint in touchpoints]
+    )
 
 
 def find_touchpoint(touchpoint_id: str, *, archive: TouchpointArchive, clock: Clock) -> Touchpoint:

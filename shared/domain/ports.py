@@ -3,6 +3,7 @@ unit tests use the in-memory fakes in `tests/fakes.py`."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -17,13 +18,27 @@ class Clock(Protocol):
 class SourceRegistry(Protocol):
     def find_by_write_key(self, write_key: str) -> Source | None: ...
 
-    def register(self, source: Source, write_key: str) -> None:
-        """Raises ConflictError if the write key is already registered."""
+    def find(self, source_id: str) -> tuple[Source, list[str]] | None:
+        """The source and its signing secrets (newest first)."""
         ...
+
+    def all_sources(self) -> list[Source]: ...
+
+    def create(self, source: Source, *, write_key: str | None, signing_secrets: list[str]) -> None:
+        """Raises ConflictError if the source id or the write key exists."""
+        ...
+
+    def save(self, source: Source) -> None:
+        """Replace an existing source's settings (not its credentials)."""
+        ...
+
+    def set_signing_secrets(self, source_id: str, secrets: list[str]) -> None: ...
 
 
 class TouchpointQueue(Protocol):
-    def send(self, touchpoint: Touchpoint) -> None: ...
+    def send_all(self, touchpoints: Sequence[Touchpoint]) -> None:
+        """Enqueue every touchpoint or raise DependencyUnavailableError (the caller retries)."""
+        ...
 
 
 class TouchpointArchive(Protocol):
@@ -42,3 +57,5 @@ class QueueInspector(Protocol):
 
 class EventPublisher(Protocol):
     def publish(self, detail_type: str, detail: dict[str, Any]) -> None: ...
+
+    def publish_all(self, events: Sequence[tuple[str, dict[str, Any]]]) -> None: ...

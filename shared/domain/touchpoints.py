@@ -1,17 +1,22 @@
-"""The one versioned `Touchpoint` schema every channel is normalised into, and the Segment
-`track` call it is first built from (the public contract of the Segment HTTP Tracking API)."""
+"""The one versioned `Touchpoint` schema every channel is normalised into, the sources they come
+from, and the Segment calls (the public contract of the Segment HTTP Tracking API)."""
 
 from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
-# Segment's own limit for one event; over it is a clear 413, never a silent drop.
+from shared.domain.identifiers import Identifier, IdentifierType, collect
+
+# Segment's limits: one event, one batch request, events per batch. Over them is a clear 4xx.
 MAX_EVENT_BYTES = 32 * 1024
+MAX_BATCH_BYTES = 500 * 1024
+MAX_BATCH_EVENTS = 2500
 MAX_ID_LENGTH = 255
 
 
@@ -20,47 +25,24 @@ def as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-class TrackCall(BaseModel):
-    """A Segment `track` call as the HTTP Tracking API accepts it (camelCase on the wire)."""
-
-    model_config = ConfigDict(populate_by_name=True, frozen=True, extra="ignore")
-
-    event: str = Field(min_length=1, max_length=MAX_ID_LENGTH)
-    user_id: str | None = Field(default=None, alias="userId", max_length=MAX_ID_LENGTH)
-    anonymous_id: str | None = Field(default=None, alias="anonymousId", max_length=MAX_ID_LENGTH)
-    message_id: str | None = Field(default=None, alias="messageId", min_length=1, max_length=MAX_ID_LENGTH)
-    timestamp: datetime | None = None
-    original_timestamp: datetime | None = Field(default=None, alias="originalTimestamp")
-    sent_at: datetime | None = Field(default=None, alias="sentAt")
-    properties: dict[str, Any] = Field(default_factory=dict)
-    context: dict[str, Any] = Field(default_factory=dict)
-    integrations: dict[str, Any] = Field(default_factory=dict)
-    write_key: str | None = Field(
-        default=None, validation_alias=AliasChoices("writeKey", "write_key"), exclude=True, repr=False
-    )
-
-    @field_validator("user_id", "anonymous_id", mode="before")
-    @classmethod
-    def _ids_are_text(cls, value: Any) -> Any:
-        # Segment clients send numeric user ids; keep them as their text.
-        if isinstance(value, int | float) and not isinstance(value, bool):
-            return str(value)
-        return value
-
-    @field_validator("timestamp", "original_timestamp", "sent_at")
-    @classmethod
-    def _utc(cls, value: datetime | None) -> datetime | None:
-        return None if value is None else as_utc(value)
-
-    @model_validator(mode="after")
-    def _someone(self) -> TrackCall:
-        if not (self.user_id or self.anonymous_id):
-            raise ValueError("userId or anonymousId is required")
-        return self
+class Channel(StrEnum):
+    WEB = "web"
+    APP = "app"
+    POS = "pos"
+    ECOMMERCE = "ecommerce"
+    MARKETPLACE = "marketplace"
+    WECHAT = "wechat"
+    CALLCENTER = "callcenter"
+    EMAIL = "email"
+    OTHER = "other"
 
 
-class TouchpointType(StrEnum):
-    TRACK = "track"
+class SourceKind(StrEnum):
+    """How a source talks to us: its wire format and signature standard."""
+
+    SEGMENT = "segment"
+    SHOPIFY = "shopify"
+    STANDARD_WEBHOOKS = "standard_webhooks"
 
 
 class Source(BaseModel):
@@ -69,9 +51,64 @@ class Source(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     source_id: str = Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
-    channel: str = Field(pattern=r"^[a-z0-9_]{1,32}$")
     name: str = Field(min_length=1, max_length=200)
+    kind: SourceKind = SourceKind.SEGMENT
+    channel: Channel = Channel.WEB
     enabled: bool = True
+    default_country_code: str | None = Field(default=None, pattern=r"^[1-9][0-9]{0,2}$")
+
+
+class TouchpointType(StrEnum):
+    IDENTIFY = "identify"
+    TRACK = "track"
+    PAGE = "page"
+    SCREEN = "screen"
+    GROUP = "group"
+    ALIAS = "alias"
+    ORDER = "order"
+    REFUND = "refund"
+    CART = "cart"
+    CUSTOMER = "customer"
+    INVENTORY = "inventory"
+    MESSAGE = "message"
+    CONTACT = "contact"
+    EMAIL_EVENT = "email_event"
+
+
+class OrderLine(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    sku: str | None = None
+    name: str | None = None
+    quantity: Decimal = Decimal(1)
+    unit_price: Decimal | None = None
+
+
+class Order(BaseModel):
+    """Money is Decimal: amounts are summed into profiles and must not drift."""
+
+    model_config = ConfigDict(frozen=True)
+
+    order_id: str | None = None
+    currency: str | None = None
+    total: Decimal | None = None
+    discount: Decimal | None = None
+    lines: list[OrderLine] = Field(default_factory=list)
+    location_id: str | None = None
+
+
+class ConsentStatus(StrEnum):
+    GRANTED = "granted"
+    DENIED = "denied"
+    REVOKED = "revoked"
+
+
+class ConsentSignal(BaseModel):
+    model_config = ConfigDict(frozen=True)
+
+    channel: Channel
+    status: ConsentStatus
+    reason: str
 
 
 class Touchpoint(BaseModel):
@@ -80,19 +117,26 @@ class Touchpoint(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     schema_version: Literal[1] = 1
-    touchpoint_id: str
+    touchpoint_id: str  # the dedupe key: the same id is one touchpoint
     type: TouchpointType
     source_id: str
-    channel: str
+    channel: Channel
     event: str | None = None
-    user_id: str | None = None
-    anonymous_id: str | None = None
+    identifiers: list[Identifier] = Field(default_factory=list)
+    traits: dict[str, Any] = Field(default_factory=dict)
     properties: dict[str, Any] = Field(default_factory=dict)
     context: dict[str, Any] = Field(default_factory=dict)
+    order: Order | None = None
+    consent: list[ConsentSignal] = Field(default_factory=list)
+    group_id: str | None = None
+    previous_id: str | None = None
     occurred_at: datetime
     received_at: datetime
     sent_at: datetime | None = None
     original_timestamp: datetime | None = None
+
+    def identifier(self, identifier_type: IdentifierType) -> str | None:
+        return next((i.value for i in self.identifiers if i.type is identifier_type), None)
 
 
 def corrected_occurrence(
@@ -110,18 +154,170 @@ def corrected_occurrence(
     return received_at - (sent_at - device_timestamp)
 
 
-def touchpoint_from_track(call: TrackCall, *, source: Source, received_at: datetime) -> Touchpoint:
+def archive_expiry(touchpoint: Touchpoint, retention: timedelta) -> datetime:
+    """An archived touchpoint is kept `retention` after it was received."""
+    return touchpoint.received_at + retention
+
+
+# ------------------------------------------------------------------------------------ Segment
+
+
+class SegmentCallType(StrEnum):
+    IDENTIFY = "identify"
+    TRACK = "track"
+    PAGE = "page"
+    SCREEN = "screen"
+    GROUP = "group"
+    ALIAS = "alias"
+
+
+class SegmentCall(BaseModel):
+    """One Segment call (camelCase on the wire). The route or the batch item gives its type."""
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True, extra="ignore")
+
+    type: SegmentCallType
+    event: str | None = Field(default=None, min_length=1, max_length=MAX_ID_LENGTH)
+    name: str | None = Field(default=None, max_length=MAX_ID_LENGTH)
+    user_id: str | None = Field(default=None, alias="userId", max_length=MAX_ID_LENGTH)
+    anonymous_id: str | None = Field(default=None, alias="anonymousId", max_length=MAX_ID_LENGTH)
+    previous_id: str | None = Field(default=None, alias="previousId", max_length=MAX_ID_LENGTH)
+    group_id: str | None = Field(default=None, alias="groupId", max_length=MAX_ID_LENGTH)
+    message_id: str | None = Field(default=None, alias="messageId", min_length=1, max_length=MAX_ID_LENGTH)
+    timestamp: datetime | None = None
+    original_timestamp: datetime | None = Field(default=None, alias="originalTimestamp")
+    sent_at: datetime | None = Field(default=None, alias="sentAt")
+    traits: dict[str, Any] = Field(default_factory=dict)
+    properties: dict[str, Any] = Field(default_factory=dict)
+    context: dict[str, Any] = Field(default_factory=dict)
+    integrations: dict[str, Any] = Field(default_factory=dict)
+    write_key: str | None = Field(
+        default=None, validation_alias=AliasChoices("writeKey", "write_key"), exclude=True, repr=False
+    )
+
+    @field_validator("user_id", "anonymous_id", "previous_id", "group_id", mode="before")
+    @classmethod
+    def _ids_are_text(cls, value: Any) -> Any:
+        # Segment clients send numeric ids; keep them as their text.
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return str(value)
+        return value
+
+    @field_validator("timestamp", "original_timestamp", "sent_at")
+    @classmethod
+    def _utc(cls, value: datetime | None) -> datetime | None:
+        return None if value is None else as_utc(value)
+
+    @model_validator(mode="after")
+    def _required_by_type(self) -> SegmentCall:
+        if self.type is SegmentCallType.ALIAS:
+            if not (self.previous_id and self.user_id):
+                raise ValueError("alias needs previousId and userId")
+        elif not (self.user_id or self.anonymous_id):
+            raise ValueError("userId or anonymousId is required")
+        if self.type is SegmentCallType.TRACK and not self.event:
+            raise ValueError("track needs event")
+        if self.type is SegmentCallType.GROUP and not self.group_id:
+            raise ValueError("group needs groupId")
+        return self
+
+
+# Segment's e-commerce spec: these track events carry an order or cart.
+_ORDER_EVENTS = {"Order Completed": TouchpointType.ORDER, "Order Refunded": TouchpointType.REFUND}
+_CART_EVENTS = {
+    "Product Added",
+    "Product Removed",
+    "Cart Viewed",
+    "Checkout Started",
+    "Checkout Step Completed",
+}
+_TYPE_BY_CALL = {
+    SegmentCallType.IDENTIFY: TouchpointType.IDENTIFY,
+    SegmentCallType.TRACK: TouchpointType.TRACK,
+    SegmentCallType.PAGE: TouchpointType.PAGE,
+    SegmentCallType.SCREEN: TouchpointType.SCREEN,
+    SegmentCallType.GROUP: TouchpointType.GROUP,
+    SegmentCallType.ALIAS: TouchpointType.ALIAS,
+}
+
+
+def _mapping(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
+
+
+def _items(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _decimal(value: Any) -> Decimal | None:
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return Decimal(str(value))
+    except ArithmeticError:
+        return None
+
+
+def segment_order(properties: dict[str, Any]) -> Order:
+    products = _items(properties.get("products"))
+    return Order(
+        order_id=str(properties["order_id"]) if properties.get("order_id") is not None else None,
+        currency=str(properties["currency"]).upper() if properties.get("currency") else None,
+        total=_decimal(properties.get("total", properties.get("revenue"))),
+        discount=_decimal(properties.get("discount")),
+        lines=[
+            OrderLine(
+                sku=str(p.get("sku") or p.get("product_id") or "") or None,
+                name=p.get("name"),
+                quantity=_decimal(p.get("quantity")) or Decimal(1),
+                unit_price=_decimal(p.get("price")),
+            )
+            for p in products
+            if isinstance(p, dict)
+        ],
+    )
+
+
+def touchpoint_from_segment(call: SegmentCall, *, source: Source, received_at: datetime) -> Touchpoint:
     device_timestamp = call.original_timestamp or call.timestamp
+    traits = {**_mapping(call.context.get("traits")), **call.traits}
+    device = _mapping(call.context.get("device"))
+    external = _items(call.context.get("externalIds"))
+    known_types = {t.value for t in IdentifierType}
+    identifiers = collect(
+        [
+            (IdentifierType.USER_ID, call.user_id),
+            (IdentifierType.ANONYMOUS_ID, call.anonymous_id),
+            (IdentifierType.EMAIL, traits.get("email")),
+            (IdentifierType.PHONE, traits.get("phone")),
+            (IdentifierType.DEVICE_ID, device.get("id")),
+            *[
+                (IdentifierType(item["type"]), item.get("id"))
+                for item in external
+                if isinstance(item, dict) and item.get("type") in known_types
+            ],
+        ],
+        default_country_code=source.default_country_code,
+    )
+    kind = _TYPE_BY_CALL[call.type]
+    order = None
+    if call.type is SegmentCallType.TRACK and call.event in _ORDER_EVENTS:
+        kind, order = _ORDER_EVENTS[call.event], segment_order(call.properties)
+    elif call.type is SegmentCallType.TRACK and call.event in _CART_EVENTS:
+        kind = TouchpointType.CART
     return Touchpoint(
         touchpoint_id=call.message_id or f"api-{uuid.uuid4()}",
-        type=TouchpointType.TRACK,
+        type=kind,
         source_id=source.source_id,
         channel=source.channel,
-        event=call.event,
-        user_id=call.user_id,
-        anonymous_id=call.anonymous_id,
+        event=call.event or call.name,
+        identifiers=identifiers,
+        traits=traits,
         properties=call.properties,
         context=call.context,
+        order=order,
+        group_id=call.group_id,
+        previous_id=call.previous_id,
         occurred_at=corrected_occurrence(
             received_at=received_at, sent_at=call.sent_at, device_timestamp=device_timestamp
         ),
@@ -129,8 +325,3 @@ def touchpoint_from_track(call: TrackCall, *, source: Source, received_at: datet
         sent_at=call.sent_at,
         original_timestamp=device_timestamp,
     )
-
-
-def archive_expiry(touchpoint: Touchpoint, retention: timedelta) -> datetime:
-    """An archived touchpoint is kept `retention` after it was received."""
-    return touchpoint.received_at + retention

@@ -148,13 +148,6 @@ def get_touchpoint(stack: RunningStack, message_id: str) -> tuple[int, Any]:
     )
 
 
-@pytest.fixture(scope="module")
-def stack():
-    running = RunningStack()
-    yield running
-    running.stop()
-
-
 def test_a_track_call_comes_back_from_the_archive(stack):
     status, body = track(stack, {"userId": "u-1", "event": "Order Completed", "messageId": "e2e-1"})
     assert (status, body) == (200, {"success": True})
@@ -212,7 +205,8 @@ def test_a_message_that_always_fails_ends_on_the_dlq_after_max_receive_count(sta
     assert all(message_id in record["failed"] for record in attempts)
 
 
-def test_ctrl_c_stops_the_stack_cleanly(stack):
+def test_ctrl_c_stops_the_stack_cleanly():
+    stack = RunningStack()
     assert stack.stop() == 0
     assert stack.record("stopped") is not None
     output = stack.lines + stack.errors

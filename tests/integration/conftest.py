@@ -10,7 +10,8 @@ from infra.lambda_runtime import LambdaContext
 from infra.template import load_template
 from shared import dependencies
 from shared.domain.credentials import secret_digest
-from shared.domain.touchpoints import Source
+from shared.domain.sources import NewSource, create_source
+from shared.domain.touchpoints import Channel, SourceKind
 
 ADMIN_KEY = "integration-admin-key"
 WRITE_KEY = "integration-write-key"
@@ -31,11 +32,25 @@ def stack(monkeypatch) -> DeployedStack:
         for name, value in deployed.shared_environment().items():
             monkeypatch.setenv(name, value)
         dependencies.reset()
-        dependencies.get_source_registry().register(
-            Source(source_id="web", channel="web", name="Web shop"), WRITE_KEY
+        create_source(
+            NewSource(source_id="web", name="Web shop", kind=SourceKind.SEGMENT, channel=Channel.WEB),
+            registry=dependencies.get_source_registry(),
+            write_key_factory=lambda: WRITE_KEY,
         )
         yield deployed
 
 
 def context_for(function: str) -> LambdaContext:
     return LambdaContext(SPECS[function], "us-east-1")
+
+
+def watch_bus(bus_name: str, name: str = "bus-watch") -> str:
+    """A test-only rule that copies every product event on the bus to a queue we can read."""
+    import json
+
+    sqs, events = boto3.client("sqs"), boto3.client("events")
+    url = sqs.create_queue(QueueName=name)["QueueUrl"]
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    events.put_rule(Name=name, EventBusName=bus_name, EventPattern=json.dumps({"source": ["omnireach"]}))
+    events.put_targets(Rule=name, EventBusName=bus_name, Targets=[{"Id": "q", "Arn": arn}])
+    return str(url)

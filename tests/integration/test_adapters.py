@@ -7,11 +7,9 @@ import pytest
 from shared.adapters.dynamo.touchpoints_table import (
     DynamoSourceRegistry,
     DynamoTouchpointArchive,
-    SourceItem,
-    source_key,
 )
 from shared.domain.errors import ConflictError
-from shared.domain.touchpoints import Source, Touchpoint, TouchpointType
+from shared.domain.touchpoints import Channel, Source, SourceKind, Touchpoint, TouchpointType
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 
@@ -38,19 +36,36 @@ def test_an_expired_touchpoint_awaiting_ttl_deletion_can_be_replaced(stack):
     assert (stored.event, expires) == ("New", NOW + timedelta(days=1))
 
 
-def test_a_write_key_registers_once(stack):
+def test_a_source_and_its_write_key_are_created_together_or_not_at_all(stack):
     registry = DynamoSourceRegistry(cache_seconds=0)
-    with pytest.raises(ConflictError):
-        registry.register(Source(source_id="other", channel="pos", name="POS"), "integration-write-key")
+    with pytest.raises(ConflictError, match="write key"):
+        registry.create(
+            Source(source_id="other", name="Other"), write_key="integration-write-key", signing_secrets=[]
+        )
+    assert registry.find("other") is None  # the transaction left nothing half-written
+    with pytest.raises(ConflictError, match="source with this id"):
+        registry.create(Source(source_id="web", name="Web again"), write_key="fresh-key", signing_secrets=[])
+    assert registry.find_by_write_key("fresh-key") is None
     assert registry.find_by_write_key("nobody-has-this") is None
+
+
+def test_sources_are_listed_from_their_partition_with_their_secrets_apart(stack):
+    registry = DynamoSourceRegistry(cache_seconds=0)
+    registry.create(
+        Source(source_id="pos", name="POS", kind=SourceKind.STANDARD_WEBHOOKS, channel=Channel.POS),
+        write_key=None,
+        signing_secrets=["whsec_a"],
+    )
+    assert [source.source_id for source in registry.all_sources()] == ["pos", "web"]
+    registry.set_signing_secrets("pos", ["whsec_b", "whsec_a"])
+    assert registry.find("pos")[1] == ["whsec_b", "whsec_a"]
 
 
 def test_source_lookups_are_cached_for_the_configured_time(stack):
     ticks = [0.0]
     registry = DynamoSourceRegistry(cache_seconds=60, monotonic=lambda: ticks[0])
     assert registry.find_by_write_key("integration-write-key").enabled
-    item = SourceItem.get(*source_key("integration-write-key"))
-    item.update(actions=[SourceItem.enabled.set(False)])
+    DynamoSourceRegistry(cache_seconds=0).save(Source(source_id="web", name="Web shop", enabled=False))
     ticks[0] = 59
     assert registry.find_by_write_key("integration-write-key").enabled  # still cached
     ticks[0] = 61

@@ -3,19 +3,9 @@ import json
 import boto3
 
 from functions.queue_monitor.handler import lambda_handler as monitor
-from tests.integration.conftest import context_for
+from tests.integration.conftest import context_for, watch_bus
 
 SCHEDULED = {"detail-type": "Scheduled Event", "source": "aws.events", "detail": {}}
-
-
-def watch_bus(bus_name: str) -> str:
-    """A test-only rule that copies every event on the bus to a queue we can read."""
-    sqs, events = boto3.client("sqs"), boto3.client("events")
-    url = sqs.create_queue(QueueName="bus-watch")["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    events.put_rule(Name="watch", EventBusName=bus_name, EventPattern=json.dumps({"source": ["omnireach"]}))
-    events.put_targets(Rule="watch", EventBusName=bus_name, Targets=[{"Id": "q", "Arn": arn}])
-    return url
 
 
 def test_dead_letters_raise_an_event_on_the_bus(stack, monkeypatch):

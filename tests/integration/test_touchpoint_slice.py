@@ -10,7 +10,7 @@ from chalice.test import Client
 from functions.api.app import app
 from functions.touchpoints.handler import lambda_handler as consume
 from infra.lambda_runtime import sqs_event
-from tests.integration.conftest import ADMIN_KEY, WRITE_KEY, context_for
+from tests.integration.conftest import ADMIN_KEY, WRITE_KEY, context_for, watch_bus
 
 AUTH = {"Authorization": "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode()}
 JSON = {"Content-Type": "application/json"}
@@ -59,8 +59,35 @@ def test_a_track_call_reaches_the_archive_and_reads_back(stack, client):
     got = client.http.get("/touchpoints/m-42", headers=ADMIN)
     assert got.status_code == 200
     body = json.loads(got.body)
-    assert (body["touchpoint_id"], body["user_id"], body["properties"]) == ("m-42", "u-42", {"total": 30})
+    assert (body["touchpoint_id"], body["properties"]) == ("m-42", {"total": 30})
+    assert body["identifiers"] == [{"type": "user_id", "value": "u-42"}]
     assert body["schema_version"] == 1
+
+
+def test_each_stored_touchpoint_is_announced_on_the_bus(stack, client):
+    watch = watch_bus(stack.function_environments["TouchpointsFunction"]["EVENT_BUS_NAME"])
+    client.http.post("/v1/track", headers={**AUTH, **JSON}, body=json.dumps(CALL))
+    deliver(stack, drain(stack))
+    (message,) = boto3.client("sqs").receive_message(QueueUrl=watch, MaxNumberOfMessages=10)["Messages"]
+    event = json.loads(message["Body"])
+    assert (event["source"], event["detail-type"]) == ("omnireach", "TouchpointRecorded")
+    assert (event["detail"]["touchpoint_id"], event["detail"]["type"]) == ("m-42", "order")
+
+
+def test_a_batch_is_enqueued_with_send_message_batch_and_every_good_event_arrives(stack, client):
+    events = [
+        {"type": "track", "userId": f"u-{i}", "event": "Viewed", "messageId": f"b-{i}"} for i in range(25)
+    ]
+    events.insert(3, {"type": "track"})
+    response = client.http.post("/v1/batch", headers={**AUTH, **JSON}, body=json.dumps({"batch": events}))
+    answer = json.loads(response.body)
+    assert (answer["accepted"], [r["index"] for r in answer["rejected"]]) == (25, [3])
+    messages = drain(stack)
+    assert sorted(json.loads(m["Body"])["touchpoint_id"] for m in messages) == sorted(
+        f"b-{i}" for i in range(25)
+    )
+    assert deliver(stack, messages) == {"batchItemFailures": []}
+    assert len(archived_items(stack)) == 25
 
 
 def test_the_same_call_sent_twice_stores_one_touchpoint(stack, client):

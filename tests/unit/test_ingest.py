@@ -7,30 +7,48 @@ from hypothesis import strategies as st
 from shared.domain.credentials import secret_digest
 from shared.domain.errors import AuthenticationError, PermissionDeniedError, TouchpointNotFoundError
 from shared.domain.ingest import (
+    TOUCHPOINT_RECORDED,
     ArchiveOutcome,
     ArchivePolicy,
-    accept_track,
+    announce,
     archive_touchpoint,
     authenticate_source,
     check_admin_key,
+    enqueue,
     find_touchpoint,
+    parse_segment_calls,
 )
-from shared.domain.touchpoints import Source, TrackCall, touchpoint_from_track
-from tests.fakes import FakeClock, InMemorySourceRegistry, InMemoryTouchpointArchive, InMemoryTouchpointQueue
+from shared.domain.touchpoints import (
+    MAX_EVENT_BYTES,
+    SegmentCall,
+    SegmentCallType,
+    Source,
+    SourceKind,
+    touchpoint_from_segment,
+)
+from tests.fakes import (
+    FakeClock,
+    InMemorySourceRegistry,
+    InMemoryTouchpointArchive,
+    InMemoryTouchpointQueue,
+    RecordingPublisher,
+)
 
-WEB = Source(source_id="web", channel="web", name="Web shop")
+WEB = Source(source_id="web", name="Web shop")
 POLICY = ArchivePolicy(retention=timedelta(days=30))
 
 
 def registry_with(source: Source, key: str = "wk-1") -> InMemorySourceRegistry:
     registry = InMemorySourceRegistry()
-    registry.register(source, key)
+    registry.add(source, write_key=key)
     return registry
 
 
 def touchpoint(message_id: str, clock: FakeClock):
-    call = TrackCall.model_validate({"userId": "u", "event": "Viewed", "messageId": message_id})
-    return touchpoint_from_track(call, source=WEB, received_at=clock.now())
+    call = SegmentCall.model_validate(
+        {"type": "track", "userId": "u", "event": "Viewed", "messageId": message_id}
+    )
+    return touchpoint_from_segment(call, source=WEB, received_at=clock.now())
 
 
 @pytest.mark.parametrize("key", [None, "", "unknown"])
@@ -40,21 +58,75 @@ def test_missing_or_unknown_write_keys_are_unauthenticated(key):
 
 
 def test_a_disabled_source_is_refused():
-    disabled = WEB.model_copy(update={"enabled": False})
-    with pytest.raises(PermissionDeniedError):
-        authenticate_source("wk-1", registry=registry_with(disabled))
+    with pytest.raises(PermissionDeniedError, match="disabled"):
+        authenticate_source("wk-1", registry=registry_with(WEB.model_copy(update={"enabled": False})))
+
+
+def test_a_webhook_source_cannot_use_the_tracking_api():
+    shopify = WEB.model_copy(update={"kind": SourceKind.SHOPIFY})
+    with pytest.raises(PermissionDeniedError, match="shopify"):
+        authenticate_source("wk-1", registry=registry_with(shopify))
 
 
 def test_a_known_key_names_its_source():
     assert authenticate_source("wk-1", registry=registry_with(WEB)) == WEB
 
 
-def test_accept_track_enqueues_the_normalised_touchpoint():
+def test_a_batch_accepts_the_good_events_and_reports_each_bad_one_by_index():
+    clock = FakeClock()
+    items = [
+        {"type": "track", "userId": "u", "event": "A", "messageId": "m-0"},
+        {"type": "track", "userId": "u"},
+        "not an object",
+        {"type": "identify", "anonymousId": "a", "traits": {"blob": "x" * MAX_EVENT_BYTES}},
+        {"type": "page", "userId": "u", "name": "Home", "messageId": "m-4"},
+        {"userId": "u", "event": "no type"},
+    ]
+    result = parse_segment_calls(items, source=WEB, received_at=clock.now())
+    assert [t.touchpoint_id for t in result.accepted] == ["m-0", "m-4"]
+    assert [(r.index, r.code) for r in result.rejected] == [
+        (1, "invalid_event"),
+        (2, "invalid_event"),
+        (3, "event_too_large"),
+        (5, "invalid_event"),
+    ]
+    assert "track needs event" in result.rejected[0].message
+
+
+def test_batch_context_and_sent_at_fill_what_an_item_leaves_out():
+    clock = FakeClock()
+    items = [
+        {
+            "type": "track",
+            "userId": "u",
+            "event": "A",
+            "timestamp": "2026-11-24T08:00:00Z",
+            "context": {"ip": "1.2.3.4"},
+        },
+    ]
+    defaults = {"context": {"library": {"name": "analytics-python"}}, "sentAt": "2026-11-24T08:00:10Z"}
+    (accepted,) = parse_segment_calls(items, source=WEB, received_at=clock.now(), defaults=defaults).accepted
+    assert accepted.context == {"library": {"name": "analytics-python"}, "ip": "1.2.3.4"}
+    assert accepted.occurred_at == clock.now() - timedelta(seconds=10)
+
+
+def test_the_route_decides_the_type_of_a_single_call():
+    result = parse_segment_calls(
+        [{"type": "identify", "userId": "u", "event": "E"}],
+        source=WEB,
+        received_at=FakeClock().now(),
+        call_type=SegmentCallType.TRACK,
+    )
+    assert result.accepted[0].type.value == "track"
+
+
+def test_enqueue_sends_everything_in_one_call_and_nothing_when_empty():
     queue, clock = InMemoryTouchpointQueue(), FakeClock()
-    call = TrackCall.model_validate({"userId": "u-1", "event": "Order Completed", "messageId": "m-1"})
-    accepted = accept_track(call, source=WEB, queue=queue, clock=clock)
-    assert queue.sent == [accepted]
-    assert accepted.received_at == clock.now()
+    enqueue([], queue=queue)
+    assert queue.sent == []
+    batch = [touchpoint("m-1", clock), touchpoint("m-2", clock)]
+    enqueue(batch, queue=queue)
+    assert queue.sent == batch
 
 
 @given(deliveries=st.lists(st.sampled_from(["m-1", "m-2", "m-3", "m-4"]), max_size=30))
@@ -93,6 +165,15 @@ def test_an_expired_id_can_be_stored_again():
     clock.advance(POLICY.retention + timedelta(seconds=1))
     again = archive_touchpoint(touchpoint("m-1", clock), archive=archive, policy=POLICY, clock=clock)
     assert again is ArchiveOutcome.STORED
+
+
+def test_announce_puts_one_touchpoint_recorded_per_touchpoint():
+    publisher, clock = RecordingPublisher(), FakeClock()
+    announce([touchpoint("m-1", clock), touchpoint("m-2", clock)], publisher=publisher)
+    assert [(kind, detail["touchpoint_id"]) for kind, detail in publisher.published] == [
+        (TOUCHPOINT_RECORDED, "m-1"),
+        (TOUCHPOINT_RECORDED, "m-2"),
+    ]
 
 
 def test_admin_key_is_checked_against_its_digest():

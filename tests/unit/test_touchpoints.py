@@ -5,54 +5,77 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from shared.domain.touchpoints import Source, TrackCall, corrected_occurrence, touchpoint_from_track
+from shared.domain.identifiers import Identifier, IdentifierType
+from shared.domain.touchpoints import (
+    Channel,
+    SegmentCall,
+    Source,
+    TouchpointType,
+    corrected_occurrence,
+    touchpoint_from_segment,
+)
 
-SOURCE = Source(source_id="web-eu", channel="web", name="EU web shop")
+SOURCE = Source(source_id="web-eu", channel=Channel.WEB, name="EU web shop", default_country_code="86")
 RECEIVED = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 moments = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC))
 
 
 def test_a_track_call_needs_someone():
     with pytest.raises(ValidationError, match="userId or anonymousId"):
-        TrackCall.model_validate({"event": "Viewed"})
+        SegmentCall.model_validate({"type": "track", "event": "Viewed"})
 
 
 def test_a_track_call_needs_an_event_name():
     with pytest.raises(ValidationError) as raised:
-        TrackCall.model_validate({"userId": "u-1", "event": ""})
+        SegmentCall.model_validate({"type": "track", "userId": "u-1", "event": ""})
     assert raised.value.errors()[0]["loc"] == ("event",)
 
 
 def test_numeric_user_ids_are_kept_as_text():
-    assert TrackCall.model_validate({"userId": 42, "event": "Viewed"}).user_id == "42"
+    assert SegmentCall.model_validate({"type": "track", "userId": 42, "event": "Viewed"}).user_id == "42"
 
 
 def test_timestamps_without_offset_are_utc():
-    call = TrackCall.model_validate({"userId": "u", "event": "e", "timestamp": "2026-11-24T08:00:00"})
+    call = SegmentCall.model_validate(
+        {"type": "track", "userId": "u", "event": "e", "timestamp": "2026-11-24T08:00:00"}
+    )
     assert call.timestamp == datetime(2026, 11, 24, 8, 0, tzinfo=UTC)
 
 
 def test_write_key_in_body_is_read_but_never_serialised():
-    call = TrackCall.model_validate({"userId": "u", "event": "e", "writeKey": "secret-key"})
+    call = SegmentCall.model_validate(
+        {"type": "track", "userId": "u", "event": "e", "writeKey": "secret-key"}
+    )
     assert call.write_key == "secret-key"
     assert "secret-key" not in call.model_dump_json()
     assert "secret-key" not in repr(call)
 
 
 def test_touchpoint_carries_the_call_and_the_source():
-    call = TrackCall.model_validate(
-        {"userId": "u-1", "event": "Order Completed", "messageId": "m-1", "properties": {"total": 12.5}}
+    call = SegmentCall.model_validate(
+        {
+            "type": "track",
+            "userId": "u-1",
+            "event": "Order Completed",
+            "messageId": "m-1",
+            "properties": {"total": 12.5},
+        }
     )
-    touchpoint = touchpoint_from_track(call, source=SOURCE, received_at=RECEIVED)
-    assert (touchpoint.touchpoint_id, touchpoint.source_id, touchpoint.channel) == ("m-1", "web-eu", "web")
+    touchpoint = touchpoint_from_segment(call, source=SOURCE, received_at=RECEIVED)
+    assert (touchpoint.touchpoint_id, touchpoint.source_id, touchpoint.channel) == (
+        "m-1",
+        "web-eu",
+        Channel.WEB,
+    )
+    assert touchpoint.identifiers == [Identifier(type=IdentifierType.USER_ID, value="u-1")]
     assert touchpoint.properties == {"total": 12.5}
     assert touchpoint.occurred_at == RECEIVED  # no device timestamp: when we received it
 
 
 def test_a_missing_message_id_gets_a_fresh_one():
-    call = TrackCall.model_validate({"anonymousId": "a-1", "event": "Viewed"})
-    first = touchpoint_from_track(call, source=SOURCE, received_at=RECEIVED)
-    second = touchpoint_from_track(call, source=SOURCE, received_at=RECEIVED)
+    call = SegmentCall.model_validate({"type": "track", "anonymousId": "a-1", "event": "Viewed"})
+    first = touchpoint_from_segment(call, source=SOURCE, received_at=RECEIVED)
+    second = touchpoint_from_segment(call, source=SOURCE, received_at=RECEIVED)
     assert first.touchpoint_id.startswith("api-")
     assert first.touchpoint_id != second.touchpoint_id
 
@@ -79,8 +102,9 @@ def test_without_sent_at_the_device_timestamp_is_taken_as_is(device_timestamp):
 
 
 def test_original_timestamp_wins_over_timestamp_for_the_correction():
-    call = TrackCall.model_validate(
+    call = SegmentCall.model_validate(
         {
+            "type": "track",
             "userId": "u",
             "event": "e",
             "originalTimestamp": "2026-11-24T10:00:00Z",
@@ -88,5 +112,86 @@ def test_original_timestamp_wins_over_timestamp_for_the_correction():
             "sentAt": "2026-11-24T10:00:05Z",
         }
     )
-    touchpoint = touchpoint_from_track(call, source=SOURCE, received_at=RECEIVED)
+    touchpoint = touchpoint_from_segment(call, source=SOURCE, received_at=RECEIVED)
     assert touchpoint.occurred_at == RECEIVED - timedelta(seconds=5)
+
+
+@pytest.mark.parametrize(
+    ("payload", "message"),
+    [
+        ({"type": "track", "userId": "u"}, "track needs event"),
+        ({"type": "alias", "userId": "u"}, "alias needs previousId and userId"),
+        ({"type": "group", "userId": "u"}, "group needs groupId"),
+        ({"type": "identify"}, "userId or anonymousId"),
+        ({"type": "shout", "userId": "u"}, "type"),
+    ],
+)
+def test_each_call_type_requires_its_fields(payload, message):
+    with pytest.raises(ValidationError, match=message):
+        SegmentCall.model_validate(payload)
+
+
+def test_identify_collects_normalised_identifiers_from_traits_context_and_external_ids():
+    call = SegmentCall.model_validate(
+        {
+            "type": "identify",
+            "userId": "u-1",
+            "anonymousId": "null",
+            "traits": {"email": "  Li.Na@Example.COM ", "phone": "138 0013 8000", "tier": "gold"},
+            "context": {
+                "device": {"id": "dev-9"},
+                "externalIds": [
+                    {"id": "oABC123", "type": "wechat_openid", "collection": "users"},
+                    {"id": "x", "type": "not_a_known_type"},
+                ],
+            },
+        }
+    )
+    touchpoint = touchpoint_from_segment(call, source=SOURCE, received_at=RECEIVED)
+    assert touchpoint.type is TouchpointType.IDENTIFY
+    assert [(i.type.value, i.value) for i in touchpoint.identifiers] == [
+        ("user_id", "u-1"),
+        ("email", "li.na@example.com"),
+        ("phone", "+8613800138000"),
+        ("device_id", "dev-9"),
+        ("wechat_openid", "oABC123"),
+    ]
+    assert touchpoint.traits["tier"] == "gold"
+
+
+def test_order_completed_carries_the_order_with_exact_amounts():
+    call = SegmentCall.model_validate(
+        {
+            "type": "track",
+            "userId": "u-1",
+            "event": "Order Completed",
+            "properties": {
+                "order_id": "o-7",
+                "total": 59.97,
+                "currency": "cny",
+                "products": [{"sku": "SKU-1", "price": 19.99, "quantity": 3}],
+            },
+        }
+    )
+    touchpoint = touchpoint_from_segment(call, source=SOURCE, received_at=RECEIVED)
+    assert touchpoint.type is TouchpointType.ORDER
+    assert touchpoint.order is not None
+    assert (touchpoint.order.order_id, str(touchpoint.order.total), touchpoint.order.currency) == (
+        "o-7",
+        "59.97",
+        "CNY",
+    )
+    assert [(line.sku, str(line.quantity), str(line.unit_price)) for line in touchpoint.order.lines] == [
+        ("SKU-1", "3", "19.99")
+    ]
+
+
+def test_cart_events_are_cart_touchpoints():
+    call = SegmentCall.model_validate({"type": "track", "anonymousId": "a", "event": "Product Added"})
+    assert touchpoint_from_segment(call, source=SOURCE, received_at=RECEIVED).type is TouchpointType.CART
+
+
+def test_alias_keeps_the_previous_id():
+    call = SegmentCall.model_validate({"type": "alias", "userId": "u-2", "previousId": "anon-1"})
+    touchpoint = touchpoint_from_segment(call, source=SOURCE, received_at=RECEIVED)
+    assert (touchpoint.type, touchpoint.previous_id) == (TouchpointType.ALIAS, "anon-1")

@@ -3,7 +3,8 @@
 | entity     | pk                          | sk           | notes                              |
 |------------|-----------------------------|--------------|------------------------------------|
 | touchpoint | TOUCHPOINT#<touchpoint_id>  | TOUCHPOINT   | body = Touchpoint JSON; TTL        |
-| source     | SOURCE_KEY#<sha256(key)>    | SOURCE       | write keys are stored as digests   |
+| source     | SOURCES                     | <source_id>  | kind, channel, signing secrets     |
+| write key  | WRITE_KEY#<sha256(key)>     | WRITE_KEY    | → source_id; keys stored as digests|
 """
 
 from __future__ import annotations
@@ -12,15 +13,33 @@ import threading
 import time
 from collections.abc import Callable
 from datetime import datetime
+from typing import TypeVar
 
-from pynamodb.attributes import BooleanAttribute, DiscriminatorAttribute, TTLAttribute, UnicodeAttribute
-from pynamodb.exceptions import GetError, PutError, PynamoDBConnectionError, PynamoDBException
+from pynamodb.attributes import (
+    BooleanAttribute,
+    DiscriminatorAttribute,
+    ListAttribute,
+    TTLAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.exceptions import (
+    GetError,
+    PutError,
+    PynamoDBConnectionError,
+    PynamoDBException,
+    QueryError,
+    TransactWriteError,
+    UpdateError,
+)
 from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
 
 from shared.adapters.dynamo.conventions import is_condition_failure
 from shared.domain.credentials import secret_digest
 from shared.domain.errors import ConflictError, DependencyUnavailableError
-from shared.domain.touchpoints import Source, Touchpoint
+from shared.domain.touchpoints import Channel, Source, SourceKind, Touchpoint
+
+T = TypeVar("T")
 
 
 class TouchpointsTableItem(Model):
@@ -40,17 +59,41 @@ class TouchpointItem(TouchpointsTableItem, discriminator="touchpoint"):
 
 class SourceItem(TouchpointsTableItem, discriminator="source"):
     source_id = UnicodeAttribute()
-    channel = UnicodeAttribute()
     name = UnicodeAttribute()
+    source_kind = UnicodeAttribute()
+    channel = UnicodeAttribute()
     enabled = BooleanAttribute()
+    default_country_code = UnicodeAttribute(null=True)
+    signing_secrets = ListAttribute(of=UnicodeAttribute, default=list)
+
+    def to_source(self) -> Source:
+        return Source(
+            source_id=self.source_id,
+            name=self.name,
+            kind=SourceKind(self.source_kind),
+            channel=Channel(self.channel),
+            enabled=self.enabled,
+            default_country_code=self.default_country_code,
+        )
+
+
+class WriteKeyItem(TouchpointsTableItem, discriminator="write_key"):
+    source_id = UnicodeAttribute()
 
 
 def touchpoint_key(touchpoint_id: str) -> tuple[str, str]:
     return f"TOUCHPOINT#{touchpoint_id}", "TOUCHPOINT"
 
 
-def source_key(write_key: str) -> tuple[str, str]:
-    return f"SOURCE_KEY#{secret_digest(write_key)}", "SOURCE"
+SOURCES_PARTITION = "SOURCES"  # every source in one partition: listing them is one Query
+
+
+def source_key(source_id: str) -> tuple[str, str]:
+    return SOURCES_PARTITION, source_id
+
+
+def write_key_key(write_key: str) -> tuple[str, str]:
+    return f"WRITE_KEY#{secret_digest(write_key)}", "WRITE_KEY"
 
 
 def _unavailable(error: PynamoDBException) -> DependencyUnavailableError:
@@ -85,48 +128,114 @@ class DynamoTouchpointArchive:
 
 
 class DynamoSourceRegistry:
-    """Write key → source. Lookups are cached per process for `cache_seconds` (a warm Lambda
-    serves most calls without a read); disabling a source takes effect within that time."""
+    """Sources in one partition, write keys as digests pointing at their source. Lookups on the
+    ingest path are cached per process for `cache_seconds`: a warm function serves most calls
+    without a read, and a change (disable, rotation) takes effect within that time."""
 
     def __init__(self, *, cache_seconds: float, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._cache_seconds = cache_seconds
         self._monotonic = monotonic
-        self._cache: dict[str, tuple[float, Source | None]] = {}
+        self._cache: dict[tuple[str, str], tuple[float, object]] = {}
         self._lock = threading.Lock()
 
-    def find_by_write_key(self, write_key: str) -> Source | None:
-        digest_key = source_key(write_key)[0]
+    def _cached(self, key: tuple[str, str], load: Callable[[], T]) -> T:
         now = self._monotonic()
         with self._lock:
-            cached = self._cache.get(digest_key)
-        if cached is not None and now - cached[0] < self._cache_seconds:
-            return cached[1]
-        try:
-            item = SourceItem.get(*source_key(write_key))
-            source: Source | None = Source(
-                source_id=item.source_id, channel=item.channel, name=item.name, enabled=item.enabled
-            )
-        except SourceItem.DoesNotExist:
-            source = None
-        except (GetError, PynamoDBConnectionError) as error:
-            raise _unavailable(error) from error
+            hit = self._cache.get(key)
+        if hit is not None and now - hit[0] < self._cache_seconds:
+            return hit[1]  # type: ignore[return-value]
+        value = load()
         with self._lock:
-            self._cache[digest_key] = (now, source)
-        return source
+            self._cache[key] = (now, value)
+        return value
 
-    def register(self, source: Source, write_key: str) -> None:
+    def _forget(self) -> None:
+        with self._lock:
+            self._cache.clear()
+
+    def find_by_write_key(self, write_key: str) -> Source | None:
+        def load() -> Source | None:
+            try:
+                pointer = WriteKeyItem.get(*write_key_key(write_key))
+            except WriteKeyItem.DoesNotExist:
+                return None
+            except (GetError, PynamoDBConnectionError) as error:
+                raise _unavailable(error) from error
+            found = self.find(pointer.source_id)
+            return None if found is None else found[0]
+
+        return self._cached(write_key_key(write_key), load)
+
+    def find(self, source_id: str) -> tuple[Source, list[str]] | None:
+        def load() -> tuple[Source, list[str]] | None:
+            try:
+                item = SourceItem.get(*source_key(source_id))
+            except SourceItem.DoesNotExist:
+                return None
+            except (GetError, PynamoDBConnectionError) as error:
+                raise _unavailable(error) from error
+            return item.to_source(), [str(secret) for secret in item.signing_secrets or []]
+
+        return self._cached(source_key(source_id), load)
+
+    def all_sources(self) -> list[Source]:
+        try:
+            return [item.to_source() for item in SourceItem.query(SOURCES_PARTITION)]
+        except (QueryError, PynamoDBConnectionError) as error:
+            raise _unavailable(error) from error
+
+    def create(self, source: Source, *, write_key: str | None, signing_secrets: list[str]) -> None:
         item = SourceItem(
-            *source_key(write_key),
+            *source_key(source.source_id),
             source_id=source.source_id,
-            channel=source.channel,
             name=source.name,
+            source_kind=source.kind.value,
+            channel=source.channel.value,
             enabled=source.enabled,
+            default_country_code=source.default_country_code,
+            signing_secrets=signing_secrets,
         )
         try:
-            item.save(condition=SourceItem.pk.does_not_exist())
-        except PutError as error:
-            if is_condition_failure(error):
+            # Invariant: a source id and a write key each exist once; both are created or neither.
+            with TransactWrite(connection=SourceItem._get_connection().connection) as transaction:
+                transaction.save(item, condition=SourceItem.pk.does_not_exist())
+                if write_key is not None:
+                    pointer = WriteKeyItem(*write_key_key(write_key), source_id=source.source_id)
+                    transaction.save(pointer, condition=WriteKeyItem.pk.does_not_exist())
+        except TransactWriteError as error:
+            reasons = [reason.code if reason else None for reason in (error.cancellation_reasons or [])]
+            if reasons[:1] == ["ConditionalCheckFailed"]:
+                raise ConflictError(
+                    "A source with this id exists", details={"source_id": source.source_id}
+                ) from error
+            if "ConditionalCheckFailed" in reasons:
                 raise ConflictError("This write key is already registered") from error
             raise _unavailable(error) from error
-        with self._lock:
-            self._cache.pop(item.pk, None)
+        self._forget()
+
+    def save(self, source: Source) -> None:
+        item = SourceItem.get(*source_key(source.source_id))
+        try:
+            item.update(
+                actions=[
+                    SourceItem.name.set(source.name),
+                    SourceItem.enabled.set(source.enabled),
+                    SourceItem.default_country_code.set(source.default_country_code)
+                    if source.default_country_code
+                    else SourceItem.default_country_code.remove(),
+                ],
+                condition=SourceItem.pk.exists(),
+            )
+        except UpdateError as error:
+            raise _unavailable(error) from error
+        self._forget()
+
+    def set_signing_secrets(self, source_id: str, secrets: list[str]) -> None:
+        item = SourceItem.get(*source_key(source_id))
+        try:
+            # PynamoDB types ListAttribute(of=UnicodeAttribute) as a list of attributes, not of str.
+            action = SourceItem.signing_secrets.set(secrets)  # type: ignore[arg-type]
+            item.update(actions=[action], condition=SourceItem.pk.exists())
+        except UpdateError as error:
+            raise _unavailable(error) from error
+        self._forget()
