@@ -43,6 +43,8 @@ class SourceKind(StrEnum):
     SEGMENT = "segment"
     SHOPIFY = "shopify"
     STANDARD_WEBHOOKS = "standard_webhooks"
+    WECHAT = "wechat"
+    SES = "ses"
 
 
 class Source(BaseModel):

@@ -140,3 +140,34 @@ def test_a_poison_message_is_reported_and_the_rest_of_the_batch_is_stored(stack,
 def test_an_unknown_touchpoint_is_404(stack, client):
     response = client.http.get("/touchpoints/never-sent", headers=ADMIN)
     assert response.status_code == 404
+
+
+def test_the_same_webhook_delivered_three_times_is_one_touchpoint(stack, client):
+    import base64 as b64
+    import hashlib
+    import hmac
+
+    from shared import dependencies
+    from shared.domain.sources import NewSource, create_source
+
+    secret = "shpss_integration_secret_0123456789"
+    create_source(
+        NewSource(source_id="shop", name="Shop", kind="shopify", channel="ecommerce", signing_secret=secret),
+        registry=dependencies.get_source_registry(),
+    )
+    body = json.dumps({"id": 1, "email": "a@b.io", "total_price": "10.00", "currency": "CNY"}).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Shopify-Topic": "orders/create",
+        "X-Shopify-Event-Id": "evt-3x",
+        "X-Shopify-Hmac-Sha256": b64.b64encode(
+            hmac.new(secret.encode(), body, hashlib.sha256).digest()
+        ).decode(),
+    }
+    for _ in range(3):
+        assert client.http.post("/webhooks/shopify/shop", headers=headers, body=body).status_code == 200
+    messages = drain(stack)
+    assert len(messages) == 3
+    for message in messages:  # three deliveries, possibly in three batches
+        assert deliver(stack, [message]) == {"batchItemFailures": []}
+    assert [item["pk"]["S"] for item in archived_items(stack)] == ["TOUCHPOINT#shopify:shop:evt-3x"]

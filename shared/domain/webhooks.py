@@ -1,0 +1,88 @@
+"""Channel webhooks: resolve the source, check its kind, verify the signature on the raw body,
+then parse, normalise and enqueue. Nothing is enqueued for a request that fails any step."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from shared.domain.channels.shopify import touchpoint_from_shopify
+from shared.domain.channels.standard import StandardWebhookPayload, touchpoint_from_standard_webhook
+from shared.domain.errors import InvalidInputError, MalformedJsonError, PayloadTooLargeError
+from shared.domain.ingest import ensure_usable
+from shared.domain.ports import Clock, SourceRegistry, TouchpointQueue
+from shared.domain.signatures import verify_shopify, verify_standard_webhooks
+from shared.domain.sources import SourceNotFoundError
+from shared.domain.touchpoints import Source, SourceKind, Touchpoint
+
+MAX_WEBHOOK_BYTES = 256 * 1024  # one touchpoint must fit one queue message
+
+
+def registered_source(
+    source_id: str, kind: SourceKind, *, registry: SourceRegistry
+) -> tuple[Source, list[str]]:
+    found = registry.find(source_id)
+    if found is None:
+        raise SourceNotFoundError("No source with this id", details={"source_id": source_id})
+    return ensure_usable(found[0], kind=kind), found[1]
+
+
+def _json(raw_body: bytes) -> dict[str, Any]:
+    if len(raw_body) > MAX_WEBHOOK_BYTES:
+        raise PayloadTooLargeError(
+            f"The body is over {MAX_WEBHOOK_BYTES} bytes", details={"limit": MAX_WEBHOOK_BYTES}
+        )
+    try:
+        payload = json.loads(raw_body)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise MalformedJsonError(f"The body is not valid JSON: {error}") from error
+    if not isinstance(payload, dict):
+        raise InvalidInputError("The body must be a JSON object")
+    return payload
+
+
+def _header(headers: Mapping[str, str], name: str) -> str | None:
+    return next((value for key, value in headers.items() if key.lower() == name), None)
+
+
+def ingest_shopify(
+    source_id: str,
+    raw_body: bytes,
+    headers: Mapping[str, str],
+    *,
+    registry: SourceRegistry,
+    queue: TouchpointQueue,
+    clock: Clock,
+) -> Touchpoint | None:
+    source, secrets = registered_source(source_id, SourceKind.SHOPIFY, registry=registry)
+    verify_shopify(raw_body, headers, secrets)
+    topic = _header(headers, "x-shopify-topic")
+    event_id = _header(headers, "x-shopify-event-id") or _header(headers, "x-shopify-webhook-id")
+    if not topic or not event_id:
+        raise InvalidInputError(
+            "X-Shopify-Topic and X-Shopify-Event-Id (or X-Shopify-Webhook-Id) are required"
+        )
+    touchpoint = touchpoint_from_shopify(
+        topic.strip(), event_id.strip(), _json(raw_body), source=source, received_at=clock.now()
+    )
+    if touchpoint is not None:
+        queue.send_all([touchpoint])
+    return touchpoint
+
+
+def ingest_standard_webhook(
+    source_id: str,
+    raw_body: bytes,
+    headers: Mapping[str, str],
+    *,
+    registry: SourceRegistry,
+    queue: TouchpointQueue,
+    clock: Clock,
+) -> Touchpoint:
+    source, secrets = registered_source(source_id, SourceKind.STANDARD_WEBHOOKS, registry=registry)
+    webhook_id = verify_standard_webhooks(raw_body, headers, secrets, now=clock.now())
+    payload = StandardWebhookPayload.model_validate(_json(raw_body))
+    touchpoint = touchpoint_from_standard_webhook(webhook_id, payload, source=source, received_at=clock.now())
+    queue.send_all([touchpoint])
+    return touchpoint
