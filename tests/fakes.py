@@ -10,7 +10,7 @@ from typing import Any
 from shared.domain.credentials import secret_digest
 from shared.domain.errors import ConflictError, DependencyUnavailableError
 from shared.domain.queue_health import QueueDepth
-from shared.domain.touchpoints import Source, Touchpoint
+from shared.domain.touchpoints import Source, SourceSecrets, Touchpoint
 
 
 @dataclass
@@ -29,25 +29,39 @@ class InMemorySourceRegistry:
     sources: dict[str, Source] = field(default_factory=dict)
     secrets: dict[str, list[str]] = field(default_factory=dict)
     write_keys: dict[str, str] = field(default_factory=dict)  # digest → source id
+    encryption_keys: dict[str, str] = field(default_factory=dict)
 
     def find_by_write_key(self, write_key: str) -> Source | None:
         source_id = self.write_keys.get(secret_digest(write_key))
         return None if source_id is None else self.sources[source_id]
 
-    def find(self, source_id: str) -> tuple[Source, list[str]] | None:
+    def find(self, source_id: str) -> tuple[Source, SourceSecrets] | None:
         source = self.sources.get(source_id)
-        return None if source is None else (source, list(self.secrets.get(source_id, [])))
+        if source is None:
+            return None
+        return source, SourceSecrets(
+            list(self.secrets.get(source_id, [])), self.encryption_keys.get(source_id)
+        )
 
     def all_sources(self) -> list[Source]:
         return sorted(self.sources.values(), key=lambda source: source.source_id)
 
-    def create(self, source: Source, *, write_key: str | None, signing_secrets: list[str]) -> None:
+    def create(
+        self,
+        source: Source,
+        *,
+        write_key: str | None,
+        signing_secrets: list[str],
+        encryption_key: str | None = None,
+    ) -> None:
         if source.source_id in self.sources:
             raise ConflictError("A source with this id exists")
         if write_key is not None and secret_digest(write_key) in self.write_keys:
             raise ConflictError("This write key is already registered")
         self.sources[source.source_id] = source
         self.secrets[source.source_id] = list(signing_secrets)
+        if encryption_key is not None:
+            self.encryption_keys[source.source_id] = encryption_key
         if write_key is not None:
             self.write_keys[secret_digest(write_key)] = source.source_id
 
@@ -58,10 +72,16 @@ class InMemorySourceRegistry:
         self.secrets[source_id] = list(secrets)
 
     def add(
-        self, source: Source, write_key: str | None = None, signing_secrets: tuple[str, ...] = ()
+        self,
+        source: Source,
+        write_key: str | None = None,
+        signing_secrets: tuple[str, ...] = (),
+        encryption_key: str | None = None,
     ) -> None:
         """Test helper."""
-        self.create(source, write_key=write_key, signing_secrets=list(signing_secrets))
+        self.create(
+            source, write_key=write_key, signing_secrets=list(signing_secrets), encryption_key=encryption_key
+        )
 
 
 @dataclass

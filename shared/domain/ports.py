@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from shared.domain.queue_health import QueueDepth
-from shared.domain.touchpoints import Source, Touchpoint
+from shared.domain.touchpoints import Source, SourceSecrets, Touchpoint
 
 
 class Clock(Protocol):
@@ -18,13 +18,18 @@ class Clock(Protocol):
 class SourceRegistry(Protocol):
     def find_by_write_key(self, write_key: str) -> Source | None: ...
 
-    def find(self, source_id: str) -> tuple[Source, list[str]] | None:
-        """The source and its signing secrets (newest first)."""
-        ...
+    def find(self, source_id: str) -> tuple[Source, SourceSecrets] | None: ...
 
     def all_sources(self) -> list[Source]: ...
 
-    def create(self, source: Source, *, write_key: str | None, signing_secrets: list[str]) -> None:
+    def create(
+        self,
+        source: Source,
+        *,
+        write_key: str | None,
+        signing_secrets: list[str],
+        encryption_key: str | None = None,
+    ) -> None:
         """Raises ConflictError if the source id or the write key exists."""
         ...
 

@@ -114,10 +114,10 @@ def rotate_signing_secret(
     if found is None:
         raise SourceNotFoundError("No source with this id", details={"source_id": source_id})
     source, current = found
-    if source.kind is SourceKind.SEGMENT:
+    if source.kind in (SourceKind.SEGMENT, SourceKind.SES):
         raise InvalidInputError("Segment sources have write keys, not signing secrets")
     if source.kind is SourceKind.SHOPIFY and not provided:
         raise InvalidInputError("Shopify issues the secret: pass the new one as signing_secret")
     secret = provided or webhook_secret_factory()
-    registry.set_signing_secrets(source_id, [secret, *current][:MAX_SIGNING_SECRETS])
+    registry.set_signing_secrets(source_id, [secret, *current.signing][:MAX_SIGNING_SECRETS])
     return secret

@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
@@ -58,6 +59,15 @@ class Source(BaseModel):
     channel: Channel = Channel.WEB
     enabled: bool = True
     default_country_code: str | None = Field(default=None, pattern=r"^[1-9][0-9]{0,2}$")
+    app_id: str | None = Field(default=None, max_length=64)  # WeChat AppID; SNS topic ARN for SES
+
+
+@dataclass(frozen=True)
+class SourceSecrets:
+    """Never logged, never returned after creation. `signing` is newest first (rotation)."""
+
+    signing: list[str] = field(default_factory=list)
+    encryption_key: str | None = None
 
 
 class TouchpointType(StrEnum):

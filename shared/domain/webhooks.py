@@ -14,14 +14,14 @@ from shared.domain.ingest import ensure_usable
 from shared.domain.ports import Clock, SourceRegistry, TouchpointQueue
 from shared.domain.signatures import verify_shopify, verify_standard_webhooks
 from shared.domain.sources import SourceNotFoundError
-from shared.domain.touchpoints import Source, SourceKind, Touchpoint
+from shared.domain.touchpoints import Source, SourceKind, SourceSecrets, Touchpoint
 
 MAX_WEBHOOK_BYTES = 256 * 1024  # one touchpoint must fit one queue message
 
 
 def registered_source(
     source_id: str, kind: SourceKind, *, registry: SourceRegistry
-) -> tuple[Source, list[str]]:
+) -> tuple[Source, SourceSecrets]:
     found = registry.find(source_id)
     if found is None:
         raise SourceNotFoundError("No source with this id", details={"source_id": source_id})
@@ -56,7 +56,7 @@ def ingest_shopify(
     clock: Clock,
 ) -> Touchpoint | None:
     source, secrets = registered_source(source_id, SourceKind.SHOPIFY, registry=registry)
-    verify_shopify(raw_body, headers, secrets)
+    verify_shopify(raw_body, headers, secrets.signing)
     topic = _header(headers, "x-shopify-topic")
     event_id = _header(headers, "x-shopify-event-id") or _header(headers, "x-shopify-webhook-id")
     if not topic or not event_id:
@@ -81,7 +81,7 @@ def ingest_standard_webhook(
     clock: Clock,
 ) -> Touchpoint:
     source, secrets = registered_source(source_id, SourceKind.STANDARD_WEBHOOKS, registry=registry)
-    webhook_id = verify_standard_webhooks(raw_body, headers, secrets, now=clock.now())
+    webhook_id = verify_standard_webhooks(raw_body, headers, secrets.signing, now=clock.now())
     payload = StandardWebhookPayload.model_validate(_json(raw_body))
     touchpoint = touchpoint_from_standard_webhook(webhook_id, payload, source=source, received_at=clock.now())
     queue.send_all([touchpoint])

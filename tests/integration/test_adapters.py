@@ -58,7 +58,7 @@ def test_sources_are_listed_from_their_partition_with_their_secrets_apart(stack)
     )
     assert [source.source_id for source in registry.all_sources()] == ["pos", "web"]
     registry.set_signing_secrets("pos", ["whsec_b", "whsec_a"])
-    assert registry.find("pos")[1] == ["whsec_b", "whsec_a"]
+    assert registry.find("pos")[1].signing == ["whsec_b", "whsec_a"]
 
 
 def test_source_lookups_are_cached_for_the_configured_time(stack):

@@ -37,7 +37,7 @@ from pynamodb.transactions import TransactWrite
 from shared.adapters.dynamo.conventions import is_condition_failure
 from shared.domain.credentials import secret_digest
 from shared.domain.errors import ConflictError, DependencyUnavailableError
-from shared.domain.touchpoints import Channel, Source, SourceKind, Touchpoint
+from shared.domain.touchpoints import Channel, Source, SourceKind, SourceSecrets, Touchpoint
 
 T = TypeVar("T")
 
@@ -64,7 +64,9 @@ class SourceItem(TouchpointsTableItem, discriminator="source"):
     channel = UnicodeAttribute()
     enabled = BooleanAttribute()
     default_country_code = UnicodeAttribute(null=True)
+    app_id = UnicodeAttribute(null=True)
     signing_secrets = ListAttribute(of=UnicodeAttribute, default=list)
+    encryption_key = UnicodeAttribute(null=True)
 
     def to_source(self) -> Source:
         return Source(
@@ -74,6 +76,12 @@ class SourceItem(TouchpointsTableItem, discriminator="source"):
             channel=Channel(self.channel),
             enabled=self.enabled,
             default_country_code=self.default_country_code,
+            app_id=self.app_id,
+        )
+
+    def secrets(self) -> SourceSecrets:
+        return SourceSecrets(
+            signing=[str(secret) for secret in self.signing_secrets or []], encryption_key=self.encryption_key
         )
 
 
@@ -166,15 +174,15 @@ class DynamoSourceRegistry:
 
         return self._cached(write_key_key(write_key), load)
 
-    def find(self, source_id: str) -> tuple[Source, list[str]] | None:
-        def load() -> tuple[Source, list[str]] | None:
+    def find(self, source_id: str) -> tuple[Source, SourceSecrets] | None:
+        def load() -> tuple[Source, SourceSecrets] | None:
             try:
                 item = SourceItem.get(*source_key(source_id))
             except SourceItem.DoesNotExist:
                 return None
             except (GetError, PynamoDBConnectionError) as error:
                 raise _unavailable(error) from error
-            return item.to_source(), [str(secret) for secret in item.signing_secrets or []]
+            return item.to_source(), item.secrets()
 
         return self._cached(source_key(source_id), load)
 
@@ -184,7 +192,14 @@ class DynamoSourceRegistry:
         except (QueryError, PynamoDBConnectionError) as error:
             raise _unavailable(error) from error
 
-    def create(self, source: Source, *, write_key: str | None, signing_secrets: list[str]) -> None:
+    def create(
+        self,
+        source: Source,
+        *,
+        write_key: str | None,
+        signing_secrets: list[str],
+        encryption_key: str | None = None,
+    ) -> None:
         item = SourceItem(
             *source_key(source.source_id),
             source_id=source.source_id,
@@ -193,7 +208,9 @@ class DynamoSourceRegistry:
             channel=source.channel.value,
             enabled=source.enabled,
             default_country_code=source.default_country_code,
+            app_id=source.app_id,
             signing_secrets=signing_secrets,
+            encryption_key=encryption_key,
         )
         try:
             # Invariant: a source id and a write key each exist once; both are created or neither.
