@@ -4,9 +4,9 @@ from, and the Segment calls (the public contract of the Segment HTTP Tracking AP
 from __future__ import annotations
 
 import uuid
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Literal
 
