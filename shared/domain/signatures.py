@@ -72,12 +72,17 @@ def wechat_signature(*parts: str) -> str:
     return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()  # noqa: S324 (WeChat's standard)
 
 
-def verify_wechat(token: str, *, timestamp: str, nonce: str, signature: str, now: datetime) -> None:
+def verify_wechat(
+    token: str, *, timestamp: str, nonce: str, signature: str, now: datetime, extra: str | None = None
+) -> None:
+    """`signature` over token/timestamp/nonce, or (safe mode) `msg_signature` with `extra`, the
+    encrypted body, among the sorted parts."""
     try:
         sent = int(timestamp)
     except ValueError as error:
         raise AuthenticationError("timestamp is not a unix time") from error
     if abs(now.timestamp() - sent) > STANDARD_WEBHOOKS_TOLERANCE_SECONDS:
         raise AuthenticationError("timestamp is outside the 5 minute tolerance")
-    if not hmac.compare_digest(wechat_signature(token, timestamp, nonce), signature.strip().lower()):
+    parts = (token, timestamp, nonce) if extra is None else (token, timestamp, nonce, extra)
+    if not hmac.compare_digest(wechat_signature(*parts), signature.strip().lower()):
         raise AuthenticationError("The WeChat signature does not match")

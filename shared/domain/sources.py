@@ -29,7 +29,9 @@ class NewSource(BaseModel):
     kind: SourceKind
     channel: Channel
     default_country_code: str | None = Field(default=None, pattern=r"^[1-9][0-9]{0,2}$")
-    signing_secret: str | None = Field(default=None, min_length=16, max_length=512, repr=False)
+    signing_secret: str | None = Field(default=None, min_length=3, max_length=512, repr=False)
+    encryption_key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9+/]{43}$", repr=False)
+    app_id: str | None = Field(default=None, min_length=1, max_length=64)
 
 
 class SourceChange(BaseModel):
@@ -67,12 +69,19 @@ def create_source(
         kind=request.kind,
         channel=request.channel,
         default_country_code=request.default_country_code,
+        app_id=request.app_id,
     )
     write_key = signing_secret = None
+    if request.encryption_key and request.kind is not SourceKind.WECHAT:
+        raise InvalidInputError("Only WeChat sources take an encryption_key (EncodingAESKey)")
     if request.kind is SourceKind.SEGMENT:
         if request.signing_secret:
             raise InvalidInputError("Segment sources authenticate with a write key, not a signing secret")
         write_key = write_key_factory()
+    elif request.kind is SourceKind.WECHAT:
+        if request.encryption_key and not request.app_id:
+            raise InvalidInputError("Safe mode needs app_id (the AppID) with the encryption_key")
+        signing_secret = request.signing_secret or secrets.token_hex(16)  # the Token set in WeChat
     elif request.kind is SourceKind.SHOPIFY:
         if not request.signing_secret:
             raise InvalidInputError(
@@ -81,7 +90,12 @@ def create_source(
         signing_secret = request.signing_secret
     else:
         signing_secret = request.signing_secret or webhook_secret_factory()
-    registry.create(source, write_key=write_key, signing_secrets=[signing_secret] if signing_secret else [])
+    registry.create(
+        source,
+        write_key=write_key,
+        signing_secrets=[signing_secret] if signing_secret else [],
+        encryption_key=request.encryption_key,
+    )
     return source, SourceCredentials(write_key=write_key, signing_secret=signing_secret)
 
 

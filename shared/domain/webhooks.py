@@ -9,10 +9,16 @@ from typing import Any
 
 from shared.domain.channels.shopify import touchpoint_from_shopify
 from shared.domain.channels.standard import StandardWebhookPayload, touchpoint_from_standard_webhook
-from shared.domain.errors import InvalidInputError, MalformedJsonError, PayloadTooLargeError
+from shared.domain.channels.wechat import decrypt, parse_xml, touchpoint_from_wechat
+from shared.domain.errors import (
+    AuthenticationError,
+    InvalidInputError,
+    MalformedJsonError,
+    PayloadTooLargeError,
+)
 from shared.domain.ingest import ensure_usable
 from shared.domain.ports import Clock, SourceRegistry, TouchpointQueue
-from shared.domain.signatures import verify_shopify, verify_standard_webhooks
+from shared.domain.signatures import verify_shopify, verify_standard_webhooks, verify_wechat
 from shared.domain.sources import SourceNotFoundError
 from shared.domain.touchpoints import Source, SourceKind, SourceSecrets, Touchpoint
 
@@ -84,5 +90,64 @@ def ingest_standard_webhook(
     webhook_id = verify_standard_webhooks(raw_body, headers, secrets.signing, now=clock.now())
     payload = StandardWebhookPayload.model_validate(_json(raw_body))
     touchpoint = touchpoint_from_standard_webhook(webhook_id, payload, source=source, received_at=clock.now())
+    queue.send_all([touchpoint])
+    return touchpoint
+
+
+def _query(query: Mapping[str, str], name: str) -> str:
+    value = query.get(name)
+    if not value:
+        raise AuthenticationError(f"Missing {name} query parameter")
+    return value
+
+
+def verify_wechat_server(
+    source_id: str, query: Mapping[str, str], *, registry: SourceRegistry, clock: Clock
+) -> str:
+    """The GET check WeChat makes when the callback URL is configured: answer `echostr`."""
+    _source, secrets = registered_source(source_id, SourceKind.WECHAT, registry=registry)
+    verify_wechat(
+        secrets.signing[0],
+        timestamp=_query(query, "timestamp"),
+        nonce=_query(query, "nonce"),
+        signature=_query(query, "signature"),
+        now=clock.now(),
+    )
+    return _query(query, "echostr")
+
+
+def ingest_wechat(
+    source_id: str,
+    raw_body: bytes,
+    query: Mapping[str, str],
+    *,
+    registry: SourceRegistry,
+    queue: TouchpointQueue,
+    clock: Clock,
+) -> Touchpoint:
+    """Plaintext mode signs only token/timestamp/nonce; safe mode (an encryption key is set for the
+    source) also signs and encrypts the body, and is then the only mode accepted."""
+    source, secrets = registered_source(source_id, SourceKind.WECHAT, registry=registry)
+    token, timestamp, nonce = secrets.signing[0], _query(query, "timestamp"), _query(query, "nonce")
+    if secrets.encryption_key:
+        envelope = parse_xml(raw_body)
+        encrypted = envelope.get("Encrypt")
+        if not encrypted or query.get("encrypt_type") != "aes":
+            raise AuthenticationError("This account is in safe mode: the message must be encrypted")
+        verify_wechat(
+            token,
+            timestamp=timestamp,
+            nonce=nonce,
+            signature=_query(query, "msg_signature"),
+            now=clock.now(),
+            extra=encrypted,
+        )
+        message = parse_xml(decrypt(encrypted, encoding_aes_key=secrets.encryption_key, app_id=source.app_id))
+    else:
+        verify_wechat(
+            token, timestamp=timestamp, nonce=nonce, signature=_query(query, "signature"), now=clock.now()
+        )
+        message = parse_xml(raw_body)
+    touchpoint = touchpoint_from_wechat(message, source=source, received_at=clock.now())
     queue.send_all([touchpoint])
     return touchpoint

@@ -4,11 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Blueprint
+from chalice.app import Blueprint, Response
 
 from functions.api.errors import http_errors
 from shared import dependencies
-from shared.domain.webhooks import ingest_shopify, ingest_standard_webhook
+from shared.domain.webhooks import (
+    ingest_shopify,
+    ingest_standard_webhook,
+    ingest_wechat,
+    verify_wechat_server,
+)
 from shared.observability import logger
 
 routes = Blueprint(__name__)
@@ -48,3 +53,30 @@ def standard(source_id: str) -> dict[str, Any]:
     )
     logger.info("webhook accepted", extra={"source_id": source_id})
     return {"received": True}
+
+
+@routes.route(
+    "/webhooks/wechat/{source_id}",
+    methods=["GET", "POST"],
+    content_types=["text/xml", "application/xml", "text/plain", "application/json"],
+)
+@http_errors(challenge=SIGNATURE_CHALLENGE)
+def wechat(source_id: str) -> Response:
+    """GET: the server check (answer echostr). POST: a message or event; answer `success` at once
+    (WeChat waits 5 s, then retries three times)."""
+    request = routes.current_request
+    query = dict(request.query_params or {})
+    registry, clock = dependencies.get_source_registry(), dependencies.get_clock()
+    if request.method == "GET":
+        echo = verify_wechat_server(source_id, query, registry=registry, clock=clock)
+        return Response(body=echo, status_code=200, headers={"Content-Type": "text/plain"})
+    ingest_wechat(
+        source_id,
+        _raw_body(),
+        query,
+        registry=registry,
+        queue=dependencies.get_touchpoint_queue(),
+        clock=clock,
+    )
+    logger.info("webhook accepted", extra={"source_id": source_id})
+    return Response(body="success", status_code=200, headers={"Content-Type": "text/plain"})
