@@ -14,6 +14,7 @@ from shared.adapters.dynamo.touchpoints_table import (
     TouchpointsTableItem,
 )
 from shared.adapters.events import EventBridgePublisher
+from shared.adapters.sns import HttpsSnsCertificates, HttpsSnsSubscriptions
 from shared.adapters.sqs import SqsQueueInspector, SqsTouchpointQueue
 from shared.clock import SystemClock
 from shared.domain.ingest import ArchivePolicy
@@ -21,6 +22,8 @@ from shared.domain.ports import (
     Clock,
     EventPublisher,
     QueueInspector,
+    SnsCertificates,
+    SnsSubscriptions,
     SourceRegistry,
     TouchpointArchive,
     TouchpointQueue,
@@ -70,6 +73,15 @@ def get_event_publisher() -> EventPublisher:
     return EventBridgePublisher(get_settings().require("event_bus_name"))
 
 
+@functools.cache
+def get_sns_certificates() -> SnsCertificates:
+    return HttpsSnsCertificates()
+
+
+def get_sns_subscriptions() -> SnsSubscriptions:
+    return HttpsSnsSubscriptions()
+
+
 def get_monitored_queues() -> list[MonitoredQueue]:
     settings = get_settings()
     return [
@@ -89,6 +101,7 @@ def reset() -> None:
         get_touchpoint_queue,
         get_queue_inspector,
         get_event_publisher,
+        get_sns_certificates,
         aws_clients.client,
     ):
         factory.cache_clear()

@@ -56,6 +56,16 @@ class TouchpointArchive(Protocol):
         ...
 
 
+class SnsCertificates(Protocol):
+    def pem(self, url: str) -> bytes:
+        """The signing certificate at `url` (already checked to be an SNS https URL)."""
+        ...
+
+
+class SnsSubscriptions(Protocol):
+    def confirm(self, subscribe_url: str) -> None: ...
+
+
 class QueueInspector(Protocol):
     def depth(self, queue_url: str) -> QueueDepth: ...
 

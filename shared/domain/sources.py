@@ -4,6 +4,7 @@ Credentials are shown once, when created or rotated, and never again."""
 from __future__ import annotations
 
 import base64
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -14,6 +15,7 @@ from shared.domain.errors import InvalidInputError, NotFoundError
 from shared.domain.ports import SourceRegistry
 from shared.domain.touchpoints import Channel, Source, SourceKind
 
+SNS_TOPIC_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
 MAX_SIGNING_SECRETS = 2  # the current one and the one being rotated out
 
 
@@ -31,7 +33,7 @@ class NewSource(BaseModel):
     default_country_code: str | None = Field(default=None, pattern=r"^[1-9][0-9]{0,2}$")
     signing_secret: str | None = Field(default=None, min_length=3, max_length=512, repr=False)
     encryption_key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9+/]{43}$", repr=False)
-    app_id: str | None = Field(default=None, min_length=1, max_length=64)
+    app_id: str | None = Field(default=None, min_length=1, max_length=300)
 
 
 class SourceChange(BaseModel):
@@ -78,6 +80,11 @@ def create_source(
         if request.signing_secret:
             raise InvalidInputError("Segment sources authenticate with a write key, not a signing secret")
         write_key = write_key_factory()
+    elif request.kind is SourceKind.SES:
+        if not request.app_id or not SNS_TOPIC_ARN.match(request.app_id):
+            raise InvalidInputError("SES sources need app_id: the SNS topic ARN that publishes the events")
+        if request.signing_secret:
+            raise InvalidInputError("SES sources are verified by SNS signatures, not a shared secret")
     elif request.kind is SourceKind.WECHAT:
         if request.encryption_key and not request.app_id:
             raise InvalidInputError("Safe mode needs app_id (the AppID) with the encryption_key")

@@ -59,7 +59,7 @@ class Source(BaseModel):
     channel: Channel = Channel.WEB
     enabled: bool = True
     default_country_code: str | None = Field(default=None, pattern=r"^[1-9][0-9]{0,2}$")
-    app_id: str | None = Field(default=None, max_length=64)  # WeChat AppID; SNS topic ARN for SES
+    app_id: str | None = Field(default=None, max_length=300)  # WeChat AppID; SNS topic ARN for SES
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
+from shared.domain.channels.ses import is_sns_url, parse_sns, ses_event, touchpoint_from_ses, verify_sns
 from shared.domain.channels.shopify import touchpoint_from_shopify
 from shared.domain.channels.standard import StandardWebhookPayload, touchpoint_from_standard_webhook
 from shared.domain.channels.wechat import decrypt, parse_xml, touchpoint_from_wechat
@@ -15,9 +16,10 @@ from shared.domain.errors import (
     InvalidInputError,
     MalformedJsonError,
     PayloadTooLargeError,
+    PermissionDeniedError,
 )
 from shared.domain.ingest import ensure_usable
-from shared.domain.ports import Clock, SourceRegistry, TouchpointQueue
+from shared.domain.ports import Clock, SnsCertificates, SnsSubscriptions, SourceRegistry, TouchpointQueue
 from shared.domain.signatures import verify_shopify, verify_standard_webhooks, verify_wechat
 from shared.domain.sources import SourceNotFoundError
 from shared.domain.touchpoints import Source, SourceKind, SourceSecrets, Touchpoint
@@ -90,6 +92,43 @@ def ingest_standard_webhook(
     webhook_id = verify_standard_webhooks(raw_body, headers, secrets.signing, now=clock.now())
     payload = StandardWebhookPayload.model_validate(_json(raw_body))
     touchpoint = touchpoint_from_standard_webhook(webhook_id, payload, source=source, received_at=clock.now())
+    queue.send_all([touchpoint])
+    return touchpoint
+
+
+def ingest_ses(
+    source_id: str,
+    raw_body: bytes,
+    *,
+    registry: SourceRegistry,
+    queue: TouchpointQueue,
+    clock: Clock,
+    certificates: SnsCertificates,
+    subscriptions: SnsSubscriptions,
+) -> Touchpoint | None:
+    """SNS → SES events. The signature proves SNS sent it; the pinned topic proves it is this
+    brand's topic (AWS signs every topic with the same certificate). A subscription is
+    confirmed; nothing is enqueued for it."""
+    source, _secrets = registered_source(source_id, SourceKind.SES, registry=registry)
+    if len(raw_body) > MAX_WEBHOOK_BYTES:
+        raise PayloadTooLargeError(f"The body is over {MAX_WEBHOOK_BYTES} bytes")
+    message = parse_sns(raw_body)
+    certificate_url = str(message.get("SigningCertURL", ""))
+    if not is_sns_url(certificate_url, suffix=".pem"):
+        raise AuthenticationError("SigningCertURL is not an SNS certificate URL")
+    verify_sns(message, certificates.pem(certificate_url))
+    if message["TopicArn"] != source.app_id:
+        raise PermissionDeniedError("The SNS topic is not the one registered for this source")
+    if message["Type"] == "SubscriptionConfirmation":
+        subscribe_url = str(message.get("SubscribeURL", ""))
+        if not is_sns_url(subscribe_url):
+            raise InvalidInputError("SubscribeURL is not an SNS URL")
+        subscriptions.confirm(subscribe_url)
+        return None
+    if message["Type"] != "Notification":
+        return None
+    event = ses_event(message)
+    touchpoint = touchpoint_from_ses(str(message["MessageId"]), event, source=source, received_at=clock.now())
     queue.send_all([touchpoint])
     return touchpoint
 

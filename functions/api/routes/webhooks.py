@@ -9,6 +9,7 @@ from chalice.app import Blueprint, Response
 from functions.api.errors import http_errors
 from shared import dependencies
 from shared.domain.webhooks import (
+    ingest_ses,
     ingest_shopify,
     ingest_standard_webhook,
     ingest_wechat,
@@ -53,6 +54,22 @@ def standard(source_id: str) -> dict[str, Any]:
     )
     logger.info("webhook accepted", extra={"source_id": source_id})
     return {"received": True}
+
+
+@routes.route("/webhooks/ses/{source_id}", methods=["POST"], content_types=["text/plain", "application/json"])
+@http_errors(challenge=SIGNATURE_CHALLENGE)
+def ses(source_id: str) -> dict[str, Any]:
+    touchpoint = ingest_ses(
+        source_id,
+        _raw_body(),
+        registry=dependencies.get_source_registry(),
+        queue=dependencies.get_touchpoint_queue(),
+        clock=dependencies.get_clock(),
+        certificates=dependencies.get_sns_certificates(),
+        subscriptions=dependencies.get_sns_subscriptions(),
+    )
+    logger.info("webhook accepted", extra={"source_id": source_id, "ignored": touchpoint is None})
+    return {"received": True, "ignored": touchpoint is None}
 
 
 @routes.route(
