@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import os
 import signal
 import sys
@@ -161,7 +162,32 @@ class LocalStack:
         import importlib
 
         from chalice.config import Config
-        from chalice.local import create_local_server
+        from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer
+
+        class RequestHandler(ChaliceRequestHandler):
+            """API Gateway answers a method it has no route for with a 4xx; so does the local stack
+            (Python's server would answer 501)."""
+
+            def __getattr__(self, name: str) -> Any:
+                if name.startswith("do_"):
+                    return self._method_not_allowed
+                raise AttributeError(name)
+
+            def _method_not_allowed(self) -> None:
+                body = json.dumps(
+                    {
+                        "error": {
+                            "code": "method_not_allowed",
+                            "message": "Method not allowed",
+                            "details": None,
+                        }
+                    }
+                ).encode()
+                self.send_response(405)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
 
         module_name, _, attribute = spec.handler.rpartition(".")
         app = getattr(importlib.import_module(module_name), attribute)
@@ -174,7 +200,12 @@ class LocalStack:
                 "lambda_memory_size": spec.memory,
             },
         )
-        server = create_local_server(app, config, self.options.host, self.options.api_port)
+        # As chalice.local.create_local_server does: a thread-local current_request per request.
+        CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+        app.__class__ = CustomLocalChalice
+        server = LocalDevServer(
+            app, config, self.options.host, self.options.api_port, handler_cls=RequestHandler
+        )
         thread = threading.Thread(target=server.server.serve_forever, name="api", daemon=True)
         thread.start()
         return server

@@ -9,6 +9,10 @@ from typing import Any
 from shared.domain.errors import InvalidInputError, MalformedJsonError, PayloadTooLargeError
 
 
+def _refuse_constant(name: str) -> None:
+    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
+
+
 def decoded(raw_body: bytes, content_encoding: str | None, *, max_bytes: int) -> bytes:
     """Undo `Content-Encoding: gzip` (Segment's clients may compress), never inflating past the
     limit (a small bomb must not become a large body)."""
@@ -40,7 +44,7 @@ def json_object(
             details={"size": len(raw_body), "limit": max_bytes},
         )
     try:
-        payload = json.loads(raw_body)
+        payload = json.loads(raw_body, parse_constant=_refuse_constant)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise MalformedJsonError(f"The body is not valid JSON: {error}") from error
     if not isinstance(payload, dict):

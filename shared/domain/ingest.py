@@ -85,7 +85,11 @@ def parse_segment_calls(
         if not isinstance(item, dict):
             result.rejected.append(RejectedItem(index, "invalid_event", "each event must be a JSON object"))
             continue
-        size = len(json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode())
+        try:
+            size = len(json.dumps(item, separators=(",", ":"), ensure_ascii=False).encode())
+        except UnicodeEncodeError:
+            result.rejected.append(RejectedItem(index, "invalid_event", "the event contains invalid Unicode"))
+            continue
         if size > MAX_EVENT_BYTES:
             result.rejected.append(
                 RejectedItem(index, "event_too_large", f"{size} bytes; the limit is {MAX_EVENT_BYTES}")

@@ -163,7 +163,10 @@ def corrected_occurrence(
         return received_at
     if sent_at is None:
         return device_timestamp
-    return received_at - (sent_at - device_timestamp)
+    try:
+        return received_at - (sent_at - device_timestamp)
+    except OverflowError:  # a device clock this far off tells us nothing: use ours
+        return received_at
 
 
 def archive_expiry(touchpoint: Touchpoint, retention: timedelta) -> datetime:

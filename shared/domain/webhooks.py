@@ -42,12 +42,19 @@ def _json(raw_body: bytes) -> dict[str, Any]:
             f"The body is over {MAX_WEBHOOK_BYTES} bytes", details={"limit": MAX_WEBHOOK_BYTES}
         )
     try:
-        payload = json.loads(raw_body)
+        payload = json.loads(raw_body, parse_constant=_refuse_constant)
+        json.dumps(payload, ensure_ascii=False).encode()  # lone surrogates can't travel on
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise MalformedJsonError(f"The body is not valid JSON: {error}") from error
+    except UnicodeEncodeError as error:
+        raise InvalidInputError("The body contains invalid Unicode") from error
     if not isinstance(payload, dict):
         raise InvalidInputError("The body must be a JSON object")
     return payload
+
+
+def _refuse_constant(name: str) -> None:
+    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

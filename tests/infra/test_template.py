@@ -184,3 +184,23 @@ def test_cfn_lint_is_clean():
     cfn_lint = shutil.which("cfn-lint") or str(__import__("pathlib").Path(sys.executable).parent / "cfn-lint")
     result = subprocess.run([cfn_lint, str(TEMPLATE_PATH)], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_openapi_json_is_the_generated_contract():
+    from infra.openapi import OPENAPI_PATH, render
+
+    assert OPENAPI_PATH.read_text() == render(), "run: .venv/bin/python -m infra.openapi"
+
+
+def test_openapi_paths_are_the_chalice_routes():
+    import json
+
+    from infra.openapi import OPENAPI_PATH
+
+    documented = {
+        (path, method.upper())
+        for path, item in json.loads(OPENAPI_PATH.read_text())["paths"].items()
+        for method in item
+    }
+    chalice_routes = {(path, method) for path, entries in chalice_app.routes.items() for method in entries}
+    assert documented == chalice_routes

@@ -368,3 +368,39 @@ def test_bad_or_unknown_encodings_are_400(client, ports, encoding, body):
         "Authorization": basic(WRITE_KEY),
     }
     assert client.http.post("/v1/track", headers=headers, body=body).status_code == 400
+
+
+def test_the_contract_is_served(client):
+    document = json.loads(client.http.get("/openapi.json").body)
+    assert document["openapi"].startswith("3.")
+    assert "/v1/batch" in document["paths"]
+
+
+def test_an_event_with_a_lone_surrogate_is_rejected_not_a_500(client, ports):
+    queue, *_ = ports
+    bad = '{"type": "track", "userId": "u", "event": "E", "properties": {"x": "\\ud835"}}'
+    good = '{"type": "track", "userId": "u", "event": "E", "messageId": "ok"}'
+    response = post(client, "/v1/batch", '{"batch": [' + bad + ", " + good + "]}")
+    assert response.status_code == 200
+    assert [(r["index"], r["code"]) for r in json.loads(response.body)["rejected"]] == [(0, "invalid_event")]
+    assert [tp.touchpoint_id for tp in queue.sent] == ["ok"]
+    single = post(client, "/v1/track", '{"userId": "u", "event": "\\udead"}')
+    assert single.status_code == 400
+
+
+def test_absurd_timestamps_do_not_break_the_clock_skew_correction(client, ports):
+    queue, _, clock, _ = ports
+    body = {
+        "userId": "u",
+        "event": "E",
+        "timestamp": "0011-11-30T06:15:04+02:34",
+        "sentAt": "5452-10-21T13:49:53+18:33",
+    }
+    assert track(client, body).status_code == 200
+    assert queue.sent[0].occurred_at == clock.now()  # unusable device clock: when we received it
+
+
+@pytest.mark.parametrize("literal", ["NaN", "Infinity", "-Infinity"])
+def test_non_json_number_literals_are_malformed(client, ports, literal):
+    response = track(client, '{"userId": "u", "event": "E", "properties": {"x": ' + literal + "}}")
+    assert (response.status_code, error_code(response)) == (400, "malformed_json")

@@ -1,0 +1,270 @@
+"""The public contract: `openapi.json`, generated from the pydantic models and the route table.
+`python -m infra.openapi` rewrites it; a test fails if the committed file and the code differ."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from pydantic.json_schema import models_json_schema
+
+from shared.domain.channels.standard import StandardWebhookPayload
+from shared.domain.sources import NewSource, SourceChange
+from shared.domain.touchpoints import SegmentCall, Source, Touchpoint
+from shared.error_envelope import ErrorEnvelope
+
+OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.json"
+REF = "#/components/schemas/{model}"
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": REF.format(model=name)}
+
+
+def _json(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"content": {"application/json": {"schema": schema}}}
+
+
+def _errors(*statuses: int) -> dict[str, Any]:
+    return {
+        str(status): {"description": "Error envelope", **_json(_ref("ErrorEnvelope"))} for status in statuses
+    }
+
+
+SOURCE_ID = {"name": "source_id", "in": "path", "required": True, "schema": {"type": "string"}}
+
+
+def _header(name: str) -> dict[str, Any]:
+    return {"name": name, "in": "header", "required": True, "schema": {"type": "string"}}
+
+
+def build() -> dict[str, Any]:
+    _, definitions = models_json_schema(
+        [
+            (SegmentCall, "validation"),
+            (NewSource, "validation"),
+            (SourceChange, "validation"),
+            (Source, "serialization"),
+            (Touchpoint, "serialization"),
+            (StandardWebhookPayload, "validation"),
+            (ErrorEnvelope, "serialization"),
+        ],
+        by_alias=True,
+        ref_template=REF,
+    )
+    schemas: dict[str, Any] = definitions["$defs"]
+    single = json.loads(json.dumps(schemas["SegmentCall"]))
+    single["properties"].pop("type")
+    single["required"] = [name for name in single.get("required", []) if name != "type"]
+    single["properties"]["writeKey"] = {"type": "string"}
+    schemas["SegmentCallBody"] = single
+    schemas["SegmentBatch"] = {
+        "type": "object",
+        "required": ["batch"],
+        "properties": {
+            "batch": {"type": "array", "items": _ref("SegmentCall"), "maxItems": 2500},
+            "context": {"type": "object"},
+            "integrations": {"type": "object"},
+            "sentAt": {"type": "string", "format": "date-time"},
+            "writeKey": {"type": "string"},
+        },
+    }
+    segment_ok = {"200": {"description": "Accepted", **_json({"type": "object"})}}
+    paths: dict[str, Any] = {}
+    for call in ("identify", "track", "page", "screen", "group", "alias"):
+        paths[f"/v1/{call}"] = {
+            "post": {
+                "summary": f"Segment {call} call",
+                "tags": ["tracking"],
+                "security": [{"writeKey": []}],
+                "requestBody": {"required": True, **_json(_ref("SegmentCallBody"))},
+                "responses": {**segment_ok, **_errors(400, 401, 403, 413, 503)},
+            }
+        }
+    paths["/v1/batch"] = {
+        "post": {
+            "summary": "Segment batch: good events are accepted, each bad one is reported with its index",
+            "tags": ["tracking"],
+            "security": [{"writeKey": []}],
+            "requestBody": {"required": True, **_json(_ref("SegmentBatch"))},
+            "responses": {**segment_ok, **_errors(400, 401, 403, 413, 503)},
+        }
+    }
+    received = {"200": {"description": "Received", **_json({"type": "object"})}}
+    webhook_errors = _errors(400, 401, 403, 404, 413, 503)
+    paths["/webhooks/shopify/{source_id}"] = {
+        "post": {
+            "summary": "Shopify-style webhook (X-Shopify-Hmac-Sha256 over the raw body)",
+            "tags": ["webhooks"],
+            "parameters": [
+                SOURCE_ID,
+                _header("X-Shopify-Hmac-Sha256"),
+                _header("X-Shopify-Topic"),
+                _header("X-Shopify-Event-Id"),
+            ],
+            "requestBody": {"required": True, **_json({"type": "object"})},
+            "responses": {**received, **webhook_errors},
+        }
+    }
+    paths["/webhooks/standard/{source_id}"] = {
+        "post": {
+            "summary": "Standard Webhooks (webhook-id, webhook-timestamp, webhook-signature)",
+            "tags": ["webhooks"],
+            "parameters": [
+                SOURCE_ID,
+                _header("webhook-id"),
+                _header("webhook-timestamp"),
+                _header("webhook-signature"),
+            ],
+            "requestBody": {"required": True, **_json(_ref("StandardWebhookPayload"))},
+            "responses": {**received, **webhook_errors},
+        }
+    }
+    wechat_query = [
+        {"name": name, "in": "query", "required": True, "schema": {"type": "string"}}
+        for name in ("signature", "timestamp", "nonce")
+    ]
+    paths["/webhooks/wechat/{source_id}"] = {
+        "get": {
+            "summary": "WeChat server check: answers echostr",
+            "tags": ["webhooks"],
+            "parameters": [
+                SOURCE_ID,
+                *wechat_query,
+                {"name": "echostr", "in": "query", "required": True, "schema": {"type": "string"}},
+            ],
+            "responses": {
+                "200": {"description": "echostr", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                **webhook_errors,
+            },
+        },
+        "post": {
+            "summary": "WeChat message or event (XML; safe mode adds encrypt_type=aes and msg_signature)",
+            "tags": ["webhooks"],
+            "parameters": [SOURCE_ID, *wechat_query],
+            "requestBody": {"required": True, "content": {"text/xml": {"schema": {"type": "string"}}}},
+            "responses": {
+                "200": {"description": "success", "content": {"text/plain": {"schema": {"type": "string"}}}},
+                **webhook_errors,
+            },
+        },
+    }
+    paths["/webhooks/ses/{source_id}"] = {
+        "post": {
+            "summary": "SES events via SNS (SNS message signature, pinned topic)",
+            "tags": ["webhooks"],
+            "parameters": [SOURCE_ID],
+            "requestBody": {"required": True, "content": {"text/plain": {"schema": {"type": "string"}}}},
+            "responses": {**received, **webhook_errors},
+        }
+    }
+    admin: list[dict[str, list[str]]] = [{"adminKey": []}]
+    paths["/sources"] = {
+        "post": {
+            "summary": "Register a source; its write key or signing secret is in this answer only",
+            "tags": ["admin"],
+            "security": admin,
+            "requestBody": {"required": True, **_json(_ref("NewSource"))},
+            "responses": {
+                "201": {"description": "Created", **_json({"type": "object"})},
+                **_errors(400, 401, 409),
+            },
+        },
+        "get": {
+            "summary": "List sources (never their credentials)",
+            "tags": ["admin"],
+            "security": admin,
+            "responses": {"200": {"description": "Sources", **_json({"type": "object"})}, **_errors(401)},
+        },
+    }
+    paths["/sources/{source_id}"] = {
+        "get": {
+            "summary": "One source",
+            "tags": ["admin"],
+            "security": admin,
+            "parameters": [SOURCE_ID],
+            "responses": {"200": {"description": "Source", **_json(_ref("Source"))}, **_errors(401, 404)},
+        },
+        "patch": {
+            "summary": "Rename, enable or disable a source",
+            "tags": ["admin"],
+            "security": admin,
+            "parameters": [SOURCE_ID],
+            "requestBody": {"required": True, **_json(_ref("SourceChange"))},
+            "responses": {
+                "200": {"description": "Source", **_json(_ref("Source"))},
+                **_errors(400, 401, 404),
+            },
+        },
+    }
+    paths["/sources/{source_id}/signing-secrets"] = {
+        "post": {
+            "summary": "Rotate the signing secret (the previous one stays valid until the next rotation)",
+            "tags": ["admin"],
+            "security": admin,
+            "parameters": [SOURCE_ID],
+            "responses": {
+                "201": {"description": "The new secret", **_json({"type": "object"})},
+                **_errors(400, 401, 404),
+            },
+        },
+    }
+    paths["/touchpoints/{message_id}"] = {
+        "get": {
+            "summary": "An archived touchpoint",
+            "tags": ["admin"],
+            "security": admin,
+            "parameters": [
+                {"name": "message_id", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {
+                "200": {"description": "Touchpoint", **_json(_ref("Touchpoint"))},
+                **_errors(401, 404),
+            },
+        },
+    }
+    paths["/health"] = {
+        "get": {
+            "summary": "Liveness",
+            "tags": ["ops"],
+            "responses": {"200": {"description": "ok", **_json({"type": "object"})}},
+        }
+    }
+    paths["/openapi.json"] = {
+        "get": {
+            "summary": "This document",
+            "tags": ["ops"],
+            "responses": {"200": {"description": "OpenAPI 3.1", **_json({"type": "object"})}},
+        }
+    }
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Omnireach",
+            "version": "1",
+            "description": "Omnichannel precision-marketing engine.",
+        },
+        "paths": paths,
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": {
+                "writeKey": {
+                    "type": "http",
+                    "scheme": "basic",
+                    "description": "The source write key as username",
+                },
+                "adminKey": {"type": "http", "scheme": "bearer", "description": "The admin API key"},
+            },
+        },
+    }
+
+
+def render() -> str:
+    return json.dumps(build(), indent=1, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    OPENAPI_PATH.write_text(render())
+    print(f"wrote {OPENAPI_PATH}", file=sys.stderr)
