@@ -46,6 +46,7 @@ class Options:
     write_key: str = "local-write-key"
     accelerate: float = 1.0
     redelivery_delay: int | None = None
+    demo_customers: int = 0  # > 0: replay a synthetic day for this many customers
     template_path: Path = TEMPLATE_PATH
 
 
@@ -145,6 +146,8 @@ class LocalStack:
         self._api_server = self._serve_api(api_spec)
         for thread in self._threads:
             thread.start()
+        if options.demo_customers:
+            self._start_demo()
 
         self.info = {
             "api_url": f"http://{options.host}:{options.api_port}",
@@ -210,6 +213,28 @@ class LocalStack:
         thread.start()
         return server
 
+    def _start_demo(self) -> None:
+        from infra.demo import DemoDay, DemoSnsCertificates
+        from shared import dependencies
+
+        certificates = DemoSnsCertificates()
+        dependencies.use_sns_certificates(certificates)
+        demo = DemoDay(
+            f"http://{self.options.host}:{self.options.api_port}",
+            self.options.admin_key,
+            certificates,
+            customers=self.options.demo_customers,
+        )
+
+        def run() -> None:
+            try:
+                demo.run(self.report)
+            except Exception as error:  # a demo failure is reported, and the stack keeps running
+                self.report({"event": "demo_failed", "error": repr(error)})
+
+        thread = threading.Thread(target=run, name="demo", daemon=True)
+        thread.start()
+
     def stop(self) -> None:
         self._stop.set()
         for thread in self._threads:
@@ -273,7 +298,18 @@ def parse_options(argv: list[str] | None = None) -> Options:
         metavar="SECONDS",
         help="make failed SQS messages visible again after SECONDS instead of the queue's visibility timeout",
     )
+    parser.add_argument(
+        "--demo",
+        nargs="?",
+        type=int,
+        const=1000,
+        default=0,
+        metavar="CUSTOMERS",
+        help="replay a synthetic day of traffic on every channel (default 1000 customers)",
+    )
     args = parser.parse_args(argv)
+    if args.demo < 0:
+        parser.error("--demo needs a positive number of customers")
     if args.accelerate <= 0:
         parser.error("--accelerate must be positive")
     if args.redelivery_delay is not None and not 0 <= args.redelivery_delay <= 43200:
@@ -287,6 +323,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
         write_key=args.write_key,
         accelerate=args.accelerate,
         redelivery_delay=args.redelivery_delay,
+        demo_customers=args.demo,
     )
 
 

@@ -73,9 +73,18 @@ def get_event_publisher() -> EventPublisher:
     return EventBridgePublisher(get_settings().require("event_bus_name"))
 
 
+_sns_certificates: list[SnsCertificates] = []
+
+
+def use_sns_certificates(certificates: SnsCertificates) -> None:
+    """Serve SNS signing certificates from `certificates` (the local stack's demo: no internet)."""
+    _sns_certificates[:] = [certificates]
+    get_sns_certificates.cache_clear()
+
+
 @functools.cache
 def get_sns_certificates() -> SnsCertificates:
-    return HttpsSnsCertificates()
+    return _sns_certificates[0] if _sns_certificates else HttpsSnsCertificates()
 
 
 def get_sns_subscriptions() -> SnsSubscriptions:

@@ -45,7 +45,7 @@ def wait_for(condition: Callable[[], Any], *, timeout: float, what: str) -> Any:
 
 
 class RunningStack:
-    def __init__(self) -> None:
+    def __init__(self, *extra_args: str) -> None:
         self.port = free_port()
         environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
         self.process = subprocess.Popen(
@@ -63,6 +63,7 @@ class RunningStack:
                 ADMIN_KEY,
                 "--redelivery-delay",
                 "0",
+                *extra_args,
             ],
             cwd=ROOT,
             env=environment,
@@ -211,3 +212,22 @@ def test_ctrl_c_stops_the_stack_cleanly():
     assert stack.record("stopped") is not None
     output = stack.lines + stack.errors
     assert not any("Traceback" in line for line in output), "\n".join(output[-40:])
+
+
+def test_the_demo_day_reaches_the_archive_on_every_channel():
+    stack = RunningStack("--demo", "20")
+    try:
+        done = wait_for(
+            lambda: stack.record("demo_done") or stack.record("demo_failed"), timeout=90, what="the demo"
+        )
+        assert "samples" in done, done
+        assert set(done["sent"]) == {"web", "app", "ecommerce", "pos", "callcenter", "wechat", "email"}
+        for channel, touchpoint_id in done["samples"].items():
+            stored = wait_for(
+                lambda tid=touchpoint_id: (found := get_touchpoint(stack, tid))[0] == 200 and found[1],
+                timeout=30,
+                what=f"the {channel} sample",
+            )
+            assert stored["touchpoint_id"] == touchpoint_id
+    finally:
+        assert stack.stop() == 0

@@ -1,0 +1,418 @@
+"""`make run ARGS=--demo`: a synthetic day of omnichannel traffic, sent over real HTTP to the
+local stack, each channel signed the way it signs: Segment batches (web, app), Shopify orders
+and customers, POS sales and call-center contacts (Standard Webhooks), WeChat events, SES email
+events via SNS. People overlap across channels (the same email, phone, loyalty card, openid).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import random
+import time
+import urllib.error
+import urllib.request
+from collections import Counter
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.x509.oid import NameOID
+
+from shared.domain.channels.ses import string_to_sign
+from shared.domain.signatures import wechat_signature
+
+SES_TOPIC = "arn:aws:sns:us-east-1:123456789012:omnireach-demo-ses"
+SNS_CERT_URL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-demo.pem"
+# Demo-only credentials for sources the demo itself creates in the local stack.
+SHOPIFY_SECRET = "shpss_demo_0123456789abcdef0123456789"  # noqa: S105
+WECHAT_TOKEN = "omnireachdemo"  # noqa: S105
+
+
+class DemoSnsCertificates:
+    """The demo signs SES events with its own key; the local stack serves its certificate as the
+    one at the SNS URL (no internet here)."""
+
+    def __init__(self) -> None:
+        self.key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "sns.amazonaws.com")])
+        now = datetime.now(UTC)
+        certificate = (
+            x509.CertificateBuilder()
+            .subject_name(name)
+            .issuer_name(name)
+            .public_key(self.key.public_key())
+            .serial_number(1)
+            .not_valid_before(now - timedelta(days=1))
+            .not_valid_after(now + timedelta(days=30))
+            .sign(self.key, hashes.SHA256())
+        )
+        self._pem = certificate.public_bytes(serialization.Encoding.PEM)
+
+    def pem(self, url: str) -> bytes:
+        if url != SNS_CERT_URL:
+            raise ValueError("the demo serves one certificate only")
+        return self._pem
+
+
+@dataclass(frozen=True)
+class Person:
+    index: int
+    email: str
+    phone: str
+    anonymous_id: str
+    user_id: str | None
+    openid: str
+    loyalty_card: str
+    shop_customer_id: int
+
+
+class DemoDay:
+    def __init__(
+        self,
+        api_url: str,
+        admin_key: str,
+        certificates: DemoSnsCertificates,
+        *,
+        customers: int,
+        seed: int = 7,
+    ) -> None:
+        self.api_url, self.admin_key, self.certificates = api_url, admin_key, certificates
+        self.customers = customers
+        self.random = random.Random(seed)
+        self.now = datetime.now(UTC)
+        self.sent: Counter[str] = Counter()
+        self.samples: dict[str, str] = {}
+        self.credentials: dict[str, dict[str, str]] = {}
+
+    # ------------------------------------------------------------------ plumbing
+    def _request(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> int:
+        request = urllib.request.Request(self.api_url + path, data=body, method=method, headers=headers)  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (the local API)
+                return int(response.status)
+        except urllib.error.HTTPError as error:
+            return int(error.code)
+
+    def _sent(self, channel: str, status: int, sample_id: str | None = None) -> None:
+        if status >= 300:
+            raise RuntimeError(f"demo: {channel} was answered {status}")
+        self.sent[channel] += 1
+        if sample_id:
+            self.samples.setdefault(channel, sample_id)
+
+    def _moment(self) -> datetime:
+        return self.now - timedelta(seconds=self.random.randint(60, 24 * 3600))
+
+    def create_sources(self) -> None:
+        definitions = [
+            {
+                "source_id": "demo-web",
+                "name": "Web shop",
+                "kind": "segment",
+                "channel": "web",
+                "default_country_code": "86",
+            },
+            {
+                "source_id": "demo-app",
+                "name": "Mobile app",
+                "kind": "segment",
+                "channel": "app",
+                "default_country_code": "86",
+            },
+            {
+                "source_id": "demo-shopify",
+                "name": "Tmall-style shop",
+                "kind": "shopify",
+                "channel": "ecommerce",
+                "signing_secret": SHOPIFY_SECRET,
+            },
+            {
+                "source_id": "demo-pos",
+                "name": "Store POS",
+                "kind": "standard_webhooks",
+                "channel": "pos",
+                "default_country_code": "86",
+            },
+            {
+                "source_id": "demo-callcenter",
+                "name": "Call center",
+                "kind": "standard_webhooks",
+                "channel": "callcenter",
+                "default_country_code": "86",
+            },
+            {
+                "source_id": "demo-wechat",
+                "name": "WeChat OA",
+                "kind": "wechat",
+                "channel": "wechat",
+                "signing_secret": WECHAT_TOKEN,
+            },
+            {"source_id": "demo-ses", "name": "SES", "kind": "ses", "channel": "email", "app_id": SES_TOPIC},
+        ]
+        for definition in definitions:
+            request = urllib.request.Request(  # noqa: S310
+                self.api_url + "/sources",
+                data=json.dumps(definition).encode(),
+                method="POST",
+                headers={"Authorization": f"Bearer {self.admin_key}", "Content-Type": "application/json"},
+            )
+            try:
+                with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+                    self.credentials[definition["source_id"]] = json.loads(response.read())["credentials"]
+            except urllib.error.HTTPError as error:
+                if error.code != 409:  # already there from an earlier demo run in this stack
+                    raise
+
+    # ------------------------------------------------------------------ channels
+    def segment(self, source_id: str, channel: str, events: list[dict[str, Any]]) -> None:
+        key = self.credentials[source_id]["write_key"]
+        headers = {
+            "Authorization": "Basic " + base64.b64encode(f"{key}:".encode()).decode(),
+            "Content-Type": "application/json",
+        }
+        body = json.dumps({"batch": events, "sentAt": self.now.isoformat()}).encode()
+        self._sent(channel, self._request("POST", "/v1/batch", body, headers), events[0].get("messageId"))
+        self.sent[channel] += len(events) - 1
+
+    def shopify(self, topic: str, payload: dict[str, Any], event_id: str) -> None:
+        raw = json.dumps(payload).encode()
+        signature = base64.b64encode(hmac.new(SHOPIFY_SECRET.encode(), raw, hashlib.sha256).digest()).decode()
+        headers = {
+            "Content-Type": "application/json",
+            "X-Shopify-Topic": topic,
+            "X-Shopify-Hmac-Sha256": signature,
+            "X-Shopify-Event-Id": event_id,
+        }
+        status = self._request("POST", "/webhooks/shopify/demo-shopify", raw, headers)
+        self._sent("ecommerce", status, f"shopify:demo-shopify:{event_id}")
+
+    def standard(self, source_id: str, channel: str, payload: dict[str, Any], webhook_id: str) -> None:
+        secret = base64.b64decode(self.credentials[source_id]["signing_secret"].removeprefix("whsec_"))
+        raw = json.dumps(payload).encode()
+        timestamp = str(int(time.time()))
+        signed = hmac.new(secret, f"{webhook_id}.{timestamp}.".encode() + raw, hashlib.sha256).digest()
+        headers = {
+            "Content-Type": "application/json",
+            "webhook-id": webhook_id,
+            "webhook-timestamp": timestamp,
+            "webhook-signature": "v1," + base64.b64encode(signed).decode(),
+        }
+        status = self._request("POST", f"/webhooks/standard/{source_id}", raw, headers)
+        self._sent(channel, status, f"sw:{source_id}:{webhook_id}")
+
+    def wechat(self, person: Person, event: str, at: datetime) -> None:
+        timestamp, nonce = str(int(time.time())), str(self.random.randint(10**8, 10**9))
+        created = int(at.timestamp())
+        xml = (
+            "<xml><ToUserName><![CDATA[gh_demo]]></ToUserName>"
+            f"<FromUserName><![CDATA[{person.openid}]]></FromUserName><CreateTime>{created}</CreateTime>"
+            f"<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[{event}]]></Event></xml>"
+        ).encode()
+        signature = wechat_signature(WECHAT_TOKEN, timestamp, nonce)
+        query = f"signature={signature}&timestamp={timestamp}&nonce={nonce}"
+        status = self._request(
+            "POST", f"/webhooks/wechat/demo-wechat?{query}", xml, {"Content-Type": "text/xml"}
+        )
+        self._sent("wechat", status, f"wechat:demo-wechat:{person.openid}:{created}")
+
+    def ses(self, person: Person, event_type: str, at: datetime, message_id: str) -> None:
+        detail: dict[str, Any] = {"timestamp": at.isoformat()}
+        if event_type == "Click":
+            detail["link"] = "https://shop.example/spring"
+        if event_type == "Complaint":
+            detail["complainedRecipients"] = [{"emailAddress": person.email}]
+        event = {
+            "eventType": event_type,
+            "mail": {
+                "messageId": f"ses-{person.index}",
+                "timestamp": at.isoformat(),
+                "destination": [person.email],
+                "tags": {"campaign": ["spring-sale"]},
+            },
+            event_type[0].lower() + event_type[1:]: detail,
+        }
+        message = {
+            "Type": "Notification",
+            "MessageId": message_id,
+            "TopicArn": SES_TOPIC,
+            "Message": json.dumps(event),
+            "Timestamp": self.now.isoformat(),
+            "SignatureVersion": "2",
+            "SigningCertURL": SNS_CERT_URL,
+        }
+        signature = self.certificates.key.sign(string_to_sign(message), padding.PKCS1v15(), hashes.SHA256())
+        message["Signature"] = base64.b64encode(signature).decode()
+        status = self._request(
+            "POST",
+            "/webhooks/ses/demo-ses",
+            json.dumps(message).encode(),
+            {"Content-Type": "text/plain; charset=UTF-8"},
+        )
+        self._sent("email", status, f"ses:demo-ses:{message_id}")
+
+    # ------------------------------------------------------------------ people
+    def person(self, index: int) -> Person:
+        email = f"customer{index}@example.com"
+        return Person(
+            index=index,
+            email=email.upper() if index % 7 == 0 else email,  # same person, messier input
+            phone=f"138{index:08d}",
+            anonymous_id=f"anon-{index:06d}",
+            user_id=f"member-{index:06d}" if index % 2 == 0 else None,
+            openid=f"oDemo{index:08d}",
+            loyalty_card=f"LC{index:06d}",
+            shop_customer_id=900000 + index,
+        )
+
+    def day_of(self, person: Person) -> None:
+        rnd, i = self.random, person.index
+        web: list[dict[str, Any]] = [
+            {
+                "type": "page",
+                "anonymousId": person.anonymous_id,
+                "name": "Home",
+                "messageId": f"demo-web-{i}-page",
+                "timestamp": self._moment().isoformat(),
+            },
+            {
+                "type": "track",
+                "anonymousId": person.anonymous_id,
+                "event": "Product Added",
+                "properties": {"sku": "TEA-01", "price": 139.5},
+                "timestamp": self._moment().isoformat(),
+            },
+        ]
+        if person.user_id:
+            web.append(
+                {
+                    "type": "identify",
+                    "userId": person.user_id,
+                    "anonymousId": person.anonymous_id,
+                    "traits": {"email": person.email, "phone": person.phone},
+                    "timestamp": self._moment().isoformat(),
+                }
+            )
+        if rnd.random() < 0.3:
+            web.append(
+                {
+                    "type": "track",
+                    "userId": person.user_id,
+                    "anonymousId": person.anonymous_id,
+                    "event": "Order Completed",
+                    "timestamp": self._moment().isoformat(),
+                    "properties": {
+                        "order_id": f"W{i}",
+                        "total": 279.0,
+                        "currency": "CNY",
+                        "products": [{"sku": "TEA-01", "price": 139.5, "quantity": 2}],
+                    },
+                }
+            )
+        self.segment("demo-web", "web", web)
+        if rnd.random() < 0.4:
+            self.segment(
+                "demo-app",
+                "app",
+                [
+                    {
+                        "type": "screen",
+                        "userId": person.user_id,
+                        "anonymousId": f"app-{i}",
+                        "name": "Catalog",
+                        "messageId": f"demo-app-{i}",
+                        "context": {"device": {"id": f"device-{i}"}},
+                        "timestamp": self._moment().isoformat(),
+                    }
+                ],
+            )
+        if rnd.random() < 0.25:
+            self.shopify(
+                "orders/create",
+                {
+                    "id": 7000000 + i,
+                    "email": person.email,
+                    "phone": "+86" + person.phone,
+                    "currency": "CNY",
+                    "total_price": "199.00",
+                    "created_at": self._moment().isoformat(),
+                    "customer": {"id": person.shop_customer_id, "email": person.email},
+                    "line_items": [{"sku": "TEA-02", "title": "Pu'er", "quantity": 1, "price": "199.00"}],
+                },
+                f"demo-order-{i}",
+            )
+        if rnd.random() < 0.25:
+            self.standard(
+                "demo-pos",
+                "pos",
+                {
+                    "type": "pos.transaction.completed",
+                    "data": {
+                        "transaction_id": f"POS-{i}",
+                        "store_id": rnd.choice(["SH-01", "BJ-02", "GZ-03"]),
+                        "currency": "CNY",
+                        "total": "88.00",
+                        "occurred_at": self._moment().isoformat(),
+                        "customer": {"loyalty_card": person.loyalty_card, "phone": person.phone},
+                        "lines": [{"sku": "CUP-01", "quantity": 1, "unit_price": "88.00"}],
+                    },
+                },
+                f"msg_pos_{i}",
+            )
+        if rnd.random() < 0.1:
+            self.standard(
+                "demo-callcenter",
+                "callcenter",
+                {
+                    "type": "callcenter.contact.completed",
+                    "data": {
+                        "contact_id": f"CALL-{i}",
+                        "direction": "inbound",
+                        "reason": "delivery",
+                        "duration_seconds": 180,
+                        "customer": {"phone": person.phone},
+                    },
+                },
+                f"msg_call_{i}",
+            )
+        if rnd.random() < 0.4:
+            self.wechat(person, "subscribe", self._moment())
+        if rnd.random() < 0.6:
+            delivered = self._moment()
+            self.ses(person, "Delivery", delivered, f"sns-{i}-d")
+            if rnd.random() < 0.4:
+                self.ses(
+                    person,
+                    rnd.choice(["Open", "Click", "Complaint"]),
+                    delivered + timedelta(minutes=5),
+                    f"sns-{i}-e",
+                )
+
+    def run(self, report: Any) -> None:
+        started = time.monotonic()
+        self.create_sources()
+        step = max(1, self.customers // 10)
+        for index in range(self.customers):
+            self.day_of(self.person(index))
+            if (index + 1) % step == 0 or index + 1 == self.customers:
+                report(
+                    {
+                        "event": "demo_progress",
+                        "customers": index + 1,
+                        "of": self.customers,
+                        "touchpoints": sum(self.sent.values()),
+                    }
+                )
+        report(
+            {
+                "event": "demo_done",
+                "seconds": round(time.monotonic() - started, 1),
+                "sent": dict(self.sent),
+                "samples": self.samples,
+            }
+        )
