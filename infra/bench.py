@@ -155,8 +155,14 @@ def _track_body(index: int) -> str:
     )
 
 
-def measure_requests(touchpoints: int) -> dict[str, Any]:
-    """The full path on moto: API → queue → consumer (batches of BatchSize) → archive."""
+def _batch_body(start: int, size: int) -> str:
+    events = [{"type": "track", **json.loads(_track_body(index))} for index in range(start, start + size)]
+    return json.dumps({"batch": events, "sentAt": "2026-11-24T08:00:02Z"})
+
+
+def measure_requests(touchpoints: int, *, batch: int = 1) -> dict[str, Any]:
+    """The full path on moto: API → queue → consumer (batches of BatchSize) → archive. With
+    `batch` > 1 the calls go to /v1/batch, `batch` events per request."""
     import boto3
     from chalice.test import Client
     from moto import mock_aws
@@ -194,26 +200,31 @@ def measure_requests(touchpoints: int) -> dict[str, Any]:
         }
         meter = RequestMeter()
         with meter.watching(), Client(app) as client, captured_output():
-            for index in range(touchpoints):
-                client.http.post("/v1/track", headers=auth, body=_track_body(index))
+            if batch == 1:
+                for index in range(touchpoints):
+                    client.http.post("/v1/track", headers=auth, body=_track_body(index))
+            else:
+                for start in range(0, touchpoints, batch):
+                    size = min(batch, touchpoints - start)
+                    client.http.post("/v1/batch", headers=auth, body=_batch_body(start, size))
             while True:  # the event source: receive up to BatchSize, invoke, delete what succeeded
-                batch: list[dict[str, Any]] = []
-                while len(batch) < CONSUMER_BATCH:
+                received: list[dict[str, Any]] = []
+                while len(received) < CONSUMER_BATCH:
                     got = sqs.receive_message(
                         QueueUrl=queue.url, MaxNumberOfMessages=10, AttributeNames=["All"]
                     )
                     if not got.get("Messages"):
                         break
-                    batch.extend(got["Messages"])
-                if not batch:
+                    received.extend(got["Messages"])
+                if not received:
                     break
                 failed = {
                     f["itemIdentifier"]
-                    for f in consume(sqs_event(batch, queue_arn=queue.arn, region="us-east-1"), context)[
+                    for f in consume(sqs_event(received, queue_arn=queue.arn, region="us-east-1"), context)[
                         "batchItemFailures"
                     ]
                 }
-                done = [m for m in batch if m["MessageId"] not in failed]
+                done = [m for m in received if m["MessageId"] not in failed]
                 for start in range(0, len(done), 10):
                     sqs.delete_message_batch(
                         QueueUrl=queue.url,
@@ -228,6 +239,7 @@ def measure_requests(touchpoints: int) -> dict[str, Any]:
     # The trailing empty receive that ends our loop is not part of the steady state.
     sqs_requests -= 1
     return {
+        "api_requests_per_touchpoint": math.ceil(touchpoints / batch) / touchpoints,
         "calls_per_touchpoint": per,
         "sqs_requests_per_touchpoint": sqs_requests / touchpoints,
         "eventbridge_events_per_touchpoint": meter.events / touchpoints,
@@ -328,6 +340,63 @@ def measure_cpu(touchpoints: int) -> dict[str, float]:
     }
 
 
+def measure_batches(batch: int = 100, batches: int = 20) -> dict[str, Any]:
+    """/v1/batch with in-memory ports: CPU per request and per event, and the largest batch the
+    API accepts (probed at and just over each limit)."""
+    from chalice.test import Client
+
+    from functions.api.app import app
+    from shared import dependencies
+    from shared.domain.touchpoints import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, Source
+    from tests.fakes import FakeClock, InMemorySourceRegistry, InMemoryTouchpointQueue
+
+    registry, queue = InMemorySourceRegistry(), InMemoryTouchpointQueue()
+    registry.add(Source(source_id="web", name="Web"), write_key="wk")
+    overrides = {
+        "get_source_registry": lambda: registry,
+        "get_touchpoint_queue": lambda: queue,
+        "get_clock": FakeClock,
+    }
+    saved = {name: getattr(dependencies, name) for name in overrides}
+    for name, factory in overrides.items():
+        setattr(dependencies, name, factory)
+    auth = {"Authorization": "Basic " + base64.b64encode(b"wk:").decode(), "Content-Type": "application/json"}
+    tiny = {"type": "track", "userId": "u", "event": "E"}
+
+    def post(body: str) -> tuple[int, dict[str, Any]]:
+        response = client.http.post("/v1/batch", headers=auth, body=body)
+        return response.status_code, json.loads(response.body)
+
+    try:
+        with Client(app) as client, captured_output():
+            post(_batch_body(0, batch))  # warm
+            started = time.process_time()
+            for index in range(batches):
+                post(_batch_body(index * batch, batch))
+            cpu = time.process_time() - started
+            at_count, _ = post(json.dumps({"batch": [tiny] * MAX_BATCH_EVENTS}))
+            over_count, over_count_body = post(json.dumps({"batch": [tiny] * (MAX_BATCH_EVENTS + 1)}))
+            padding = "x" * (MAX_BATCH_BYTES - 200)
+            at_bytes, _ = post(
+                json.dumps({"batch": [tiny], "context": {"pad": padding[: MAX_BATCH_BYTES - 100]}})
+            )
+            over_bytes, over_bytes_body = post(
+                json.dumps({"batch": [tiny], "context": {"pad": "x" * MAX_BATCH_BYTES}})
+            )
+    finally:
+        for name, factory in saved.items():
+            setattr(dependencies, name, factory)
+    return {
+        "batch_size": batch,
+        "api_cpu_ms_per_request": cpu * 1000 / batches,
+        "api_cpu_ms_per_event": cpu * 1000 / (batches * batch),
+        "max_events_accepted": MAX_BATCH_EVENTS if at_count == 200 else None,
+        "over_max_events": f"{over_count} {over_count_body.get('error', {}).get('code')}",
+        "max_bytes_accepted": MAX_BATCH_BYTES if at_bytes == 200 else None,
+        "over_max_bytes": f"{over_bytes} {over_bytes_body.get('error', {}).get('code')}",
+    }
+
+
 def measure_cold_starts(runs: int = 3) -> dict[str, float]:
     from infra.template import functions, load_template
 
@@ -350,15 +419,19 @@ def measure_cold_starts(runs: int = 3) -> dict[str, float]:
     return results
 
 
-def cost_per_million(requests: dict[str, Any], cpu: dict[str, float]) -> dict[str, float]:
-    api_calls_aws = 2 * requests["dynamodb_rru_per_touchpoint"] + 1  # GetItem (uncached) + SendMessage
-    api_ms = cpu["api_cpu_ms"] + ASSUMED_AWS_CALL_MS * api_calls_aws
+def cost_per_million(
+    requests: dict[str, Any], cpu: dict[str, float], *, api_cpu_ms_per_touchpoint: float | None = None
+) -> dict[str, float]:
+    sends = requests["calls_per_touchpoint"].get("sqs:SendMessageBatch", 0)
+    reads = requests["calls_per_touchpoint"].get("dynamodb:GetItem", 0)
+    api_cpu = cpu["api_cpu_ms"] if api_cpu_ms_per_touchpoint is None else api_cpu_ms_per_touchpoint
+    api_ms = api_cpu + ASSUMED_AWS_CALL_MS * (sends + reads)
     consumer_ms = cpu["consumer_cpu_ms"] + ASSUMED_AWS_CALL_MS  # one PutItem per touchpoint
     gb = 512 / 1024
     lines = {
-        "api_gateway": PRICE["api_gateway_rest_per_million"],
+        "api_gateway": PRICE["api_gateway_rest_per_million"] * requests["api_requests_per_touchpoint"],
         "lambda_requests": PRICE["lambda_requests_per_million"]
-        * (1 + requests["consumer_invocations_per_touchpoint"]),
+        * (requests["api_requests_per_touchpoint"] + requests["consumer_invocations_per_touchpoint"]),
         "lambda_duration": 1e6 * (api_ms + consumer_ms) / 1000 * gb * PRICE["lambda_arm_gb_second"],
         "sqs": PRICE["sqs_requests_per_million"] * requests["sqs_requests_per_touchpoint"],
         "dynamodb_writes": PRICE["dynamodb_wru_per_million"] * requests["dynamodb_wru_per_touchpoint"],
@@ -389,12 +462,18 @@ def main(argv: list[str] | None = None) -> int:
     )
     os.environ.pop("AWS_ENDPOINT_URL", None)
     requests = measure_requests(args.touchpoints)
+    batched = measure_requests(args.touchpoints, batch=100)
     cpu = measure_cpu(args.touchpoints)
+    batches = measure_batches()
     cold = measure_cold_starts()
     cost = cost_per_million(requests, cpu)
+    batched_cost = cost_per_million(batched, cpu, api_cpu_ms_per_touchpoint=batches["api_cpu_ms_per_event"])
     figures = {
         "touchpoints": args.touchpoints,
         "requests": requests,
+        "requests_batched_100": batched,
+        "batches": batches,
+        "usd_per_million_touchpoints_batched_100": batched_cost,
         "cpu": cpu,
         "cold_start_ms": cold,
         "usd_per_million_touchpoints": cost,
@@ -417,10 +496,23 @@ def main(argv: list[str] | None = None) -> int:
     print("\nCold-start import time (median of 3)")
     for name, ms in cold.items():
         print(f"  {name:34} {ms:8.1f} ms")
+    print("\nIngest batches (/v1/batch, in-memory ports)")
+    print(f"  {'API CPU per request (100 events)':34} {batches['api_cpu_ms_per_request']:8.3f} ms")
+    print(f"  {'API CPU per event':34} {batches['api_cpu_ms_per_event']:8.3f} ms")
+    print(
+        f"  {'SQS requests per touchpoint':34} {batched['sqs_requests_per_touchpoint']:8.3f}   (batches of 100)"
+    )
+    print(
+        f"  {'max accepted batch':34} {batches['max_events_accepted']} events, {batches['max_bytes_accepted']} B"
+    )
+    print(f"  {'over the limits':34} {batches['over_max_events']} / {batches['over_max_bytes']}")
     assumption = f"AWS calls assumed {ASSUMED_AWS_CALL_MS:g} ms each"
     print(f"\nUSD per million touchpoints (us-east-1 list prices; {assumption})")
+    print(f"  {'':34} {'single calls':>12} {'batches of 100':>15}")
     for name, usd in cost.items():
-        print(f"  {name:34} {Decimal(usd).quantize(Decimal('0.0001')):>10}")
+        single = Decimal(usd).quantize(Decimal("0.0001"))
+        batch = Decimal(batched_cost[name]).quantize(Decimal("0.0001"))
+        print(f"  {name:34} {single:>12} {batch:>15}")
     return 0
 
 
