@@ -499,12 +499,10 @@ def main(argv: list[str] | None = None) -> int:
     print("\nIngest batches (/v1/batch, in-memory ports)")
     print(f"  {'API CPU per request (100 events)':34} {batches['api_cpu_ms_per_request']:8.3f} ms")
     print(f"  {'API CPU per event':34} {batches['api_cpu_ms_per_event']:8.3f} ms")
-    print(
-        f"  {'SQS requests per touchpoint':34} {batched['sqs_requests_per_touchpoint']:8.3f}   (batches of 100)"
-    )
-    print(
-        f"  {'max accepted batch':34} {batches['max_events_accepted']} events, {batches['max_bytes_accepted']} B"
-    )
+    sqs_per_touchpoint = batched["sqs_requests_per_touchpoint"]
+    print(f"  {'SQS requests per touchpoint':34} {sqs_per_touchpoint:8.3f}   (batches of 100)")
+    largest = f"{batches['max_events_accepted']} events, {batches['max_bytes_accepted']} B"
+    print(f"  {'max accepted batch':34} {largest}")
     print(f"  {'over the limits':34} {batches['over_max_events']} / {batches['over_max_bytes']}")
     assumption = f"AWS calls assumed {ASSUMED_AWS_CALL_MS:g} ms each"
     print(f"\nUSD per million touchpoints (us-east-1 list prices; {assumption})")
