@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any, Literal
@@ -13,17 +13,13 @@ from typing import Any, Literal
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.domain.identifiers import Identifier, IdentifierType, collect
+from shared.domain.payloads import as_utc, decimal, items, mapping
 
 # Segment's limits: one event, one batch request, events per batch. Over them is a clear 4xx.
 MAX_EVENT_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
 MAX_BATCH_EVENTS = 2500
 MAX_ID_LENGTH = 255
-
-
-def as_utc(value: datetime) -> datetime:
-    """Timestamps without an offset are read as UTC (as Segment does)."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class Channel(StrEnum):
@@ -256,36 +252,19 @@ _TYPE_BY_CALL = {
 }
 
 
-def _mapping(value: Any) -> dict[str, Any]:
-    return value if isinstance(value, dict) else {}
-
-
-def _items(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
-def _decimal(value: Any) -> Decimal | None:
-    if value is None or isinstance(value, bool):
-        return None
-    try:
-        return Decimal(str(value))
-    except ArithmeticError:
-        return None
-
-
 def segment_order(properties: dict[str, Any]) -> Order:
-    products = _items(properties.get("products"))
+    products = items(properties.get("products"))
     return Order(
         order_id=str(properties["order_id"]) if properties.get("order_id") is not None else None,
         currency=str(properties["currency"]).upper() if properties.get("currency") else None,
-        total=_decimal(properties.get("total", properties.get("revenue"))),
-        discount=_decimal(properties.get("discount")),
+        total=decimal(properties.get("total", properties.get("revenue"))),
+        discount=decimal(properties.get("discount")),
         lines=[
             OrderLine(
                 sku=str(p.get("sku") or p.get("product_id") or "") or None,
                 name=p.get("name"),
-                quantity=_decimal(p.get("quantity")) or Decimal(1),
-                unit_price=_decimal(p.get("price")),
+                quantity=decimal(p.get("quantity")) or Decimal(1),
+                unit_price=decimal(p.get("price")),
             )
             for p in products
             if isinstance(p, dict)
@@ -295,9 +274,9 @@ def segment_order(properties: dict[str, Any]) -> Order:
 
 def touchpoint_from_segment(call: SegmentCall, *, source: Source, received_at: datetime) -> Touchpoint:
     device_timestamp = call.original_timestamp or call.timestamp
-    traits = {**_mapping(call.context.get("traits")), **call.traits}
-    device = _mapping(call.context.get("device"))
-    external = _items(call.context.get("externalIds"))
+    traits = {**mapping(call.context.get("traits")), **call.traits}
+    device = mapping(call.context.get("device"))
+    external = items(call.context.get("externalIds"))
     known_types = {t.value for t in IdentifierType}
     identifiers = collect(
         [

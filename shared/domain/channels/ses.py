@@ -16,9 +16,9 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from shared.domain.channels.common import items, mapping, timestamp
 from shared.domain.errors import AuthenticationError, InvalidInputError
 from shared.domain.identifiers import IdentifierType, collect
+from shared.domain.payloads import items, mapping, timestamp
 from shared.domain.touchpoints import (
     Channel,
     ConsentSignal,

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from shared.domain.channels.common import decimal, items, mapping, timestamp
 from shared.domain.identifiers import IdentifierType, collect
+from shared.domain.payloads import decimal, items, mapping, timestamp
 from shared.domain.touchpoints import (
     Channel,
     ConsentSignal,

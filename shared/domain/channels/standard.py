@@ -8,7 +8,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from shared.domain.channels.common import CustomerRef, decimal, items, mapping, timestamp
+from shared.domain.channels.customer_ref import CustomerRef
+from shared.domain.payloads import decimal, items, mapping, timestamp
 from shared.domain.touchpoints import (
     ConsentSignal,
     ConsentStatus,

@@ -1,4 +1,5 @@
-"""Helpers shared by the channel mappings."""
+"""Reading loosely typed payloads from channels: objects, lists, amounts and times that may be
+missing or malformed. Nothing here raises for a bad value; it answers with an empty or None."""
 
 from __future__ import annotations
 
@@ -6,10 +7,10 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict
 
-from shared.domain.identifiers import Identifier, IdentifierType, collect
-from shared.domain.touchpoints import as_utc
+def as_utc(value: datetime) -> datetime:
+    """Timestamps without an offset are read as UTC (as Segment does)."""
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 def mapping(value: Any) -> dict[str, Any]:
@@ -21,6 +22,7 @@ def items(value: Any) -> list[Any]:
 
 
 def decimal(value: Any) -> Decimal | None:
+    """Money as Decimal: amounts are summed into profiles and must not drift."""
     if value is None or isinstance(value, bool) or value == "":
         return None
     try:
@@ -39,26 +41,3 @@ def timestamp(value: Any, default: datetime) -> datetime:
         except ValueError:
             return default
     return default
-
-
-class CustomerRef(BaseModel):
-    """How generic sources (POS, call center, ...) name the customer."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    user_id: str | int | None = None
-    email: str | None = None
-    phone: str | None = None
-    anonymous_id: str | None = None
-    device_id: str | None = None
-    pos_customer_id: str | int | None = None
-    loyalty_card: str | int | None = None
-    shop_customer_id: str | int | None = None
-    wechat_openid: str | None = None
-    wechat_unionid: str | None = None
-
-    def identifiers(self, *, default_country_code: str | None) -> list[Identifier]:
-        return collect(
-            [(IdentifierType(name), value) for name, value in self.model_dump().items()],
-            default_country_code=default_country_code,
-        )
