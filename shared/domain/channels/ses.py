@@ -29,26 +29,11 @@ from shared.domain.touchpoints import (
 )
 
 SNS_HOST = re.compile(r"^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$")
-_SIGNED_KEYS = {
+_CONFIRMATION_KEYS = ("Message", "MessageId", "SubscribeURL", "Timestamp", "Token", "TopicArn", "Type")
+_SIGNED_KEYS = {  # the fields SNS signs, in its order, for each message type
     "Notification": ("Message", "MessageId", "Subject", "Timestamp", "TopicArn", "Type"),
-    "SubscriptionConfirmation": (
-        "Message",
-        "MessageId",
-        "SubscribeURL",
-        "Timestamp",
-        "Token",
-        "TopicArn",
-        "Type",
-    ),
-    "UnsubscribeConfirmation": (
-        "Message",
-        "MessageId",
-        "SubscribeURL",
-        "Timestamp",
-        "Token",
-        "TopicArn",
-        "Type",
-    ),
+    "SubscriptionConfirmation": _CONFIRMATION_KEYS,
+    "UnsubscribeConfirmation": _CONFIRMATION_KEYS,
 }
 _HASH_BY_VERSION = {"1": hashes.SHA1, "2": hashes.SHA256}
 
