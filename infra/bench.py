@@ -24,7 +24,7 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -139,6 +139,22 @@ def _restored(environment: dict[str, str]) -> Iterator[None]:
     finally:
         os.environ.clear()
         os.environ.update(environment)
+
+
+def _replace_factories(**factories: Callable[[], Any]) -> Callable[[], None]:
+    """Serve the given dependency factories (in-memory ports, so only our CPU is timed); the
+    returned function puts the real ones back."""
+    from shared import dependencies
+
+    saved = {name: getattr(dependencies, name) for name in factories}
+    for name, factory in factories.items():
+        setattr(dependencies, name, factory)
+
+    def restore() -> None:
+        for name, factory in saved.items():
+            setattr(dependencies, name, factory)
+
+    return restore
 
 
 def _track_body(index: int) -> str:
@@ -258,7 +274,6 @@ def measure_cpu(touchpoints: int) -> dict[str, float]:
     from functions.touchpoints.handler import lambda_handler as consume
     from infra.lambda_runtime import LambdaContext
     from infra.template import FunctionSpec
-    from shared import dependencies
     from shared.domain.touchpoints import Source
     from tests.fakes import (
         FakeClock,
@@ -278,16 +293,13 @@ def measure_cpu(touchpoints: int) -> dict[str, float]:
         InMemoryTouchpointArchive(),
     )
     registry.add(Source(source_id="web", name="Web"), write_key="wk")
-    overrides = {
-        "get_source_registry": lambda: registry,
-        "get_touchpoint_queue": lambda: queue,
-        "get_touchpoint_archive": lambda: archive,
-        "get_clock": FakeClock,
-        "get_event_publisher": RecordingPublisher,
-    }
-    saved = {name: getattr(dependencies, name) for name in overrides}
-    for name, factory in overrides.items():
-        setattr(dependencies, name, factory)
+    restore = _replace_factories(
+        get_source_registry=lambda: registry,
+        get_touchpoint_queue=lambda: queue,
+        get_touchpoint_archive=lambda: archive,
+        get_clock=FakeClock,
+        get_event_publisher=RecordingPublisher,
+    )
     auth = {"Authorization": "Basic " + base64.b64encode(b"wk:").decode(), "Content-Type": "application/json"}
     try:
         with Client(app) as client, captured_output():
@@ -330,8 +342,7 @@ def measure_cpu(touchpoints: int) -> dict[str, float]:
                 )
             consumer_cpu = time.process_time() - started
     finally:
-        for name, factory in saved.items():
-            setattr(dependencies, name, factory)
+        restore()
     return {
         "api_cpu_ms": api_cpu * 1000 / touchpoints,
         "consumer_cpu_ms": consumer_cpu * 1000 / touchpoints,
@@ -346,20 +357,14 @@ def measure_batches(batch: int = 100, batches: int = 20) -> dict[str, Any]:
     from chalice.test import Client
 
     from functions.api.app import app
-    from shared import dependencies
     from shared.domain.touchpoints import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, Source
     from tests.fakes import FakeClock, InMemorySourceRegistry, InMemoryTouchpointQueue
 
     registry, queue = InMemorySourceRegistry(), InMemoryTouchpointQueue()
     registry.add(Source(source_id="web", name="Web"), write_key="wk")
-    overrides = {
-        "get_source_registry": lambda: registry,
-        "get_touchpoint_queue": lambda: queue,
-        "get_clock": FakeClock,
-    }
-    saved = {name: getattr(dependencies, name) for name in overrides}
-    for name, factory in overrides.items():
-        setattr(dependencies, name, factory)
+    restore = _replace_factories(
+        get_source_registry=lambda: registry, get_touchpoint_queue=lambda: queue, get_clock=FakeClock
+    )
     auth = {"Authorization": "Basic " + base64.b64encode(b"wk:").decode(), "Content-Type": "application/json"}
     tiny = {"type": "track", "userId": "u", "event": "E"}
 
@@ -384,8 +389,7 @@ def measure_batches(batch: int = 100, batches: int = 20) -> dict[str, Any]:
                 json.dumps({"batch": [tiny], "context": {"pad": "x" * MAX_BATCH_BYTES}})
             )
     finally:
-        for name, factory in saved.items():
-            setattr(dependencies, name, factory)
+        restore()
     return {
         "batch_size": batch,
         "api_cpu_ms_per_request": cpu * 1000 / batches,

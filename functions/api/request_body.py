@@ -1,16 +1,12 @@
-"""Reading request bodies at the edge: size first, then JSON, then shape."""
+"""Reading request bodies at the edge: undo the content encoding, then parse the JSON object."""
 
 from __future__ import annotations
 
-import json
 import zlib
 from typing import Any
 
-from shared.domain.errors import InvalidInputError, MalformedJsonError, PayloadTooLargeError
-
-
-def _refuse_constant(name: str) -> None:
-    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
+from shared.domain.errors import InvalidInputError, PayloadTooLargeError
+from shared.domain.payloads import parse_json_object
 
 
 def decoded(raw_body: bytes, content_encoding: str | None, *, max_bytes: int) -> bytes:
@@ -37,16 +33,4 @@ def json_object(
 ) -> dict[str, Any]:
     if isinstance(raw_body, str):
         raw_body = raw_body.encode("utf-8")
-    raw_body = decoded(raw_body, content_encoding, max_bytes=max_bytes)
-    if len(raw_body) > max_bytes:
-        raise PayloadTooLargeError(
-            f"The body is {len(raw_body)} bytes; the limit is {max_bytes}",
-            details={"size": len(raw_body), "limit": max_bytes},
-        )
-    try:
-        payload = json.loads(raw_body, parse_constant=_refuse_constant)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise MalformedJsonError(f"The body is not valid JSON: {error}") from error
-    if not isinstance(payload, dict):
-        raise InvalidInputError("The body must be a JSON object")
-    return payload
+    return parse_json_object(decoded(raw_body, content_encoding, max_bytes=max_bytes), max_bytes=max_bytes)

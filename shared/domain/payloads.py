@@ -1,11 +1,14 @@
-"""Reading loosely typed payloads from channels: objects, lists, amounts and times that may be
-missing or malformed. Nothing here raises for a bad value; it answers with an empty or None."""
+"""Reading payloads from channels: the JSON body itself, then objects, lists, amounts and times
+that may be missing or malformed (those helpers answer with an empty or None, never raise)."""
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
+
+from shared.domain.errors import InvalidInputError, MalformedJsonError, PayloadTooLargeError
 
 
 def as_utc(value: datetime) -> datetime:
@@ -41,3 +44,23 @@ def timestamp(value: Any, default: datetime) -> datetime:
         except ValueError:
             return default
     return default
+
+
+def _refuse_constant(name: str) -> None:
+    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
+
+
+def parse_json_object(raw_body: bytes, *, max_bytes: int) -> dict[str, Any]:
+    """A request body: size first, then JSON (NaN and Infinity are not JSON), then an object."""
+    if len(raw_body) > max_bytes:
+        raise PayloadTooLargeError(
+            f"The body is {len(raw_body)} bytes; the limit is {max_bytes}",
+            details={"size": len(raw_body), "limit": max_bytes},
+        )
+    try:
+        payload = json.loads(raw_body, parse_constant=_refuse_constant)
+    except (UnicodeDecodeError, json.JSONDecodeError) as error:
+        raise MalformedJsonError(f"The body is not valid JSON: {error}") from error
+    if not isinstance(payload, dict):
+        raise InvalidInputError("The body must be a JSON object")
+    return payload

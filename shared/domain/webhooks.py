@@ -14,11 +14,11 @@ from shared.domain.channels.wechat import decrypt, parse_xml, touchpoint_from_we
 from shared.domain.errors import (
     AuthenticationError,
     InvalidInputError,
-    MalformedJsonError,
     PayloadTooLargeError,
     PermissionDeniedError,
 )
 from shared.domain.ingest import ensure_usable
+from shared.domain.payloads import parse_json_object
 from shared.domain.ports import Clock, SnsCertificates, SnsSubscriptions, SourceRegistry, TouchpointQueue
 from shared.domain.signatures import verify_shopify, verify_standard_webhooks, verify_wechat
 from shared.domain.sources import SourceNotFoundError
@@ -37,24 +37,12 @@ def registered_source(
 
 
 def _json(raw_body: bytes) -> dict[str, Any]:
-    if len(raw_body) > MAX_WEBHOOK_BYTES:
-        raise PayloadTooLargeError(
-            f"The body is over {MAX_WEBHOOK_BYTES} bytes", details={"limit": MAX_WEBHOOK_BYTES}
-        )
+    payload = parse_json_object(raw_body, max_bytes=MAX_WEBHOOK_BYTES)
     try:
-        payload = json.loads(raw_body, parse_constant=_refuse_constant)
         json.dumps(payload, ensure_ascii=False).encode()  # lone surrogates can't travel on
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise MalformedJsonError(f"The body is not valid JSON: {error}") from error
     except UnicodeEncodeError as error:
         raise InvalidInputError("The body contains invalid Unicode") from error
-    if not isinstance(payload, dict):
-        raise InvalidInputError("The body must be a JSON object")
     return payload
-
-
-def _refuse_constant(name: str) -> None:
-    raise json.JSONDecodeError(f"{name} is not JSON", name, 0)
 
 
 def _header(headers: Mapping[str, str], name: str) -> str | None:

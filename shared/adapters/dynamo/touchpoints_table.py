@@ -231,7 +231,7 @@ class DynamoSourceRegistry:
         self._forget()
 
     def save(self, source: Source) -> None:
-        item = SourceItem.get(*source_key(source.source_id))
+        item = SourceItem(*source_key(source.source_id))  # keys suffice: the update states its condition
         try:
             item.update(
                 actions=[
@@ -248,7 +248,7 @@ class DynamoSourceRegistry:
         self._forget()
 
     def set_signing_secrets(self, source_id: str, secrets: list[str]) -> None:
-        item = SourceItem.get(*source_key(source_id))
+        item = SourceItem(*source_key(source_id))
         try:
             # PynamoDB types ListAttribute(of=UnicodeAttribute) as a list of attributes, not of str.
             action = SourceItem.signing_secrets.set(secrets)  # type: ignore[arg-type]

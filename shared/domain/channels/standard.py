@@ -12,7 +12,6 @@ from shared.domain.channels.customer_ref import CustomerRef
 from shared.domain.payloads import decimal, items, mapping, timestamp
 from shared.domain.touchpoints import (
     ConsentSignal,
-    ConsentStatus,
     Order,
     OrderLine,
     Source,
@@ -78,6 +77,3 @@ def touchpoint_from_standard_webhook(
         occurred_at=timestamp(data.get("occurred_at") or payload.timestamp, received_at),
         received_at=received_at,
     )
-
-
-__all__ = ["ConsentStatus", "StandardWebhookPayload", "touchpoint_from_standard_webhook"]
