@@ -66,15 +66,51 @@ def item_size(item: dict[str, Any]) -> int:
     return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
 
 
+# DynamoDB bills an index entry as its keys plus the projected attributes plus 100 bytes.
+GSI_KEYS = {"by_profile": ("profile_id", "occurred_at")}
+INDEX_ENTRY_OVERHEAD = 100
+
+
+def _write_units(item: dict[str, Any]) -> int:
+    return math.ceil((item_size(item) or 1) / 1024)
+
+
+def _read_units(item: dict[str, Any], *, consistent: bool) -> float:
+    units = math.ceil((item_size(item) or 1) / 4096)
+    return units if consistent else units / 2
+
+
 class RequestMeter:
-    """Counts every AWS API call made through botocore and the DynamoDB request units it uses."""
+    """Counts every AWS API call made through botocore and the DynamoDB request units it uses,
+    as DynamoDB bills them: writes per started KB of the item (twice inside a transaction), plus
+    one index write per index entry the item creates; reads per started 4 KB of each item returned
+    (half for eventually consistent reads). `minimum_write_units` is the physical minimum the
+    design aims at: each touchpoint stored once and each profile written once per batch."""
 
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self.write_units = 0.0
         self.read_units = 0.0
+        self.minimum_write_units = 0.0
+        self.write_units_by_entity: Counter[str] = Counter()
         self.events = 0
         self.messages = 0
+
+    def _write(self, item: dict[str, Any], *, factor: int = 1) -> None:
+        pk = str(item.get("pk", {}).get("S", ""))
+        entity = pk.partition("#")[0] or "other"
+        base = _write_units(item) * factor
+        self.write_units += base
+        self.write_units_by_entity[entity] += base
+        for index_keys in GSI_KEYS.values():
+            if all(key in item for key in index_keys):
+                entry = {name: item[name] for name in ("pk", "sk", *index_keys) if name in item}
+                index_units = math.ceil((item_size(entry) + INDEX_ENTRY_OVERHEAD) / 1024)
+                self.write_units += index_units
+                self.write_units_by_entity[f"{entity} index"] += index_units
+        is_profile = entity == "PROFILE" and item.get("sk", {}).get("S") == "PROFILE"
+        if factor == 1 and (entity == "TOUCHPOINT" or is_profile):
+            self.minimum_write_units += _write_units(item)
 
     def record(self, service: str, operation: str, params: dict[str, Any], response: dict[str, Any]) -> None:
         self.calls[f"{service}:{operation}"] += 1
@@ -85,10 +121,25 @@ class RequestMeter:
         if service != "dynamodb":
             return
         if operation in ("PutItem", "UpdateItem", "DeleteItem"):
-            size = item_size(params.get("Item") or {}) or 1
-            self.write_units += math.ceil(size / 1024)
+            self._write(params.get("Item") or params.get("Key") or {})
+        elif operation == "TransactWriteItems":
+            for action in params.get("TransactItems", []):
+                for body in action.values():
+                    self._write(body.get("Item") or body.get("Key") or {}, factor=2)
         elif operation == "GetItem":
-            size = item_size(response.get("Item") or {}) or 1
+            self.read_units += _read_units(
+                response.get("Item") or {}, consistent=bool(params.get("ConsistentRead"))
+            )
+        elif operation == "BatchGetItem":
+            for table, items in (response.get("Responses") or {}).items():
+                consistent = bool(params["RequestItems"][table].get("ConsistentRead"))
+                for item in items:
+                    self.read_units += _read_units(item, consistent=consistent)
+                missing = len(params["RequestItems"][table]["Keys"]) - len(items)
+                self.read_units += missing * (1 if consistent else 0.5)  # a miss still costs a unit
+        elif operation == "Query":
+            items = response.get("Items") or []
+            size = sum(item_size(item) for item in items) or 1
             units = math.ceil(size / 4096)
             self.read_units += units if params.get("ConsistentRead") else units / 2
 
@@ -157,22 +208,46 @@ def _replace_factories(**factories: Callable[[], Any]) -> Callable[[], None]:
     return restore
 
 
-def _track_body(index: int) -> str:
-    return json.dumps(
-        {
-            "userId": f"user-{index % 500}",
-            "event": "Order Completed",
-            "messageId": f"bench-{index}",
-            "timestamp": "2026-11-24T08:00:00Z",
-            "sentAt": "2026-11-24T08:00:02Z",
-            "properties": {"order_id": f"o-{index}", "total": 129.9, "currency": "CNY", "items": 3},
-            "context": {"ip": "203.0.113.9", "library": {"name": "analytics-python", "version": "2.3.4"}},
+KNOWN_CUSTOMERS = 200
+
+
+def _mixed_call(index: int) -> tuple[str, dict[str, Any]]:
+    """A realistic mix: 30 % first visits (anonymous page views), 55 % known customers browsing,
+    15 % orders; customers return several times over the run."""
+    common = {
+        "messageId": f"bench-{index}",
+        "timestamp": "2026-11-24T08:00:00Z",
+        "sentAt": "2026-11-24T08:00:02Z",
+        "context": {"ip": "203.0.113.9", "library": {"name": "analytics-python", "version": "2.3.4"}},
+    }
+    slot = index % 20
+    user = f"user-{(index * 7) % KNOWN_CUSTOMERS}"
+    if slot < 6:
+        return "page", {**common, "anonymousId": f"visitor-{index}", "name": "Home"}
+    if slot < 17:
+        return "track", {
+            **common,
+            "userId": user,
+            "event": "Product Viewed",
+            "properties": {"sku": f"sku-{index % 50}"},
         }
-    )
+    return "track", {
+        **common,
+        "userId": user,
+        "event": "Order Completed",
+        "properties": {"order_id": f"o-{index}", "total": 129.9, "currency": "CNY", "items": 3},
+    }
+
+
+def _track_body(index: int) -> str:
+    return json.dumps(_mixed_call(index)[1])
 
 
 def _batch_body(start: int, size: int) -> str:
-    events = [{"type": "track", **json.loads(_track_body(index))} for index in range(start, start + size)]
+    events = []
+    for index in range(start, start + size):
+        call_type, body = _mixed_call(index)
+        events.append({"type": call_type, **body})
     return json.dumps({"batch": events, "sentAt": "2026-11-24T08:00:02Z"})
 
 
@@ -218,7 +293,8 @@ def measure_requests(touchpoints: int, *, batch: int = 1) -> dict[str, Any]:
         with meter.watching(), Client(app) as client, captured_output():
             if batch == 1:
                 for index in range(touchpoints):
-                    client.http.post("/v1/track", headers=auth, body=_track_body(index))
+                    call_type, body = _mixed_call(index)
+                    client.http.post(f"/v1/{call_type}", headers=auth, body=json.dumps(body))
             else:
                 for start in range(0, touchpoints, batch):
                     size = min(batch, touchpoints - start)
@@ -261,6 +337,11 @@ def measure_requests(touchpoints: int, *, batch: int = 1) -> dict[str, Any]:
         "eventbridge_events_per_touchpoint": meter.events / touchpoints,
         "eventbridge_requests_per_touchpoint": meter.calls.get("events:PutEvents", 0) / touchpoints,
         "dynamodb_wru_per_touchpoint": meter.write_units / touchpoints,
+        "dynamodb_minimum_wru_per_touchpoint": meter.minimum_write_units / touchpoints,
+        "dynamodb_wru_over_minimum": meter.write_units / meter.minimum_write_units,
+        "dynamodb_wru_by_entity_per_touchpoint": {
+            entity: units / touchpoints for entity, units in sorted(meter.write_units_by_entity.items())
+        },
         "dynamodb_rru_per_touchpoint": meter.read_units / touchpoints,
         "consumer_invocations_per_touchpoint": math.ceil(touchpoints / CONSUMER_BATCH) / touchpoints,
     }
@@ -277,6 +358,7 @@ def measure_cpu(touchpoints: int) -> dict[str, float]:
     from shared.domain.touchpoints import Source
     from tests.fakes import (
         FakeClock,
+        InMemoryCustomerGraph,
         InMemorySourceRegistry,
         InMemoryTouchpointArchive,
         InMemoryTouchpointQueue,
@@ -292,22 +374,25 @@ def measure_cpu(touchpoints: int) -> dict[str, float]:
         InMemoryTouchpointQueue(),
         InMemoryTouchpointArchive(),
     )
+    graph = InMemoryCustomerGraph()
     registry.add(Source(source_id="web", name="Web"), write_key="wk")
     restore = _replace_factories(
         get_source_registry=lambda: registry,
         get_touchpoint_queue=lambda: queue,
         get_touchpoint_archive=lambda: archive,
+        get_customer_graph=lambda: graph,
         get_clock=FakeClock,
         get_event_publisher=RecordingPublisher,
     )
     auth = {"Authorization": "Basic " + base64.b64encode(b"wk:").decode(), "Content-Type": "application/json"}
     try:
         with Client(app) as client, captured_output():
-            client.http.post("/v1/track", headers=auth, body=_track_body(-1))  # warm
+            client.http.post("/v1/track", headers=auth, body=_track_body(7))  # warm
             with captured_output() as api_logs:
                 started = time.process_time()
                 for index in range(touchpoints):
-                    client.http.post("/v1/track", headers=auth, body=_track_body(index))
+                    call_type, body = _mixed_call(index)
+                    client.http.post(f"/v1/{call_type}", headers=auth, body=json.dumps(body))
                 api_cpu = time.process_time() - started
         records = [
             {
@@ -334,6 +419,8 @@ def measure_cpu(touchpoints: int) -> dict[str, float]:
         with captured_output():  # warm: first-call work is a cold start, not a per-touchpoint cost
             consume({"Records": records[:CONSUMER_BATCH]}, LambdaContext(spec, "us-east-1"))
         archive.items.clear()
+        graph.records.clear()
+        graph.stored_profiles.clear()
         with captured_output() as consumer_logs:
             started = time.process_time()
             for start in range(0, len(records), CONSUMER_BATCH):

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from shared.adapters import aws_clients
 from shared.adapters.dynamo.conventions import bind_table
+from shared.adapters.dynamo.customers_table import CustomersTableItem, DynamoCustomerGraph
 from shared.adapters.dynamo.touchpoints_table import (
     DynamoSourceRegistry,
     DynamoTouchpointArchive,
@@ -17,6 +18,8 @@ from shared.adapters.events import EventBridgePublisher
 from shared.adapters.sns import HttpsSnsCertificates, HttpsSnsSubscriptions
 from shared.adapters.sqs import SqsQueueInspector, SqsTouchpointQueue
 from shared.clock import SystemClock
+from shared.domain.errors import ConfigurationError
+from shared.domain.identity import IdentityPolicy, parse_policy
 from shared.domain.ingest import ArchivePolicy
 from shared.domain.ports import (
     Clock,
@@ -56,6 +59,32 @@ def get_touchpoint_archive() -> TouchpointArchive:
 
 def get_archive_policy() -> ArchivePolicy:
     return ArchivePolicy(retention=timedelta(days=get_settings().touchpoint_retention_days))
+
+
+@functools.cache
+def _bound_customers_table() -> None:
+    bind_table(CustomersTableItem, get_settings().require("customers_table"))
+
+
+@functools.cache
+def get_customer_graph() -> DynamoCustomerGraph:
+    _bound_customers_table()
+    return DynamoCustomerGraph()
+
+
+@functools.cache
+def get_identity_policy() -> IdentityPolicy:
+    settings = get_settings()
+    try:
+        return parse_policy(
+            blocked_values=settings.identity_blocked_values,
+            limits=settings.identity_limits,
+            priority=settings.identity_priority,
+            shared_device_user_limit=settings.identity_shared_device_user_limit,
+            max_identifiers=settings.identity_max_identifiers,
+        )
+    except ValueError as error:
+        raise ConfigurationError(f"IDENTITY_* settings: {error}") from error
 
 
 @functools.cache
@@ -105,6 +134,9 @@ def reset() -> None:
         get_settings,
         get_clock,
         _bound_touchpoints_table,
+        _bound_customers_table,
+        get_customer_graph,
+        get_identity_policy,
         get_source_registry,
         get_touchpoint_archive,
         get_touchpoint_queue,

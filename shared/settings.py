@@ -18,6 +18,7 @@ from shared.domain.errors import ConfigurationError
 
 ResourceSetting = Literal[
     "touchpoints_table",
+    "customers_table",
     "touchpoint_queue_url",
     "touchpoint_dlq_url",
     "event_bus_name",
@@ -31,6 +32,7 @@ class Settings(BaseSettings):
     stage: str = "dev"
     # Resources (set per function by template.yaml).
     touchpoints_table: str | None = None
+    customers_table: str | None = None
     touchpoint_queue_url: str | None = None
     touchpoint_dlq_url: str | None = None
     event_bus_name: str | None = None
@@ -39,6 +41,12 @@ class Settings(BaseSettings):
     # Behaviour.
     touchpoint_retention_days: int = Field(default=395, ge=1, le=3650)
     source_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
+    # Identity resolution (merge protection). Lists are comma-separated; limits are `type=n`.
+    identity_blocked_values: str = ""
+    identity_limits: str = ""
+    identity_priority: str = ""
+    identity_shared_device_user_limit: int = Field(default=1, ge=1, le=100)
+    identity_max_identifiers: int = Field(default=60, ge=2, le=60)
 
     def require(self, name: ResourceSetting) -> str:
         value = getattr(self, name)

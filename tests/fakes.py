@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.domain.credentials import secret_digest
+from shared.domain.customers import ConcurrentUpdateError, MergeCommit, MergeRecord
 from shared.domain.errors import ConflictError, DependencyUnavailableError
+from shared.domain.identity import IdentityRecord
+from shared.domain.profiles import Profile
 from shared.domain.queue_health import QueueDepth
 from shared.domain.touchpoints import Source, SourceSecrets, Touchpoint
 
@@ -99,12 +103,20 @@ class InMemoryTouchpointQueue:
 class InMemoryTouchpointArchive:
     items: dict[str, tuple[Touchpoint, datetime]] = field(default_factory=dict)
 
-    def add(self, touchpoint: Touchpoint, *, expires_at: datetime, now: datetime) -> bool:
+    profile_of: dict[str, str | None] = field(default_factory=dict)
+
+    def add(
+        self, touchpoint: Touchpoint, *, expires_at: datetime, now: datetime, profile_id: str | None = None
+    ) -> bool:
         existing = self.items.get(touchpoint.touchpoint_id)
         if existing is not None and existing[1] > now:
             return False
         self.items[touchpoint.touchpoint_id] = (touchpoint, expires_at)
+        self.profile_of[touchpoint.touchpoint_id] = profile_id
         return True
+
+    def existing(self, touchpoint_ids: Collection[str], *, now: datetime) -> set[str]:
+        return {tid for tid in touchpoint_ids if tid in self.items and self.items[tid][1] > now}
 
     def get(self, touchpoint_id: str) -> tuple[Touchpoint, datetime] | None:
         return self.items.get(touchpoint_id)
@@ -127,3 +139,77 @@ class RecordingPublisher:
 
     def publish_all(self, events: Sequence[tuple[str, dict[str, Any]]]) -> None:
         self.published.extend(events)
+
+
+@dataclass
+class InMemoryCustomerGraph:
+    """The identity graph and profiles with DynamoDB's semantics: every write is conditional on
+    the version read, a merge is all-or-nothing. `before_write` lets a test interleave a
+    concurrent writer just before a write is checked."""
+
+    records: dict[str, IdentityRecord] = field(default_factory=dict)
+    stored_profiles: dict[str, Profile] = field(default_factory=dict)
+    merge_log: dict[str, MergeRecord] = field(default_factory=dict)
+    before_write: Callable[[], None] | None = None
+    writes: int = 0
+
+    def identities(self, keys: Collection[str]) -> dict[str, IdentityRecord]:
+        return {key: copy.deepcopy(self.records[key]) for key in keys if key in self.records}
+
+    def profiles(self, profile_ids: Collection[str]) -> dict[str, Profile]:
+        return {
+            pid: self.stored_profiles[pid].model_copy(deep=True)
+            for pid in profile_ids
+            if pid in self.stored_profiles
+        }
+
+    def _hook(self) -> None:
+        if self.before_write is not None:
+            hook, self.before_write = self.before_write, None
+            hook()
+
+    def _check_record(self, record: IdentityRecord) -> None:
+        stored = self.records.get(record.key)
+        if (stored.version if stored else 0) != record.version:
+            raise ConcurrentUpdateError(f"identity record changed {record} {stored}")
+
+    def _check_profile(self, profile: Profile) -> None:
+        stored = self.stored_profiles.get(profile.profile_id)
+        if (stored.version if stored else 0) != profile.version:
+            raise ConcurrentUpdateError("profile changed")
+
+    def save_identities(self, records: Sequence[IdentityRecord]) -> None:
+        self._hook()
+        for record in records:
+            self._check_record(record)
+            record.version += 1
+            self.records[record.key] = copy.deepcopy(record)
+            self.writes += 1
+
+    def save_profile(self, profile: Profile) -> None:
+        self._hook()
+        self._check_profile(profile)
+        profile.version += 1
+        self.stored_profiles[profile.profile_id] = profile.model_copy(deep=True)
+        self.writes += 1
+
+    def merge(self, commit: MergeCommit) -> None:
+        self._hook()
+        for record in commit.records:
+            self._check_record(record)
+        for profile in [commit.survivor, *commit.losers]:
+            self._check_profile(profile)
+        if any(entry.merge_id in self.merge_log for entry in commit.log):
+            raise ConcurrentUpdateError("merge already logged")
+        for record in commit.records:
+            record.version += 1
+            self.records[record.key] = copy.deepcopy(record)
+        for profile in [commit.survivor, *commit.losers]:
+            profile.version += 1
+            self.stored_profiles[profile.profile_id] = profile.model_copy(deep=True)
+        for entry in commit.log:
+            self.merge_log[entry.merge_id] = entry.model_copy(deep=True)
+        self.writes += 1
+
+    def live_profiles(self) -> list[Profile]:
+        return [p for p in self.stored_profiles.values() if p.merged_into is None and p.exists]

@@ -1,6 +1,6 @@
-"""Touchpoint consumer: SQS → archive each touchpoint once → TouchpointRecorded on the bus.
-Partial batch failures are reported (ReportBatchItemFailures), so one poison message never holds
-back its batch and ends on the DLQ."""
+"""Touchpoint consumer: SQS batch → identity resolution → one write per profile → events →
+archive. The batch is folded as a whole (touchpoints of one person become one profile write); a
+record that cannot be read is reported alone (ReportBatchItemFailures) and ends on the DLQ."""
 
 from __future__ import annotations
 
@@ -8,14 +8,14 @@ from collections import Counter
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Json
+from pydantic import Json, ValidationError
 
 from shared import dependencies
-from shared.domain.ingest import ArchiveOutcome, announce, archive_touchpoint
+from shared.domain.customers import Outcome, fold_touchpoints
+from shared.domain.errors import OmnireachError
 from shared.domain.touchpoints import Touchpoint
 from shared.observability import logger, metrics, tracer
 
@@ -24,38 +24,59 @@ class TouchpointRecord(SqsRecordModel):
     body: Json[Touchpoint]
 
 
-processor = BatchProcessor(event_type=EventType.SQS, model=TouchpointRecord)
-
 _METRIC_BY_OUTCOME = {
-    ArchiveOutcome.STORED: "TouchpointsStored",
-    ArchiveOutcome.DUPLICATE: "TouchpointsDuplicate",
+    Outcome.APPLIED: "TouchpointsStored",
+    Outcome.UNATTRIBUTED: "TouchpointsUnattributed",
+    Outcome.DUPLICATE: "TouchpointsDuplicate",
+    Outcome.SUPPRESSED: "TouchpointsSuppressed",
 }
-
-
-def record_handler(record: TouchpointRecord) -> tuple[ArchiveOutcome, Touchpoint]:
-    outcome = archive_touchpoint(
-        record.body,
-        archive=dependencies.get_touchpoint_archive(),
-        policy=dependencies.get_archive_policy(),
-        clock=dependencies.get_clock(),
-    )
-    if outcome is ArchiveOutcome.DUPLICATE:
-        logger.info("duplicate touchpoint ignored", extra={"touchpoint_id": record.body.touchpoint_id})
-    return outcome, record.body
 
 
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    with processor(records=event["Records"], handler=record_handler, lambda_context=context):
-        results = processor.process()
-    processed = [result for status, result, _record in results if status == "success"]
-    # Announced after archiving; if this fails the batch is retried and the duplicates re-announce.
-    announce([touchpoint for _outcome, touchpoint in processed], publisher=dependencies.get_event_publisher())
-    # One value per outcome per batch: cheaper than one per record, and under EMF's 100-value limit.
-    outcomes = Counter(outcome for outcome, _touchpoint in processed)
-    for outcome, metric in _METRIC_BY_OUTCOME.items():
-        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=outcomes[outcome])
-    metrics.add_metric(name="TouchpointsFailed", unit=MetricUnit.Count, value=len(results) - len(processed))
-    return processor.response()
+    failed: list[str] = []
+    records: list[TouchpointRecord] = []
+    for raw in event["Records"]:
+        try:
+            records.append(TouchpointRecord.model_validate(raw))
+        except ValidationError as error:
+            logger.error(
+                "unreadable touchpoint message",
+                extra={"message_id": raw.get("messageId"), "errors": error.error_count()},
+            )
+            failed.append(raw["messageId"])
+    if records:
+        try:
+            result = fold_touchpoints(
+                [record.body for record in records],
+                graph=dependencies.get_customer_graph(),
+                archive=dependencies.get_touchpoint_archive(),
+                publisher=dependencies.get_event_publisher(),
+                policy=dependencies.get_identity_policy(),
+                clock=dependencies.get_clock(),
+                expires_at=dependencies.get_archive_policy().expires_at,
+            )
+        except OmnireachError as error:
+            # Nothing half-done is lost: every write is idempotent and the whole batch comes back.
+            logger.warning("touchpoint batch retried", extra={"code": error.code, "reason": error.message})
+            failed += [record.messageId for record in records]
+        else:
+            for touchpoint_id, outcome in result.outcomes.items():
+                if outcome is Outcome.DUPLICATE:
+                    logger.info("duplicate touchpoint ignored", extra={"touchpoint_id": touchpoint_id})
+                elif outcome is Outcome.SUPPRESSED:
+                    logger.info(
+                        "touchpoint of an erased person dropped", extra={"touchpoint_id": touchpoint_id}
+                    )
+            outcomes = Counter(result.outcomes.values())
+            for outcome, metric in _METRIC_BY_OUTCOME.items():
+                metrics.add_metric(name=metric, unit=MetricUnit.Count, value=outcomes[outcome])
+            metrics.add_metric(name="ProfilesMerged", unit=MetricUnit.Count, value=result.merges)
+            metrics.add_metric(
+                name="IdentifiersNotLinked", unit=MetricUnit.Count, value=result.dropped_identifiers
+            )
+            metrics.add_metric(name="FoldAttempts", unit=MetricUnit.Count, value=result.attempts)
+    metrics.add_metric(name="TouchpointsFailed", unit=MetricUnit.Count, value=len(failed))
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}

@@ -1,5 +1,5 @@
 """Ingest: authenticate the source, validate and normalise each call, enqueue in batches, answer
-fast. The consumer archives each touchpoint once and announces it on the bus."""
+fast. The consumer (`shared.domain.customers`) folds, announces and archives each touchpoint once."""
 
 from __future__ import annotations
 
@@ -7,14 +7,13 @@ import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import Any
 
 from pydantic import ValidationError
 
 from shared.domain.credentials import matches_digest
 from shared.domain.errors import AuthenticationError, PermissionDeniedError, TouchpointNotFoundError
-from shared.domain.ports import Clock, EventPublisher, SourceRegistry, TouchpointArchive, TouchpointQueue
+from shared.domain.ports import Clock, SourceRegistry, TouchpointArchive, TouchpointQueue
 from shared.domain.touchpoints import (
     MAX_EVENT_BYTES,
     SegmentCall,
@@ -115,31 +114,12 @@ def enqueue(touchpoints: Sequence[Touchpoint], *, queue: TouchpointQueue) -> Non
         queue.send_all(touchpoints)
 
 
-class ArchiveOutcome(StrEnum):
-    STORED = "stored"
-    DUPLICATE = "duplicate"
-
-
 @dataclass(frozen=True)
 class ArchivePolicy:
     retention: timedelta
 
-
-def archive_touchpoint(
-    touchpoint: Touchpoint, *, archive: TouchpointArchive, policy: ArchivePolicy, clock: Clock
-) -> ArchiveOutcome:
-    """At-least-once safe: a redelivered or resent touchpoint (same id) is stored once."""
-    stored = archive.add(touchpoint, expires_at=archive_expiry(touchpoint, policy.retention), now=clock.now())
-    return ArchiveOutcome.STORED if stored else ArchiveOutcome.DUPLICATE
-
-
-def announce(touchpoints: Sequence[Touchpoint], *, publisher: EventPublisher) -> None:
-    """`TouchpointRecorded` for the capabilities that follow (identity, profiles, segments...).
-    Sent for redeliveries too: a crash between archive and announce must not lose the event, and
-    every consumer of it is idempotent by touchpoint id."""
-    publisher.publish_all(
-        [(TOUCHPOINT_RECORDED, touchpoint.model_dump(mode="json")) for touchpoint in touchpoints]
-    )
+    def expires_at(self, touchpoint: Touchpoint) -> datetime:
+        return archive_expiry(touchpoint, self.retention)
 
 
 def find_touchpoint(touchpoint_id: str, *, archive: TouchpointArchive, clock: Clock) -> Touchpoint:

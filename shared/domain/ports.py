@@ -3,7 +3,7 @@ unit tests use the in-memory fakes in `tests/fakes.py`."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -47,8 +47,14 @@ class TouchpointQueue(Protocol):
 
 
 class TouchpointArchive(Protocol):
-    def add(self, touchpoint: Touchpoint, *, expires_at: datetime, now: datetime) -> bool:
+    def add(
+        self, touchpoint: Touchpoint, *, expires_at: datetime, now: datetime, profile_id: str | None = None
+    ) -> bool:
         """Store the touchpoint unless a live one with its id exists. True if it was stored."""
+        ...
+
+    def existing(self, touchpoint_ids: Collection[str], *, now: datetime) -> set[str]:
+        """The ids among these archived and live (strongly consistent)."""
         ...
 
     def get(self, touchpoint_id: str) -> tuple[Touchpoint, datetime] | None:

@@ -117,6 +117,7 @@ class ConsentSignal(BaseModel):
     channel: Channel
     status: ConsentStatus
     reason: str
+    purpose: str = Field(default="marketing", pattern=r"^[a-z][a-z0-9_]{0,39}$")
 
 
 class Touchpoint(BaseModel):

@@ -4,15 +4,19 @@ the profile of the path stays at the physical minimum."""
 from infra.bench import item_size, measure_requests
 
 
-def test_a_touchpoint_costs_one_send_one_put_one_write_unit_and_one_event():
-    figures = measure_requests(30)
+def test_a_touchpoint_is_stored_once_and_its_profile_written_at_most_once():
+    figures = measure_requests(60)
     calls = figures["calls_per_touchpoint"]
+    units = figures["dynamodb_wru_by_entity_per_touchpoint"]
     assert calls["sqs:SendMessageBatch"] == 1  # single calls; /v1/batch sends ten per request
-    assert calls["dynamodb:PutItem"] == 1
-    assert figures["dynamodb_wru_per_touchpoint"] == 1
-    assert calls["dynamodb:GetItem"] <= 2 / 30  # write key → source, cached by a warm function
-    assert figures["eventbridge_events_per_touchpoint"] == 1
-    assert figures["eventbridge_requests_per_touchpoint"] <= 0.1  # ten entries per PutEvents
+    assert units["TOUCHPOINT"] == 1  # archived once, one write unit each
+    assert units["TOUCHPOINT index"] == 1  # its entry in the profile index
+    assert units["PROFILE"] <= 1  # one write per profile per batch (coalesced)
+    assert units["IDENTITY"] <= 1  # only identifiers seen for the first time are written
+    assert "dynamodb:TransactWriteItems" not in calls  # nobody merged: no transaction
+    assert calls["dynamodb:GetItem"] <= 2 / 60  # write key → source, cached by a warm function
+    assert calls["dynamodb:BatchGetItem"] <= 3 / 100 * 2 + 0.05  # archive, graph, profiles per batch
+    assert figures["eventbridge_requests_per_touchpoint"] <= 0.25  # ten entries per PutEvents
     assert not any(name.endswith((":Scan", ":Query")) for name in calls)
     assert figures["sqs_requests_per_touchpoint"] < 1.3  # the event source receives and deletes in tens
 

@@ -68,10 +68,13 @@ def test_each_stored_touchpoint_is_announced_on_the_bus(stack, client):
     watch = watch_bus(stack.function_environments["TouchpointsFunction"]["EVENT_BUS_NAME"])
     client.http.post("/v1/track", headers={**AUTH, **JSON}, body=json.dumps(CALL))
     deliver(stack, drain(stack))
-    (message,) = boto3.client("sqs").receive_message(QueueUrl=watch, MaxNumberOfMessages=10)["Messages"]
-    event = json.loads(message["Body"])
-    assert (event["source"], event["detail-type"]) == ("omnireach", "TouchpointRecorded")
-    assert (event["detail"]["touchpoint_id"], event["detail"]["type"]) == ("m-42", "order")
+    messages = boto3.client("sqs").receive_message(QueueUrl=watch, MaxNumberOfMessages=10)["Messages"]
+    events = {json.loads(m["Body"])["detail-type"]: json.loads(m["Body"]) for m in messages}
+    assert sorted(events) == ["OrderPlaced", "ProfileChanged", "TouchpointRecorded"]
+    recorded = events["TouchpointRecorded"]
+    assert recorded["source"] == "omnireach"
+    assert (recorded["detail"]["touchpoint_id"], recorded["detail"]["type"]) == ("m-42", "order")
+    assert recorded["detail"]["profile_id"] == events["OrderPlaced"]["detail"]["profile_id"]
 
 
 def test_a_batch_is_enqueued_with_send_message_batch_and_every_good_event_arrives(stack, client):

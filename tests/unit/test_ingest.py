@@ -8,10 +8,7 @@ from shared.domain.credentials import secret_digest
 from shared.domain.errors import AuthenticationError, PermissionDeniedError, TouchpointNotFoundError
 from shared.domain.ingest import (
     TOUCHPOINT_RECORDED,
-    ArchiveOutcome,
     ArchivePolicy,
-    announce,
-    archive_touchpoint,
     authenticate_source,
     check_admin_key,
     enqueue,
@@ -31,8 +28,8 @@ from tests.fakes import (
     InMemorySourceRegistry,
     InMemoryTouchpointArchive,
     InMemoryTouchpointQueue,
-    RecordingPublisher,
 )
+from tests.unit.customers_support import Harness
 
 WEB = Source(source_id="web", name="Web shop")
 POLICY = ArchivePolicy(retention=timedelta(days=30))
@@ -129,51 +126,54 @@ def test_enqueue_sends_everything_in_one_call_and_nothing_when_empty():
     assert queue.sent == batch
 
 
-@given(deliveries=st.lists(st.sampled_from(["m-1", "m-2", "m-3", "m-4"]), max_size=30))
-def test_archiving_is_idempotent_under_any_redelivery(deliveries):
-    archive, clock = InMemoryTouchpointArchive(), FakeClock()
-    outcomes = [
-        archive_touchpoint(touchpoint(message_id, clock), archive=archive, policy=POLICY, clock=clock)
-        for message_id in deliveries
-    ]
-    assert set(archive.items) == set(deliveries)
-    assert outcomes.count(ArchiveOutcome.STORED) == len(set(deliveries))
-    assert outcomes.count(ArchiveOutcome.DUPLICATE) == len(deliveries) - len(set(deliveries))
+def _archive(archive, tp):
+    return archive.add(tp, expires_at=POLICY.expires_at(tp), now=tp.received_at)
+
+
+def _harness(clock):
+    harness = Harness(clock=clock)
+    harness.archive = InMemoryTouchpointArchive()
+    return harness
+
+
+@given(deliveries=st.lists(st.lists(st.sampled_from(["m-1", "m-2", "m-3", "m-4"]), max_size=5), max_size=8))
+def test_folding_is_idempotent_under_any_redelivery(deliveries):
+    clock = FakeClock()
+    harness = _harness(clock)
+    for batch in deliveries:
+        harness.fold([touchpoint(message_id, clock) for message_id in batch])
+    delivered = {message_id for batch in deliveries for message_id in batch}
+    assert set(harness.archive.items) == delivered
+    recorded = [d["touchpoint_id"] for kind, d in harness.publisher.published if kind == TOUCHPOINT_RECORDED]
+    assert sorted(recorded) == sorted(delivered)  # announced once each, duplicates not again
+    touches = sum(p.touches_by_channel.get("web", 0) for p in harness.live())
+    assert touches == len(delivered)
 
 
 def test_a_redelivery_keeps_the_first_copy():
     archive, clock = InMemoryTouchpointArchive(), FakeClock()
     first = touchpoint("m-1", clock)
-    archive_touchpoint(first, archive=archive, policy=POLICY, clock=clock)
+    assert _archive(archive, first)
     clock.advance(timedelta(minutes=3))
-    archive_touchpoint(touchpoint("m-1", clock), archive=archive, policy=POLICY, clock=clock)
+    assert not _archive(archive, touchpoint("m-1", clock))
     assert find_touchpoint("m-1", archive=archive, clock=clock) == first
 
 
 def test_expired_touchpoints_are_not_found_even_before_ttl_deletes_them():
     archive, clock = InMemoryTouchpointArchive(), FakeClock()
-    archive_touchpoint(touchpoint("m-1", clock), archive=archive, policy=POLICY, clock=clock)
+    _archive(archive, touchpoint("m-1", clock))
     clock.advance(POLICY.retention)
     assert "m-1" in archive.items
     with pytest.raises(TouchpointNotFoundError):
         find_touchpoint("m-1", archive=archive, clock=clock)
+    assert archive.existing(["m-1"], now=clock.now()) == set()
 
 
 def test_an_expired_id_can_be_stored_again():
     archive, clock = InMemoryTouchpointArchive(), FakeClock()
-    archive_touchpoint(touchpoint("m-1", clock), archive=archive, policy=POLICY, clock=clock)
+    _archive(archive, touchpoint("m-1", clock))
     clock.advance(POLICY.retention + timedelta(seconds=1))
-    again = archive_touchpoint(touchpoint("m-1", clock), archive=archive, policy=POLICY, clock=clock)
-    assert again is ArchiveOutcome.STORED
-
-
-def test_announce_puts_one_touchpoint_recorded_per_touchpoint():
-    publisher, clock = RecordingPublisher(), FakeClock()
-    announce([touchpoint("m-1", clock), touchpoint("m-2", clock)], publisher=publisher)
-    assert [(kind, detail["touchpoint_id"]) for kind, detail in publisher.published] == [
-        (TOUCHPOINT_RECORDED, "m-1"),
-        (TOUCHPOINT_RECORDED, "m-2"),
-    ]
+    assert _archive(archive, touchpoint("m-1", clock))
 
 
 def test_admin_key_is_checked_against_its_digest():

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
-from datetime import datetime
+from collections.abc import Callable, Collection
+from datetime import UTC, datetime
 from typing import TypeVar
 
 from pynamodb.attributes import (
@@ -55,6 +55,9 @@ class TouchpointsTableItem(Model):
 class TouchpointItem(TouchpointsTableItem, discriminator="touchpoint"):
     source_id = UnicodeAttribute()
     body = UnicodeAttribute()
+    # The `by_profile` index (keys only): a profile's touchpoints, newest first.
+    profile_id = UnicodeAttribute(null=True)
+    occurred_at = UnicodeAttribute(null=True)  # ISO 8601 UTC, so it sorts as text
 
 
 class SourceItem(TouchpointsTableItem, discriminator="source"):
@@ -109,10 +112,18 @@ def _unavailable(error: PynamoDBException) -> DependencyUnavailableError:
 
 
 class DynamoTouchpointArchive:
-    def add(self, touchpoint: Touchpoint, *, expires_at: datetime, now: datetime) -> bool:
+    def add(
+        self, touchpoint: Touchpoint, *, expires_at: datetime, now: datetime, profile_id: str | None = None
+    ) -> bool:
         pk, sk = touchpoint_key(touchpoint.touchpoint_id)
         item = TouchpointItem(
-            pk, sk, source_id=touchpoint.source_id, body=touchpoint.model_dump_json(), expires_at=expires_at
+            pk,
+            sk,
+            source_id=touchpoint.source_id,
+            body=touchpoint.model_dump_json(exclude_defaults=True),
+            expires_at=expires_at,
+            profile_id=profile_id,
+            occurred_at=touchpoint.occurred_at.astimezone(UTC).isoformat() if profile_id else None,
         )
         # Invariant: one live touchpoint per id. An expired one awaiting TTL deletion may be replaced.
         only_if_new = TouchpointItem.pk.does_not_exist() | (TouchpointItem.expires_at <= now)
@@ -123,6 +134,22 @@ class DynamoTouchpointArchive:
                 return False
             raise _unavailable(error) from error
         return True
+
+    def existing(self, touchpoint_ids: Collection[str], *, now: datetime) -> set[str]:
+        if not touchpoint_ids:
+            return set()
+        keys = [touchpoint_key(tid) for tid in touchpoint_ids]
+        try:
+            found = TouchpointItem.batch_get(
+                keys, consistent_read=True, attributes_to_get=["pk", "expires_at"]
+            )
+            return {
+                item.pk.removeprefix("TOUCHPOINT#")
+                for item in found
+                if item.expires_at is None or item.expires_at > now
+            }
+        except PynamoDBException as error:
+            raise _unavailable(error) from error
 
     def get(self, touchpoint_id: str) -> tuple[Touchpoint, datetime] | None:
         try:

@@ -1,0 +1,212 @@
+"""The customers table (customer context): identity graph, profiles, merge log, privacy records.
+
+| entity   | pk                        | sk               | notes                                        |
+|----------|---------------------------|------------------|----------------------------------------------|
+| identity | IDENTITY#<sha256(t:v)>    | IDENTITY         | → profile_id; suppressed; shared; no raw PII |
+| profile  | PROFILE#<profile_id>      | PROFILE          | body = Profile JSON; version (optimistic)    |
+| merge    | PROFILE#<survivor_id>     | MERGE#<merge_id> | body = MergeRecord JSON                      |
+| erasure  | ERASURE#<request_id>      | ERASURE          | audit of a privacy erasure (hashes only)     |
+
+Everything about a person lives in their profile's partition, so erasing a person is a Query
+of that partition plus their identity records.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Collection, Iterable, Sequence
+from typing import Any
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    DiscriminatorAttribute,
+    ListAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.expressions.condition import Condition
+from pynamodb.models import Model
+from pynamodb.transactions import TransactWrite
+
+from shared.adapters.dynamo.conventions import is_condition_failure
+from shared.domain.customers import ConcurrentUpdateError, MergeCommit, MergeRecord
+from shared.domain.errors import DependencyUnavailableError
+from shared.domain.identifiers import IdentifierType
+from shared.domain.identity import IdentityRecord
+from shared.domain.profiles import Profile
+
+_PROFILE_FIELDS_OUTSIDE_BODY = {"profile_id", "version"}
+
+
+class CustomersTableItem(Model):
+    class Meta:
+        table_name = "unbound-customers-table"  # bound by bind_table from Settings
+
+    pk = UnicodeAttribute(hash_key=True)
+    sk = UnicodeAttribute(range_key=True)
+    kind = DiscriminatorAttribute(attr_name="kind")
+
+
+class IdentityItem(CustomersTableItem, discriminator="identity"):
+    version = NumberAttribute()
+    id_type = UnicodeAttribute()
+    profile_id = UnicodeAttribute(null=True)
+    suppressed = BooleanAttribute(default=False)
+    shared = BooleanAttribute(default=False)
+    seen_user_ids = ListAttribute(of=UnicodeAttribute, null=True)
+
+    def to_record(self) -> IdentityRecord:
+        return IdentityRecord(
+            key=self.pk.removeprefix("IDENTITY#"),
+            type=IdentifierType(self.id_type),
+            profile_id=self.profile_id,
+            version=int(self.version),
+            suppressed=bool(self.suppressed),
+            shared=bool(self.shared),
+            seen_user_ids=[str(h) for h in self.seen_user_ids or []],
+        )
+
+
+class ProfileItem(CustomersTableItem, discriminator="profile"):
+    version = NumberAttribute()
+    body = UnicodeAttribute()
+    merged_into = UnicodeAttribute(null=True)
+
+    def to_profile(self) -> Profile:
+        stored = json.loads(self.body)
+        return Profile.model_validate(
+            {**stored, "profile_id": self.pk.removeprefix("PROFILE#"), "version": int(self.version)}
+        )
+
+
+class MergeItem(CustomersTableItem, discriminator="merge"):
+    body = UnicodeAttribute()
+
+    def to_record(self) -> MergeRecord:
+        return MergeRecord.model_validate_json(self.body)
+
+
+def identity_item_key(key: str) -> tuple[str, str]:
+    return f"IDENTITY#{key}", "IDENTITY"
+
+
+def profile_item_key(profile_id: str) -> tuple[str, str]:
+    return f"PROFILE#{profile_id}", "PROFILE"
+
+
+def merge_item_key(survivor_id: str, merge_id: str) -> tuple[str, str]:
+    return f"PROFILE#{survivor_id}", f"MERGE#{merge_id}"
+
+
+def profile_body(profile: Profile) -> str:
+    """Compact JSON (defaults left out): the item's size is what every profile write is billed on.
+    The id and the version live in the key and the `version` attribute."""
+    return profile.model_dump_json(exclude=_PROFILE_FIELDS_OUTSIDE_BODY, exclude_defaults=True)
+
+
+def _unavailable(error: PynamoDBException) -> DependencyUnavailableError:
+    return DependencyUnavailableError("The customers table did not answer", details={"cause": error.msg})
+
+
+def _expected(model: type[IdentityItem] | type[ProfileItem], version: int) -> Condition:
+    """Invariant: nobody wrote the item since we read it (or it still does not exist)."""
+    return model.version == version if version else model.pk.does_not_exist()
+
+
+def identity_item(record: IdentityRecord) -> IdentityItem:
+    return IdentityItem(
+        *identity_item_key(record.key),
+        version=record.version + 1,
+        id_type=record.type.value,
+        profile_id=record.profile_id,
+        suppressed=record.suppressed,
+        shared=record.shared,
+        seen_user_ids=list(record.seen_user_ids) or None,
+    )
+
+
+def profile_item(profile: Profile) -> ProfileItem:
+    return ProfileItem(
+        *profile_item_key(profile.profile_id),
+        version=profile.version + 1,
+        body=profile_body(profile),
+        merged_into=profile.merged_into,
+    )
+
+
+def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
+
+
+class DynamoCustomerGraph:
+    def identities(self, keys: Collection[str]) -> dict[str, IdentityRecord]:
+        if not keys:
+            return {}
+        try:
+            found = IdentityItem.batch_get([identity_item_key(key) for key in keys], consistent_read=True)
+            return {record.key: record for record in (item.to_record() for item in found)}
+        except PynamoDBException as error:
+            raise _unavailable(error) from error
+
+    def profiles(self, profile_ids: Collection[str]) -> dict[str, Profile]:
+        if not profile_ids:
+            return {}
+        try:
+            found = ProfileItem.batch_get(
+                [profile_item_key(pid) for pid in profile_ids], consistent_read=True
+            )
+            return {profile.profile_id: profile for profile in (item.to_profile() for item in found)}
+        except PynamoDBException as error:
+            raise _unavailable(error) from error
+
+    def save_identities(self, records: Sequence[IdentityRecord]) -> None:
+        for record in records:
+            try:
+                identity_item(record).save(condition=_expected(IdentityItem, record.version))
+            except PynamoDBException as error:
+                if is_condition_failure(error):
+                    raise ConcurrentUpdateError("An identity record changed concurrently") from error
+                raise _unavailable(error) from error
+            record.version += 1
+
+    def save_profile(self, profile: Profile) -> None:
+        try:
+            profile_item(profile).save(condition=_expected(ProfileItem, profile.version))
+        except PynamoDBException as error:
+            if is_condition_failure(error):
+                raise ConcurrentUpdateError("The profile changed concurrently") from error
+            raise _unavailable(error) from error
+        profile.version += 1
+
+    def merge(self, commit: MergeCommit) -> None:
+        profiles = [commit.survivor, *commit.losers]
+        try:
+            with TransactWrite(connection=CustomersTableItem._get_connection().connection) as transaction:
+                for profile in profiles:
+                    transaction.save(profile_item(profile), condition=_expected(ProfileItem, profile.version))
+                for record in commit.records:
+                    transaction.save(identity_item(record), condition=_expected(IdentityItem, record.version))
+                for entry in commit.log:
+                    item = MergeItem(
+                        *merge_item_key(entry.survivor_id, entry.merge_id), body=entry.model_dump_json()
+                    )
+                    transaction.save(item, condition=MergeItem.pk.does_not_exist())
+        except TransactWriteError as error:
+            if is_condition_failure(error):
+                raise ConcurrentUpdateError("A merged item changed concurrently") from error
+            raise _unavailable(error) from error
+        for profile in profiles:
+            profile.version += 1
+        for record in commit.records:
+            record.version += 1
+
+    def merges(self, profile_id: str) -> list[MergeRecord]:
+        try:
+            return [
+                item.to_record()
+                for item in MergeItem.query(f"PROFILE#{profile_id}", MergeItem.sk.startswith("MERGE#"))
+            ]
+        except PynamoDBException as error:
+            raise _unavailable(error) from error

@@ -1,0 +1,90 @@
+"""Identity graph and profiles on the tables deployed from template.yaml (moto): the consumer's
+writes, the merge transaction, and the archive's profile index."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import boto3
+import pytest
+
+from shared import dependencies
+from shared.adapters.dynamo.customers_table import DynamoCustomerGraph
+from shared.domain.customers import ConcurrentUpdateError, fold_touchpoints
+from shared.domain.identifiers import IdentifierType
+from shared.domain.identity import identity_key
+from shared.domain.touchpoints import TouchpointType
+from tests.fakes import FakeClock, RecordingPublisher
+from tests.unit.customers_support import T0, ids, touchpoint
+
+
+def fold(touchpoints):
+    publisher = RecordingPublisher()
+    result = fold_touchpoints(
+        touchpoints,
+        graph=dependencies.get_customer_graph(),
+        archive=dependencies.get_touchpoint_archive(),
+        publisher=publisher,
+        policy=dependencies.get_identity_policy(),
+        clock=FakeClock(T0 + timedelta(days=1)),
+        expires_at=lambda tp: tp.received_at + timedelta(days=395),
+    )
+    return result, publisher
+
+
+def live_profiles(graph: DynamoCustomerGraph, *identifiers):
+    records = graph.identities([identity_key(i) for i in identifiers])
+    found = graph.profiles({r.profile_id for r in records.values() if r.profile_id})
+    return {p.profile_id: p for p in found.values() if p.merged_into is None}
+
+
+def test_profiles_and_identities_are_stored_once_and_merge_in_one_transaction(stack):
+    graph = dependencies.get_customer_graph()
+    ann_web, ann_pos = ids(anonymous_id="web-cookie-1"), ids(pos_customer_id="pos-88")
+    fold([touchpoint("t1", ann_web, minutes=0)])
+    fold([touchpoint("t2", ann_pos, kind=TouchpointType.ORDER, order_id="o1", total="80", minutes=30)])
+    assert len(live_profiles(graph, *ann_web, *ann_pos)) == 2
+
+    result, publisher = fold(
+        [touchpoint("t3", [*ann_web, *ann_pos, *ids(email="ann@example.com")], minutes=60)]
+    )
+    assert result.merges == 1
+    (survivor,) = live_profiles(graph, *ann_web, *ann_pos).values()
+    assert survivor.orders == 1 and survivor.revenue == 80
+    assert {i.type for i in survivor.identifiers} == {
+        IdentifierType.ANONYMOUS_ID,
+        IdentifierType.POS_CUSTOMER_ID,
+        IdentifierType.EMAIL,
+    }
+    (entry,) = graph.merges(survivor.profile_id)
+    assert entry.touchpoint_id == "t3" and entry.loser_before.orders == 1
+    assert [kind for kind, _ in publisher.published].count("ProfilesMerged") == 1
+
+    # The archive's index lists each touchpoint under the profile it landed on.
+    index = boto3.client("dynamodb").query(
+        TableName=stack.resources["TouchpointsTable"],
+        IndexName="by_profile",
+        KeyConditionExpression="profile_id = :p",
+        ExpressionAttributeValues={":p": {"S": survivor.profile_id}},
+    )
+    assert [item["pk"]["S"] for item in index["Items"]] == ["TOUCHPOINT#t1", "TOUCHPOINT#t3"]
+
+
+def test_a_stale_version_is_refused_by_the_table(stack):
+    graph = dependencies.get_customer_graph()
+    fold([touchpoint("t1", ids(user_id="u1"))])
+    (profile,) = live_profiles(graph, *ids(user_id="u1")).values()
+    stale = profile.model_copy(deep=True)
+    graph.save_profile(profile)
+    with pytest.raises(ConcurrentUpdateError):
+        graph.save_profile(stale)
+
+
+def test_redelivering_an_archived_batch_changes_nothing(stack):
+    batch = [touchpoint(f"t{n}", ids(user_id="u1"), minutes=n) for n in range(3)]
+    fold(batch)
+    result, publisher = fold(batch)
+    assert set(result.outcomes.values()) == {"duplicate"}
+    assert publisher.published == []
+    (profile,) = live_profiles(dependencies.get_customer_graph(), *ids(user_id="u1")).values()
+    assert profile.touches_by_channel == {"web": 3}

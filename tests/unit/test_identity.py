@@ -1,0 +1,179 @@
+"""Identity resolution: create, attach, merge into the oldest, and every merge protection."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from shared.domain.customers import PROFILES_MERGED, ConcurrentUpdateError, Outcome
+from shared.domain.identifiers import Identifier, IdentifierType
+from shared.domain.identity import IdentityPolicy, IdentityRecord, identity_key
+from shared.domain.touchpoints import TouchpointType
+from tests.unit.customers_support import Harness, ids, touchpoint
+
+
+def test_zero_matches_create_one_match_attaches() -> None:
+    harness = Harness()
+    harness.fold([touchpoint("t1", ids(anonymous_id="a1"))])
+    harness.fold([touchpoint("t2", ids(anonymous_id="a1", email="ann@example.com"), minutes=5)])
+    [profile] = harness.live()
+    assert set(profile.identifiers) == set(ids(anonymous_id="a1", email="ann@example.com"))
+    assert profile.touches_by_channel == {"web": 2}
+
+
+def test_two_matches_merge_into_the_oldest_with_a_log_entry() -> None:
+    harness = Harness()
+    harness.fold([touchpoint("t-new", ids(email="ann@example.com"), minutes=60)])
+    harness.fold([touchpoint("t-old", ids(anonymous_id="a1"), minutes=0)])
+    oldest = harness.profile_of(ids(anonymous_id="a1")[0])
+    newest = harness.profile_of(ids(email="ann@example.com")[0])
+    harness.fold([touchpoint("t-link", ids(anonymous_id="a1", email="ann@example.com"), minutes=90)])
+
+    [survivor] = harness.live()
+    assert survivor.profile_id == oldest.profile_id
+    assert survivor.merged_from == [newest.profile_id]
+    assert harness.graph.stored_profiles[newest.profile_id].merged_into == oldest.profile_id
+    assert (
+        harness.graph.records[identity_key(ids(email="ann@example.com")[0])].profile_id == oldest.profile_id
+    )
+    [entry] = harness.graph.merge_log.values()
+    assert (entry.survivor_id, entry.loser_id, entry.touchpoint_id) == (
+        oldest.profile_id,
+        newest.profile_id,
+        "t-link",
+    )
+    assert entry.reason == "anonymous_id,email"
+    assert harness.events(PROFILES_MERGED)[0]["merged"] == [newest.profile_id]
+
+
+def test_a_merge_redelivered_changes_nothing() -> None:
+    harness = Harness()
+    harness.fold([touchpoint("t1", ids(anonymous_id="a1")), touchpoint("t2", ids(email="b@example.com"))])
+    link = touchpoint("t3", ids(anonymous_id="a1", email="b@example.com"), minutes=5)
+    harness.fold([link])
+    before = harness.live()[0].model_copy(deep=True)
+    harness.archive.items.clear()  # as if the crash came before archiving
+    result = harness.fold([link, link])
+    assert result.merges == 0
+    assert harness.live()[0].touches_by_channel == before.touches_by_channel
+    assert len(harness.graph.merge_log) == 1
+
+
+@pytest.mark.parametrize("junk", ["null", "undefined", "0", "-1", "anonymous", "guest", "0000-0000", "true"])
+def test_junk_ids_never_merge_two_people(junk: str) -> None:
+    harness = Harness()
+    ann = touchpoint("t1", [*ids(user_id="ann"), Identifier(type=IdentifierType.ANONYMOUS_ID, value=junk)])
+    bob = touchpoint("t2", [*ids(user_id="bob"), Identifier(type=IdentifierType.ANONYMOUS_ID, value=junk)])
+    harness.fold([ann])
+    harness.fold([bob])
+    assert len(harness.live()) == 2
+    assert not harness.graph.merge_log
+
+
+def test_a_shared_pos_device_is_quarantined_and_links_nobody() -> None:
+    harness = Harness()
+    for n, user in enumerate(["ann", "bob", "cy"]):
+        harness.fold([touchpoint(f"login-{user}", ids(user_id=user, device_id="pos-7"), minutes=n)])
+    harness.fold([touchpoint("anon", ids(device_id="pos-7"), minutes=10)])
+    live = harness.live()
+    assert len(live) == 3
+    assert not harness.graph.merge_log
+    assert harness.graph.records[identity_key(ids(device_id="pos-7")[0])].shared
+    # The anonymous visit on the shared terminal is attributed to nobody rather than the last user.
+    assert harness.archive.profile_of["anon"] is None
+    assert sum(p.touches_by_channel.get("web", 0) for p in live) == 3
+
+
+def test_two_different_user_ids_never_merge_even_through_a_shared_email() -> None:
+    harness = Harness()
+    harness.fold([touchpoint("t1", ids(user_id="u1", email="family@example.com"))])
+    harness.fold([touchpoint("t2", ids(user_id="u2", email="family@example.com"), minutes=1)])
+    users = sorted(p.identifier_values(IdentifierType.USER_ID)[0] for p in harness.live())
+    assert users == ["u1", "u2"]
+    assert not harness.graph.merge_log
+    # The lower-priority identifier was dropped: the email stays with its first owner.
+    assert harness.profile_of(ids(email="family@example.com")[0]).identifier_values(
+        IdentifierType.USER_ID
+    ) == ["u1"]
+
+
+def test_a_link_between_two_identified_profiles_is_refused() -> None:
+    harness = Harness()
+    harness.fold([touchpoint("t1", ids(user_id="u1", anonymous_id="a1"))])
+    harness.fold([touchpoint("t2", ids(user_id="u2", email="two@example.com"), minutes=1)])
+    harness.fold([touchpoint("t3", ids(anonymous_id="a1", email="two@example.com"), minutes=2)])
+    assert len(harness.live()) == 2
+    assert not harness.graph.merge_log
+
+
+def test_per_type_limit_keeps_the_profile_within_it() -> None:
+    harness = Harness(policy=IdentityPolicy(limits={IdentifierType.EMAIL: 2}))
+    for n in range(4):
+        harness.fold([touchpoint(f"t{n}", [*ids(user_id="u1"), *ids(email=f"e{n}@example.com")], minutes=n)])
+    profile = harness.profile_of(ids(user_id="u1")[0])
+    assert profile.identifier_values(IdentifierType.EMAIL) == ["e0@example.com", "e1@example.com"]
+    assert profile.touches_by_channel == {"web": 4}  # the touchpoints still landed
+
+
+def test_configured_blocklist_values_never_link() -> None:
+    harness = Harness(policy=IdentityPolicy(blocked_values=frozenset({"qa@example.com"})))
+    harness.fold([touchpoint("t1", ids(user_id="u1", email="qa@example.com"))])
+    harness.fold([touchpoint("t2", ids(user_id="u2", email="qa@example.com"), minutes=1)])
+    assert [p.identifier_values(IdentifierType.EMAIL) for p in harness.live()] == [[], []]
+
+
+def test_orders_are_counted_once_per_order_id_and_aggregate() -> None:
+    harness = Harness()
+    who = ids(user_id="u1")
+    harness.fold(
+        [
+            touchpoint("c1", who, kind=TouchpointType.ORDER, order_id="o1", total="100", minutes=0),
+            touchpoint("p1", who, kind=TouchpointType.ORDER, order_id="o1", total="100", minutes=1),
+            touchpoint("c2", who, kind=TouchpointType.ORDER, order_id="o2", total="50", minutes=60 * 24 * 10),
+            touchpoint("r1", who, kind=TouchpointType.REFUND, total="20", minutes=60 * 24 * 11),
+        ]
+    )
+    profile = harness.profile_of(who[0])
+    assert (profile.orders, profile.revenue, profile.refunds, profile.refunded) == (2, 150, 1, 20)
+    assert profile.average_order_value == Decimal("75.00")
+    assert profile.purchase_interval_days == 10.0
+    assert [e["order_id"] for e in harness.events("OrderPlaced")] == ["o1", "o2"]
+
+
+def test_a_conflicting_writer_makes_the_batch_retry_without_double_counting() -> None:
+    harness = Harness()
+    harness.fold([touchpoint("t0", ids(user_id="u1"))])
+
+    def concurrent() -> None:  # another worker folds a different touchpoint first
+        harness.fold([touchpoint("t-other", ids(user_id="u1"), minutes=1)])
+
+    harness.graph.before_write = concurrent
+    result = harness.fold([touchpoint("t1", ids(user_id="u1"), minutes=2)])
+    assert result.attempts == 2
+    assert harness.profile_of(ids(user_id="u1")[0]).touches_by_channel == {"web": 3}
+
+
+def test_conflicts_on_every_attempt_fail_the_batch() -> None:
+    harness = Harness()
+    harness.fold([touchpoint("t0", ids(user_id="u1"))])
+
+    class AlwaysStale(type(harness.graph)):  # type: ignore[misc]
+        def save_profile(self, profile):  # type: ignore[no-untyped-def]
+            raise ConcurrentUpdateError("stale")
+
+    harness.graph.__class__ = AlwaysStale
+    with pytest.raises(ConcurrentUpdateError):
+        harness.fold([touchpoint("t1", ids(user_id="u1"), minutes=2)])
+    assert "t1" not in harness.archive.items
+
+
+def test_suppressed_identifier_drops_the_touchpoint() -> None:
+    harness = Harness()
+    record = IdentityRecord.new(ids(email="gone@example.com")[0])
+    record.suppressed, record.version = True, 1
+    harness.graph.records[record.key] = record
+    result = harness.fold([touchpoint("late", ids(email="gone@example.com", anonymous_id="a9"))])
+    assert result.outcomes["late"] is Outcome.SUPPRESSED
+    assert "late" not in harness.archive.items
+    assert harness.live() == []
