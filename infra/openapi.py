@@ -11,6 +11,7 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from shared.domain.channels.standard import StandardWebhookPayload
+from shared.domain.identifiers import IdentifierType
 from shared.domain.sources import NewSource, SourceChange
 from shared.domain.touchpoints import SegmentCall, Source, Touchpoint
 from shared.error_envelope import ErrorEnvelope
@@ -224,6 +225,77 @@ def build() -> dict[str, Any]:
                 **_errors(401, 404),
             },
         },
+    }
+    profile_id = {"name": "profile_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    profile = {"200": {"description": "Profile", **_json({"type": "object"})}}
+    identifier_query = [
+        {"name": kind.value, "in": "query", "required": False, "schema": {"type": "string"}}
+        for kind in IdentifierType
+    ]
+    paths["/profiles"] = {
+        "get": {
+            "summary": "Look a profile up by exactly one identifier (normalised as at ingest)",
+            "tags": ["profiles"],
+            "security": admin,
+            "parameters": [
+                *identifier_query,
+                {"name": "country_code", "in": "query", "required": False, "schema": {"type": "string"}},
+            ],
+            "responses": {**profile, **_errors(400, 401, 404)},
+        }
+    }
+    paths["/profiles/{profile_id}"] = {
+        "get": {
+            "summary": "A profile (a merged profile's id answers with the survivor)",
+            "tags": ["profiles"],
+            "security": admin,
+            "parameters": [profile_id],
+            "responses": {**profile, **_errors(401, 404)},
+        }
+    }
+    paths["/profiles/{profile_id}/touchpoints"] = {
+        "get": {
+            "summary": "The profile's recent touchpoints, newest first",
+            "tags": ["profiles"],
+            "security": admin,
+            "parameters": [
+                profile_id,
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 100},
+                },
+            ],
+            "responses": {
+                "200": {"description": "Touchpoints", **_json({"type": "object"})},
+                **_errors(400, 401, 404),
+            },
+        }
+    }
+    paths["/profiles/{profile_id}/merges"] = {
+        "get": {
+            "summary": "The merge log of merges this profile survived",
+            "tags": ["profiles"],
+            "security": admin,
+            "parameters": [profile_id],
+            "responses": {"200": {"description": "Merges", **_json({"type": "object"})}, **_errors(401, 404)},
+        }
+    }
+    paths["/profiles/{profile_id}/merges/{merge_id}/unmerge"] = {
+        "post": {
+            "summary": "Undo a merge: both profiles restored from the log, never merged again",
+            "tags": ["profiles"],
+            "security": admin,
+            "parameters": [
+                profile_id,
+                {"name": "merge_id", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            "responses": {
+                "200": {"description": "Both profiles", **_json({"type": "object"})},
+                **_errors(401, 404, 409),
+            },
+        }
     }
     paths["/health"] = {
         "get": {

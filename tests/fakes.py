@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.domain.credentials import secret_digest
-from shared.domain.customers import ConcurrentUpdateError, MergeCommit, MergeRecord
+from shared.domain.customers import ConcurrentUpdateError, MergeCommit, MergeRecord, UnmergeCommit
 from shared.domain.errors import ConflictError, DependencyUnavailableError
 from shared.domain.identity import IdentityRecord
 from shared.domain.profiles import Profile
@@ -104,6 +104,7 @@ class InMemoryTouchpointArchive:
     items: dict[str, tuple[Touchpoint, datetime]] = field(default_factory=dict)
 
     profile_of: dict[str, str | None] = field(default_factory=dict)
+    archived_at: dict[str, datetime] = field(default_factory=dict)
 
     def add(
         self, touchpoint: Touchpoint, *, expires_at: datetime, now: datetime, profile_id: str | None = None
@@ -113,10 +114,37 @@ class InMemoryTouchpointArchive:
             return False
         self.items[touchpoint.touchpoint_id] = (touchpoint, expires_at)
         self.profile_of[touchpoint.touchpoint_id] = profile_id
+        self.archived_at[touchpoint.touchpoint_id] = now
         return True
 
     def existing(self, touchpoint_ids: Collection[str], *, now: datetime) -> set[str]:
         return {tid for tid in touchpoint_ids if tid in self.items and self.items[tid][1] > now}
+
+    def of_profile(self, profile_id: str, *, limit: int | None = None) -> list[str]:
+        mine = [tid for tid, pid in self.profile_of.items() if pid == profile_id and tid in self.items]
+        mine.sort(key=lambda tid: (self.items[tid][0].occurred_at, tid), reverse=True)
+        return mine[:limit]
+
+    def get_many(
+        self, touchpoint_ids: Sequence[str], *, now: datetime, archived_since: datetime | None = None
+    ) -> list[Touchpoint]:
+        return [
+            self.items[tid][0]
+            for tid in touchpoint_ids
+            if tid in self.items
+            and self.items[tid][1] > now
+            and (archived_since is None or self.archived_at[tid] >= archived_since)
+        ]
+
+    def relabel(self, touchpoint_ids: Sequence[str], profile_id: str) -> None:
+        for tid in touchpoint_ids:
+            if tid in self.items:
+                self.profile_of[tid] = profile_id
+
+    def delete(self, touchpoint_ids: Sequence[str]) -> None:
+        for tid in touchpoint_ids:
+            self.items.pop(tid, None)
+            self.profile_of.pop(tid, None)
 
     def get(self, touchpoint_id: str) -> tuple[Touchpoint, datetime] | None:
         return self.items.get(touchpoint_id)
@@ -210,6 +238,25 @@ class InMemoryCustomerGraph:
         for entry in commit.log:
             self.merge_log[entry.merge_id] = entry.model_copy(deep=True)
         self.writes += 1
+
+    def merges(self, profile_id: str) -> list[MergeRecord]:
+        return [e.model_copy(deep=True) for e in self.merge_log.values() if e.survivor_id == profile_id]
+
+    def unmerge(self, commit: UnmergeCommit) -> None:
+        self._hook()
+        for record in commit.records:
+            self._check_record(record)
+        for profile in (commit.survivor, commit.restored):
+            self._check_profile(profile)
+        if self.merge_log[commit.log.merge_id].unmerged_at is not None:
+            raise ConcurrentUpdateError("already unmerged")
+        for record in commit.records:
+            record.version += 1
+            self.records[record.key] = copy.deepcopy(record)
+        for profile in (commit.survivor, commit.restored):
+            profile.version += 1
+            self.stored_profiles[profile.profile_id] = profile.model_copy(deep=True)
+        self.merge_log[commit.log.merge_id] = commit.log.model_copy(deep=True)
 
     def live_profiles(self) -> list[Profile]:
         return [p for p in self.stored_profiles.values() if p.merged_into is None and p.exists]

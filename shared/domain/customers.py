@@ -93,6 +93,14 @@ class MergeCommit:
     log: list[MergeRecord]
 
 
+@dataclass
+class UnmergeCommit:
+    survivor: Profile
+    restored: Profile  # the loser, live again
+    records: list[IdentityRecord]  # pointed back at the restored profile
+    log: MergeRecord  # with `unmerged_at` set
+
+
 class CustomerGraph(Protocol):
     def identities(self, keys: Collection[str]) -> dict[str, IdentityRecord]:
         """Stored records among `keys` (strongly consistent)."""
@@ -113,6 +121,14 @@ class CustomerGraph(Protocol):
 
     def merge(self, commit: MergeCommit) -> None:
         """All of it in one transaction, each item conditional on its version."""
+        ...
+
+    def merges(self, profile_id: str) -> list[MergeRecord]:
+        """The merge log entries of merges this profile survived."""
+        ...
+
+    def unmerge(self, commit: UnmergeCommit) -> None:
+        """One transaction; the log entry only if not unmerged yet. Raises ConcurrentUpdateError."""
         ...
 
 

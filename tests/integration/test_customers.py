@@ -88,3 +88,18 @@ def test_redelivering_an_archived_batch_changes_nothing(stack):
     assert publisher.published == []
     (profile,) = live_profiles(dependencies.get_customer_graph(), *ids(user_id="u1")).values()
     assert profile.touches_by_channel == {"web": 3}
+
+
+def test_the_archive_lists_relabels_and_deletes_a_profiles_touchpoints(stack):
+    archive = dependencies.get_touchpoint_archive()
+    result, _ = fold([touchpoint(f"t{n}", ids(user_id="u1"), minutes=n) for n in range(3)])
+    profile_id = result.profile_of["t0"]
+    now = T0 + timedelta(days=1)
+    assert archive.of_profile(profile_id) == ["t2", "t1", "t0"]
+    assert archive.of_profile(profile_id, limit=2) == ["t2", "t1"]
+    assert [tp.touchpoint_id for tp in archive.get_many(["t1", "t0", "missing"], now=now)] == ["t1", "t0"]
+    archive.relabel(["t2"], "someone-else")
+    assert archive.of_profile("someone-else") == ["t2"]
+    archive.delete(["t0", "t1"])
+    assert archive.of_profile(profile_id) == []
+    assert archive.existing(["t0", "t1", "t2"], now=now) == {"t2"}

@@ -30,7 +30,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from shared.adapters.dynamo.conventions import is_condition_failure
-from shared.domain.customers import ConcurrentUpdateError, MergeCommit, MergeRecord
+from shared.domain.customers import ConcurrentUpdateError, MergeCommit, MergeRecord, UnmergeCommit
 from shared.domain.errors import DependencyUnavailableError
 from shared.domain.identifiers import IdentifierType
 from shared.domain.identity import IdentityRecord
@@ -198,6 +198,26 @@ class DynamoCustomerGraph:
                 raise ConcurrentUpdateError("A merged item changed concurrently") from error
             raise _unavailable(error) from error
         for profile in profiles:
+            profile.version += 1
+        for record in commit.records:
+            record.version += 1
+
+    def unmerge(self, commit: UnmergeCommit) -> None:
+        log = commit.log
+        try:
+            with TransactWrite(connection=CustomersTableItem._get_connection().connection) as transaction:
+                for profile in (commit.survivor, commit.restored):
+                    transaction.save(profile_item(profile), condition=_expected(ProfileItem, profile.version))
+                for record in commit.records:
+                    transaction.save(identity_item(record), condition=_expected(IdentityItem, record.version))
+                item = MergeItem(*merge_item_key(log.survivor_id, log.merge_id), body=log.model_dump_json())
+                # Invariant: a merge is undone once. The stored entry still says it is merged.
+                transaction.save(item, condition=MergeItem.body.contains('"unmerged_at":null'))
+        except TransactWriteError as error:
+            if is_condition_failure(error):
+                raise ConcurrentUpdateError("The merged profiles changed concurrently") from error
+            raise _unavailable(error) from error
+        for profile in (commit.survivor, commit.restored):
             profile.version += 1
         for record in commit.records:
             record.version += 1

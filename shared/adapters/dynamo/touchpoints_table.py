@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Sequence
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -21,6 +21,7 @@ from pynamodb.attributes import (
     ListAttribute,
     TTLAttribute,
     UnicodeAttribute,
+    UTCDateTimeAttribute,
 )
 from pynamodb.exceptions import (
     GetError,
@@ -31,6 +32,7 @@ from pynamodb.exceptions import (
     TransactWriteError,
     UpdateError,
 )
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
@@ -52,12 +54,24 @@ class TouchpointsTableItem(Model):
     expires_at = TTLAttribute(null=True)
 
 
+class ByProfileIndex(GlobalSecondaryIndex["TouchpointItem"]):  # type: ignore[no-untyped-call]
+    """A profile's touchpoints by time (keys only). Sparse: unattributed touchpoints stay out."""
+
+    class Meta:
+        index_name = "by_profile"
+        projection = KeysOnlyProjection()
+
+    profile_id = UnicodeAttribute(hash_key=True)
+    occurred_at = UnicodeAttribute(range_key=True)
+
+
 class TouchpointItem(TouchpointsTableItem, discriminator="touchpoint"):
     source_id = UnicodeAttribute()
     body = UnicodeAttribute()
-    # The `by_profile` index (keys only): a profile's touchpoints, newest first.
     profile_id = UnicodeAttribute(null=True)
     occurred_at = UnicodeAttribute(null=True)  # ISO 8601 UTC, so it sorts as text
+    archived_at = UTCDateTimeAttribute(null=True)
+    by_profile = ByProfileIndex()
 
 
 class SourceItem(TouchpointsTableItem, discriminator="source"):
@@ -124,6 +138,7 @@ class DynamoTouchpointArchive:
             expires_at=expires_at,
             profile_id=profile_id,
             occurred_at=touchpoint.occurred_at.astimezone(UTC).isoformat() if profile_id else None,
+            archived_at=now,
         )
         # Invariant: one live touchpoint per id. An expired one awaiting TTL deletion may be replaced.
         only_if_new = TouchpointItem.pk.does_not_exist() | (TouchpointItem.expires_at <= now)
@@ -148,6 +163,69 @@ class DynamoTouchpointArchive:
                 for item in found
                 if item.expires_at is None or item.expires_at > now
             }
+        except PynamoDBException as error:
+            raise _unavailable(error) from error
+
+    def of_profile(self, profile_id: str, *, limit: int | None = None) -> list[str]:
+        """Touchpoint ids labelled with this profile, newest first (the `by_profile` index)."""
+        # Read at the table connection: index entries carry keys only, not the `kind` PynamoDB
+        # would filter a model query on.
+        table = TouchpointItem._get_connection()
+        ids: list[str] = []
+        start: dict[str, Any] | None = None
+        try:
+            while limit is None or len(ids) < limit:
+                page = table.query(
+                    profile_id,
+                    index_name=ByProfileIndex.Meta.index_name,
+                    scan_index_forward=False,
+                    limit=None if limit is None else limit - len(ids),
+                    exclusive_start_key=start,
+                )
+                ids += [item["pk"]["S"].removeprefix("TOUCHPOINT#") for item in page.get("Items", [])]
+                start = page.get("LastEvaluatedKey")
+                if not start:
+                    break
+        except PynamoDBException as error:
+            raise _unavailable(error) from error
+        return ids
+
+    def get_many(
+        self, touchpoint_ids: Sequence[str], *, now: datetime, archived_since: datetime | None = None
+    ) -> list[Touchpoint]:
+        """Live touchpoints among these, in the order asked (only those archived since a time)."""
+        if not touchpoint_ids:
+            return []
+        try:
+            found = {
+                item.pk.removeprefix("TOUCHPOINT#"): item
+                for item in TouchpointItem.batch_get([touchpoint_key(tid) for tid in touchpoint_ids])
+            }
+        except PynamoDBException as error:
+            raise _unavailable(error) from error
+        return [
+            Touchpoint.model_validate_json(found[tid].body)
+            for tid in touchpoint_ids
+            if tid in found
+            and (found[tid].expires_at is None or found[tid].expires_at > now)
+            and (archived_since is None or (found[tid].archived_at or now) >= archived_since)
+        ]
+
+    def relabel(self, touchpoint_ids: Sequence[str], profile_id: str) -> None:
+        for tid in touchpoint_ids:
+            try:
+                TouchpointItem(*touchpoint_key(tid)).update(
+                    actions=[TouchpointItem.profile_id.set(profile_id)], condition=TouchpointItem.pk.exists()
+                )
+            except UpdateError as error:
+                if not is_condition_failure(error):  # gone meanwhile (expired, erased): nothing to do
+                    raise _unavailable(error) from error
+
+    def delete(self, touchpoint_ids: Sequence[str]) -> None:
+        try:
+            with TouchpointItem.batch_write() as batch:
+                for tid in touchpoint_ids:
+                    batch.delete(TouchpointItem(*touchpoint_key(tid)))
         except PynamoDBException as error:
             raise _unavailable(error) from error
 
