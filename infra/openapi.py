@@ -297,6 +297,67 @@ def build() -> dict[str, Any]:
             },
         }
     }
+    paths["/privacy/erasures"] = {
+        "post": {
+            "summary": "Erase a person by any identifier: suppressed at once, data removed by a job",
+            "tags": ["privacy"],
+            "security": admin,
+            "requestBody": {
+                "required": True,
+                **_json(
+                    {
+                        "type": "object",
+                        "required": ["type", "value"],
+                        "additionalProperties": False,
+                        "properties": {
+                            "type": {"type": "string", "enum": [kind.value for kind in IdentifierType]},
+                            "value": {"type": "string", "minLength": 1, "maxLength": 255},
+                            "country_code": {"type": "string", "pattern": "^[1-9][0-9]{0,2}$"},
+                        },
+                    }
+                ),
+            },
+            "responses": {
+                "202": {"description": "The request (audit record)", **_json({"type": "object"})},
+                **_errors(400, 401),
+            },
+        }
+    }
+    paths["/privacy/erasures/{request_id}"] = {
+        "get": {
+            "summary": "An erasure request: status, sweeps, what was removed (hashes only, no PII)",
+            "tags": ["privacy"],
+            "security": admin,
+            "parameters": [
+                {"name": "request_id", "in": "path", "required": True, "schema": {"type": "string"}}
+            ],
+            "responses": {
+                "200": {"description": "The request", **_json({"type": "object"})},
+                **_errors(401, 404),
+            },
+        }
+    }
+    paths["/privacy/export"] = {
+        "get": {
+            "summary": "Everything held about a person (access request), by exactly one identifier",
+            "tags": ["privacy"],
+            "security": admin,
+            "parameters": [
+                *identifier_query,
+                {"name": "country_code", "in": "query", "required": False, "schema": {"type": "string"}},
+                {
+                    "name": "offset",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer", "minimum": 0},
+                },
+            ],
+            "responses": {
+                "200": {"description": "The export", **_json({"type": "object"})},
+                **_errors(400, 401, 404),
+            },
+        }
+    }
     paths["/health"] = {
         "get": {
             "summary": "Liveness",

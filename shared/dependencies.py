@@ -8,7 +8,7 @@ from datetime import timedelta
 
 from shared.adapters import aws_clients
 from shared.adapters.dynamo.conventions import bind_table
-from shared.adapters.dynamo.customers_table import CustomersTableItem, DynamoCustomerGraph
+from shared.adapters.dynamo.customers_table import CustomersTableItem, DynamoCustomerGraph, DynamoPersonalData
 from shared.adapters.dynamo.touchpoints_table import (
     DynamoSourceRegistry,
     DynamoTouchpointArchive,
@@ -16,7 +16,7 @@ from shared.adapters.dynamo.touchpoints_table import (
 )
 from shared.adapters.events import EventBridgePublisher
 from shared.adapters.sns import HttpsSnsCertificates, HttpsSnsSubscriptions
-from shared.adapters.sqs import SqsQueueInspector, SqsTouchpointQueue
+from shared.adapters.sqs import SqsErasureJobs, SqsQueueInspector, SqsTouchpointQueue
 from shared.clock import SystemClock
 from shared.domain.errors import ConfigurationError
 from shared.domain.identity import IdentityPolicy, parse_policy
@@ -31,6 +31,7 @@ from shared.domain.ports import (
     TouchpointArchive,
     TouchpointQueue,
 )
+from shared.domain.privacy import ErasureJobs, PersonalData
 from shared.domain.queue_health import MonitoredQueue
 from shared.settings import get_settings
 
@@ -70,6 +71,17 @@ def _bound_customers_table() -> None:
 def get_customer_graph() -> DynamoCustomerGraph:
     _bound_customers_table()
     return DynamoCustomerGraph()
+
+
+@functools.cache
+def get_personal_data() -> PersonalData:
+    _bound_customers_table()
+    return DynamoPersonalData()
+
+
+@functools.cache
+def get_erasure_jobs() -> ErasureJobs:
+    return SqsErasureJobs(get_settings().require("privacy_queue_url"))
 
 
 @functools.cache
@@ -125,6 +137,8 @@ def get_monitored_queues() -> list[MonitoredQueue]:
     return [
         MonitoredQueue("touchpoints", settings.require("touchpoint_queue_url"), is_dead_letter=False),
         MonitoredQueue("touchpoints-dlq", settings.require("touchpoint_dlq_url"), is_dead_letter=True),
+        MonitoredQueue("privacy", settings.require("privacy_queue_url"), is_dead_letter=False),
+        MonitoredQueue("privacy-dlq", settings.require("privacy_dlq_url"), is_dead_letter=True),
     ]
 
 
@@ -137,6 +151,8 @@ def reset() -> None:
         _bound_customers_table,
         get_customer_graph,
         get_identity_policy,
+        get_personal_data,
+        get_erasure_jobs,
         get_source_registry,
         get_touchpoint_archive,
         get_touchpoint_queue,

@@ -22,6 +22,8 @@ ResourceSetting = Literal[
     "touchpoint_queue_url",
     "touchpoint_dlq_url",
     "event_bus_name",
+    "privacy_queue_url",
+    "privacy_dlq_url",
     "admin_api_key_sha256",
 ]
 
@@ -36,6 +38,8 @@ class Settings(BaseSettings):
     touchpoint_queue_url: str | None = None
     touchpoint_dlq_url: str | None = None
     event_bus_name: str | None = None
+    privacy_queue_url: str | None = None
+    privacy_dlq_url: str | None = None
     # Credentials: only the SHA-256 of the admin key is deployed, never the key.
     admin_api_key_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     # Behaviour.
@@ -46,6 +50,8 @@ class Settings(BaseSettings):
     identity_limits: str = ""
     identity_priority: str = ""
     identity_shared_device_user_limit: int = Field(default=1, ge=1, le=100)
+    # Privacy: the erasure's second sweep (catches touchpoints in flight at the first one).
+    erasure_second_sweep_seconds: int = Field(default=60, ge=0, le=900)
     identity_max_identifiers: int = Field(default=60, ge=2, le=60)
 
     def require(self, name: ResourceSetting) -> str:

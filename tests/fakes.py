@@ -12,6 +12,7 @@ from shared.domain.credentials import secret_digest
 from shared.domain.customers import ConcurrentUpdateError, MergeCommit, MergeRecord, UnmergeCommit
 from shared.domain.errors import ConflictError, DependencyUnavailableError
 from shared.domain.identity import IdentityRecord
+from shared.domain.privacy import ErasureRequest
 from shared.domain.profiles import Profile
 from shared.domain.queue_health import QueueDepth
 from shared.domain.touchpoints import Source, SourceSecrets, Touchpoint
@@ -260,3 +261,40 @@ class InMemoryCustomerGraph:
 
     def live_profiles(self) -> list[Profile]:
         return [p for p in self.stored_profiles.values() if p.merged_into is None and p.exists]
+
+
+@dataclass
+class InMemoryPersonalData:
+    graph: InMemoryCustomerGraph
+    erasures: dict[str, ErasureRequest] = field(default_factory=dict)
+
+    def save_erasure(self, request: ErasureRequest) -> None:
+        self.erasures[request.request_id] = request.model_copy(deep=True)
+
+    def find_erasure(self, request_id: str) -> ErasureRequest | None:
+        return self.erasures.get(request_id)
+
+    def delete_profile_partition(self, profile_id: str) -> int:
+        removed = 1 if self.graph.stored_profiles.pop(profile_id, None) else 0
+        for merge_id in [m for m, e in self.graph.merge_log.items() if e.survivor_id == profile_id]:
+            del self.graph.merge_log[merge_id]
+            removed += 1
+        return removed
+
+    def delete_merge_entries(self, survivor_id: str, involving: set[str]) -> int:
+        doomed = [
+            m
+            for m, e in self.graph.merge_log.items()
+            if e.survivor_id == survivor_id and {e.survivor_id, e.loser_id} & involving
+        ]
+        for merge_id in doomed:
+            del self.graph.merge_log[merge_id]
+        return len(doomed)
+
+
+@dataclass
+class RecordingErasureJobs:
+    submitted: list[tuple[str, int, int]] = field(default_factory=list)
+
+    def submit(self, request_id: str, *, sweep: int, delay_seconds: int = 0) -> None:
+        self.submitted.append((request_id, sweep, delay_seconds))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -56,3 +57,20 @@ class SqsQueueInspector:
             visible=int(attributes["ApproximateNumberOfMessages"]),
             in_flight=int(attributes["ApproximateNumberOfMessagesNotVisible"]),
         )
+
+
+class SqsErasureJobs:
+    """Erasure sweeps as messages on the privacy queue (the second one delayed, ≤ 15 minutes)."""
+
+    def __init__(self, queue_url: str, *, client: Any = None) -> None:
+        self._queue_url = queue_url
+        self._client = client or aws_client("sqs")
+
+    def submit(self, request_id: str, *, sweep: int, delay_seconds: int = 0) -> None:
+        body = json.dumps({"request_id": request_id, "sweep": sweep})
+        try:
+            self._client.send_message(
+                QueueUrl=self._queue_url, MessageBody=body, DelaySeconds=min(max(delay_seconds, 0), 900)
+            )
+        except (BotoCoreError, ClientError) as error:
+            raise DependencyUnavailableError("The privacy queue did not accept the job") from error

@@ -93,7 +93,7 @@ class Profile(BaseModel):
         return self.created_at is not None
 
     def identifier_values(self, identifier_type: IdentifierType) -> list[str]:
-        return [i.value for i in self.identifiers if i.type is identifier_type]
+        return [i.value for i in self.identifiers if i.type == identifier_type]
 
     @property
     def average_order_value(self) -> Decimal | None:

@@ -34,6 +34,7 @@ from shared.domain.customers import ConcurrentUpdateError, MergeCommit, MergeRec
 from shared.domain.errors import DependencyUnavailableError
 from shared.domain.identifiers import IdentifierType
 from shared.domain.identity import IdentityRecord
+from shared.domain.privacy import ErasureRequest
 from shared.domain.profiles import Profile
 
 _PROFILE_FIELDS_OUTSIDE_BODY = {"profile_id", "version"}
@@ -78,6 +79,10 @@ class ProfileItem(CustomersTableItem, discriminator="profile"):
         return Profile.model_validate(
             {**stored, "profile_id": self.pk.removeprefix("PROFILE#"), "version": int(self.version)}
         )
+
+
+class ErasureItem(CustomersTableItem, discriminator="erasure"):
+    body = UnicodeAttribute()
 
 
 class MergeItem(CustomersTableItem, discriminator="merge"):
@@ -230,3 +235,51 @@ class DynamoCustomerGraph:
             ]
         except PynamoDBException as error:
             raise _unavailable(error) from error
+
+
+def erasure_item_key(request_id: str) -> tuple[str, str]:
+    return f"ERASURE#{request_id}", "ERASURE"
+
+
+class DynamoPersonalData:
+    """Privacy requests and the removal of a person's items from the customers table."""
+
+    def save_erasure(self, request: ErasureRequest) -> None:
+        try:
+            ErasureItem(*erasure_item_key(request.request_id), body=request.model_dump_json()).save()
+        except PynamoDBException as error:
+            raise _unavailable(error) from error
+
+    def find_erasure(self, request_id: str) -> ErasureRequest | None:
+        try:
+            item = ErasureItem.get(*erasure_item_key(request_id), consistent_read=True)
+        except ErasureItem.DoesNotExist:
+            return None
+        except PynamoDBException as error:
+            raise _unavailable(error) from error
+        return ErasureRequest.model_validate_json(item.body)
+
+    def delete_profile_partition(self, profile_id: str) -> int:
+        return self._delete(CustomersTableItem.query(f"PROFILE#{profile_id}", consistent_read=True))
+
+    def delete_merge_entries(self, survivor_id: str, involving: set[str]) -> int:
+        entries = MergeItem.query(
+            f"PROFILE#{survivor_id}", MergeItem.sk.startswith("MERGE#"), consistent_read=True
+        )
+        return self._delete(
+            entry
+            for entry in entries
+            if {entry.to_record().loser_id, entry.to_record().survivor_id} & involving
+        )
+
+    @staticmethod
+    def _delete(items: Iterable[CustomersTableItem]) -> int:
+        count = 0
+        try:
+            with CustomersTableItem.batch_write() as batch:
+                for item in items:
+                    batch.delete(item)
+                    count += 1
+        except PynamoDBException as error:
+            raise _unavailable(error) from error
+        return count

@@ -1,0 +1,75 @@
+"""Admin: privacy requests — erasure by any identifier (with its audit record) and export."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from functions.api.access import require_admin
+from functions.api.errors import BEARER_CHALLENGE, http_errors
+from functions.api.request_body import json_object
+from functions.api.routes.sources import ADMIN_BODY_BYTES
+from shared import dependencies
+from shared.domain.errors import InvalidInputError
+from shared.domain.identifiers import IdentifierType, normalise
+from shared.domain.privacy import export_person, find_erasure, request_erasure
+from shared.domain.profile_admin import lookup_identifier
+
+routes = Blueprint(__name__)
+
+
+class ErasureBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    type: IdentifierType
+    value: str = Field(min_length=1, max_length=255)
+    country_code: str | None = Field(default=None, pattern=r"^[1-9][0-9]{0,2}$")
+
+
+@routes.route("/privacy/erasures", methods=["POST"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def post_erasure() -> Response:
+    request = routes.current_request
+    require_admin(request.headers.get("authorization"))
+    body = ErasureBody.model_validate(json_object(request.raw_body or b"", max_bytes=ADMIN_BODY_BYTES))
+    identifier = normalise(body.type, body.value, default_country_code=body.country_code)
+    if identifier is None:
+        raise InvalidInputError(f"Not a usable {body.type.value}", details={"type": body.type.value})
+    erasure = request_erasure(
+        identifier,
+        graph=dependencies.get_customer_graph(),
+        data=dependencies.get_personal_data(),
+        jobs=dependencies.get_erasure_jobs(),
+        clock=dependencies.get_clock(),
+    )
+    return Response(
+        body=erasure.view(), status_code=202, headers={"Location": f"/privacy/erasures/{erasure.request_id}"}
+    )
+
+
+@routes.route("/privacy/erasures/{request_id}", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def get_erasure(request_id: str) -> dict[str, Any]:
+    require_admin(routes.current_request.headers.get("authorization"))
+    return find_erasure(request_id, data=dependencies.get_personal_data()).view()
+
+
+@routes.route("/privacy/export", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def get_export() -> dict[str, Any]:
+    request = routes.current_request
+    require_admin(request.headers.get("authorization"))
+    query = dict(request.query_params or {})
+    offset = query.pop("offset", "0")
+    if not offset.isdigit():
+        raise InvalidInputError("offset must be a whole number", details={"offset": offset})
+    identifier = lookup_identifier(query, default_country_code=query.get("country_code"))
+    return export_person(
+        identifier,
+        graph=dependencies.get_customer_graph(),
+        archive=dependencies.get_touchpoint_archive(),
+        clock=dependencies.get_clock(),
+        offset=int(offset),
+    )
