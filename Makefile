@@ -5,6 +5,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 ARGS ?=
+# dynalite: a DynamoDB emulator whose conditional writes are atomic under concurrency (the race tests).
+DYNALITE := .tools/node_modules/dynalite/cli.js
 
 .PHONY: run test test-fast lint format bench clean
 
@@ -15,16 +17,20 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
 	@rm -f $(VENV)/.installed-* && touch $(STAMP)
 
+$(DYNALITE):
+	@command -v npm >/dev/null || { echo "npm (Node.js) is needed for the race tests: apt-get install nodejs npm"; exit 1; }
+	npm install --silent --no-audit --no-fund --prefix .tools dynalite@4.0.0
+
 ## run: the whole system locally on the embedded emulator (Ctrl-C stops it); ARGS="--demo" etc.
 run: $(STAMP)
 	$(PY) -m infra.local_stack $(ARGS)
 
-## test: every test layer (unit, integration, infra, e2e)
-test: $(STAMP)
+## test: every test layer (unit, integration, races, infra, e2e)
+test: $(STAMP) $(DYNALITE)
 	$(PY) -m pytest $(ARGS)
 
 ## test-fast: everything but the end-to-end tests
-test-fast: $(STAMP)
+test-fast: $(STAMP) $(DYNALITE)
 	$(PY) -m pytest -m "not e2e" $(ARGS)
 
 ## lint: format check, lint, types, template
@@ -44,4 +50,4 @@ bench: $(STAMP)
 	$(PY) -m infra.bench $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

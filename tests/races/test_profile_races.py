@@ -1,0 +1,98 @@
+"""Concurrent workers on one profile, on dynalite (atomic conditional writes)."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+
+from shared import dependencies
+from shared.domain.customers import FoldResult, fold_touchpoints
+from shared.domain.identifiers import IdentifierType
+from shared.domain.profile_admin import find_by_identifier
+from shared.domain.touchpoints import TouchpointType
+from tests.fakes import FakeClock, RecordingPublisher
+from tests.unit.customers_support import T0, ids, touchpoint
+
+
+def fold(touchpoints) -> FoldResult:
+    return fold_touchpoints(
+        touchpoints,
+        graph=dependencies.get_customer_graph(),
+        archive=dependencies.get_touchpoint_archive(),
+        publisher=RecordingPublisher(),
+        policy=dependencies.get_identity_policy(),
+        clock=FakeClock(T0 + timedelta(days=1)),
+        expires_at=lambda tp: tp.received_at + timedelta(days=395),
+    )
+
+
+def run_together(workers: list[Callable[[], None]]) -> None:
+    start = threading.Barrier(len(workers))
+    errors: list[BaseException] = []
+
+    def run(work: Callable[[], None]) -> None:
+        start.wait()
+        try:
+            work()
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(work,)) for work in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not errors, errors
+
+
+def profile_of(user: str):
+    identifier = ids(user_id=user)[0]
+    return find_by_identifier(identifier, graph=dependencies.get_customer_graph())
+
+
+def test_the_same_touchpoint_from_three_workers_counts_once(on_dynalite):
+    for round_number in range(5):
+        user = f"buyer-{round_number}"
+        order = touchpoint(
+            f"order-{round_number}",
+            ids(user_id=user, email=f"{user}@example.com"),
+            kind=TouchpointType.ORDER,
+            order_id=f"o-{round_number}",
+            total="25",
+        )
+        run_together([lambda order=order: fold([order]) for _ in range(3)])
+        profile = profile_of(user)
+        assert (profile.orders, profile.revenue, profile.touches_by_channel) == (1, 25, {"web": 1})
+        assert dependencies.get_touchpoint_archive().of_profile(profile.profile_id) == [
+            f"order-{round_number}"
+        ]
+        assert profile.identifier_values(IdentifierType.EMAIL) == [f"{user}@example.com"]
+
+
+def test_sixteen_workers_updating_one_profile_lose_no_update(on_dynalite):
+    who = ids(user_id="busy")
+    fold([touchpoint("first", who)])
+
+    def worker(n: int) -> Callable[[], None]:
+        def work() -> None:
+            for k in range(10):
+                fold(
+                    [
+                        touchpoint(
+                            f"w{n}-{k}",
+                            who,
+                            kind=TouchpointType.ORDER,
+                            order_id=f"o-{n}-{k}",
+                            total="1",
+                            minutes=k,
+                        )
+                    ]
+                )
+
+        return work
+
+    run_together([worker(n) for n in range(16)])
+    profile = profile_of("busy")
+    assert profile.touches_by_channel == {"web": 161}
+    assert (profile.orders, profile.revenue) == (160, 160)
