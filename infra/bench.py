@@ -66,8 +66,9 @@ def item_size(item: dict[str, Any]) -> int:
     return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
 
 
-# DynamoDB bills an index entry as its keys plus the projected attributes plus 100 bytes.
-GSI_KEYS = {"by_profile": ("profile_id", "occurred_at")}
+# DynamoDB bills an index entry as its keys plus the projected attributes plus 100 bytes. The
+# template declares no secondary index today; one added there must be listed here to be counted.
+GSI_KEYS: dict[str, tuple[str, ...]] = {}
 INDEX_ENTRY_OVERHEAD = 100
 
 
@@ -517,7 +518,12 @@ def cost_per_million(
     reads = requests["calls_per_touchpoint"].get("dynamodb:GetItem", 0)
     api_cpu = cpu["api_cpu_ms"] if api_cpu_ms_per_touchpoint is None else api_cpu_ms_per_touchpoint
     api_ms = api_cpu + ASSUMED_AWS_CALL_MS * (sends + reads)
-    consumer_ms = cpu["consumer_cpu_ms"] + ASSUMED_AWS_CALL_MS  # one PutItem per touchpoint
+    consumer_calls = sum(
+        count
+        for name, count in requests["calls_per_touchpoint"].items()
+        if name.startswith(("dynamodb:", "events:")) and name != "dynamodb:GetItem"
+    )
+    consumer_ms = cpu["consumer_cpu_ms"] + ASSUMED_AWS_CALL_MS * consumer_calls
     gb = 512 / 1024
     lines = {
         "api_gateway": PRICE["api_gateway_rest_per_million"] * requests["api_requests_per_touchpoint"],
@@ -572,11 +578,18 @@ def main(argv: list[str] | None = None) -> int:
     if args.json:
         print(json.dumps(figures, indent=2))
         return 0
-    print(f"Omnireach bench: {args.touchpoints} track calls through API -> queue -> consumer -> archive\n")
+    mix = "30 % first visits, 55 % known customers browsing, 15 % orders"
+    print(f"Omnireach bench: {args.touchpoints} Segment calls ({mix})")
+    print("through API -> queue -> consumer (identity, profile, events) -> archive\n")
     print("AWS requests per touchpoint")
     for name, value in requests["calls_per_touchpoint"].items():
         print(f"  {name:34} {value:8.3f}")
     print(f"  {'DynamoDB write request units':34} {requests['dynamodb_wru_per_touchpoint']:8.3f}")
+    for entity, units in requests["dynamodb_wru_by_entity_per_touchpoint"].items():
+        print(f"    {entity:32} {units:8.3f}")
+    minimum = requests["dynamodb_minimum_wru_per_touchpoint"]
+    print(f"  {'  minimum (store once + profile once)':34} {minimum:8.3f}")
+    print(f"  {'  actual / minimum':34} {requests['dynamodb_wru_over_minimum']:8.3f}")
     print(f"  {'DynamoDB read request units':34} {requests['dynamodb_rru_per_touchpoint']:8.3f}")
     print(f"  {'SQS requests (incl. event source)':34} {requests['sqs_requests_per_touchpoint']:8.3f}")
     print(f"  {'EventBridge events':34} {requests['eventbridge_events_per_touchpoint']:8.3f}")

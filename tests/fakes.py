@@ -12,6 +12,7 @@ from shared.domain.credentials import secret_digest
 from shared.domain.customers import ConcurrentUpdateError, MergeCommit, MergeRecord, UnmergeCommit
 from shared.domain.errors import ConflictError, DependencyUnavailableError
 from shared.domain.identity import IdentityRecord
+from shared.domain.ports import ArchivedTouchpoint
 from shared.domain.privacy import ErasureRequest
 from shared.domain.profiles import Profile
 from shared.domain.queue_health import QueueDepth
@@ -106,46 +107,49 @@ class InMemoryTouchpointArchive:
 
     profile_of: dict[str, str | None] = field(default_factory=dict)
     archived_at: dict[str, datetime] = field(default_factory=dict)
+    previous: dict[str, str | None] = field(default_factory=dict)
 
     def add(
-        self, touchpoint: Touchpoint, *, expires_at: datetime, now: datetime, profile_id: str | None = None
+        self,
+        touchpoint: Touchpoint,
+        *,
+        expires_at: datetime,
+        now: datetime,
+        profile_id: str | None = None,
+        previous: str | None = None,
     ) -> bool:
         existing = self.items.get(touchpoint.touchpoint_id)
         if existing is not None and existing[1] > now:
             return False
         self.items[touchpoint.touchpoint_id] = (touchpoint, expires_at)
         self.profile_of[touchpoint.touchpoint_id] = profile_id
+        self.previous[touchpoint.touchpoint_id] = previous
         self.archived_at[touchpoint.touchpoint_id] = now
         return True
 
     def existing(self, touchpoint_ids: Collection[str], *, now: datetime) -> set[str]:
         return {tid for tid in touchpoint_ids if tid in self.items and self.items[tid][1] > now}
 
-    def of_profile(self, profile_id: str, *, limit: int | None = None) -> list[str]:
-        mine = [tid for tid, pid in self.profile_of.items() if pid == profile_id and tid in self.items]
-        mine.sort(key=lambda tid: (self.items[tid][0].occurred_at, tid), reverse=True)
-        return mine[:limit]
+    def entry(self, touchpoint_id: str, *, now: datetime) -> ArchivedTouchpoint | None:
+        found = self.items.get(touchpoint_id)
+        if found is None or found[1] <= now:
+            return None
+        return ArchivedTouchpoint(
+            touchpoint=found[0],
+            profile_id=self.profile_of.get(touchpoint_id),
+            previous=self.previous.get(touchpoint_id),
+            archived_at=self.archived_at.get(touchpoint_id),
+        )
 
-    def get_many(
-        self, touchpoint_ids: Sequence[str], *, now: datetime, archived_since: datetime | None = None
-    ) -> list[Touchpoint]:
-        return [
-            self.items[tid][0]
-            for tid in touchpoint_ids
-            if tid in self.items
-            and self.items[tid][1] > now
-            and (archived_since is None or self.archived_at[tid] >= archived_since)
-        ]
-
-    def relabel(self, touchpoint_ids: Sequence[str], profile_id: str) -> None:
-        for tid in touchpoint_ids:
-            if tid in self.items:
-                self.profile_of[tid] = profile_id
+    def relink(self, touchpoint_id: str, *, profile_id: str, previous: str | None) -> None:
+        if touchpoint_id in self.items:
+            self.profile_of[touchpoint_id], self.previous[touchpoint_id] = profile_id, previous
 
     def delete(self, touchpoint_ids: Sequence[str]) -> None:
         for tid in touchpoint_ids:
             self.items.pop(tid, None)
             self.profile_of.pop(tid, None)
+            self.previous.pop(tid, None)
 
     def get(self, touchpoint_id: str) -> tuple[Touchpoint, datetime] | None:
         return self.items.get(touchpoint_id)

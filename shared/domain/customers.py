@@ -1,6 +1,8 @@
 """Fold a batch of touchpoints into the identity graph and the profiles.
 
 Cost model (the physical minimum is: store each touchpoint once, write each profile once):
+- a profile's history is a chain: the profile names its newest touchpoint, each archived
+  touchpoint the one folded before it — no index write per touchpoint;
 - one strongly consistent batch read of the archive skips touchpoints already fully processed;
 - the graph and the profiles are read once per batch; touchpoints of the same person are folded
   in memory and written as **one conditional put per profile** (optimistic lock on `version`),
@@ -143,6 +145,7 @@ class Outcome(StrEnum):
 class FoldResult:
     outcomes: dict[str, Outcome] = field(default_factory=dict)
     profile_of: dict[str, str] = field(default_factory=dict)  # touchpoint id → profile id
+    previous_of: dict[str, str | None] = field(default_factory=dict)  # → the one folded before it
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     merges: int = 0
     attempts: int = 0
@@ -236,6 +239,9 @@ class _Attempt:
         for identifier in linked:
             record = self.record(identifier)
             if record.profile_id == profile.profile_id:
+                if identifier not in profile.identifiers:  # claimed by a delivery whose profile write lost
+                    add_identifiers(profile, [identifier])
+                    self.dirty_profiles.setdefault(profile.profile_id, set()).add("identifiers")
                 continue
             if record.profile_id is None and len(profile.identifiers) >= self.policy.max_identifiers:
                 continue
@@ -250,6 +256,7 @@ class _Attempt:
         changed = apply_touchpoint(profile, touchpoint, applied_at=self.now)
         self.result.outcomes[tid] = Outcome.APPLIED
         self.result.profile_of[tid] = profile.profile_id
+        self.result.previous_of[tid] = profile.applied[tid][1]
         events = touchpoint_events(profile, touchpoint)
         if already:
             # Written by an earlier attempt or delivery that did not reach the archive (the commit
@@ -457,6 +464,7 @@ def fold_touchpoints(
         archive.add(
             touchpoint,
             profile_id=result.profile_of.get(touchpoint.touchpoint_id),
+            previous=result.previous_of.get(touchpoint.touchpoint_id),
             expires_at=expires_at(touchpoint),
             now=now,
         )

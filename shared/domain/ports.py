@@ -4,6 +4,7 @@ unit tests use the in-memory fakes in `tests/fakes.py`."""
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
@@ -46,9 +47,23 @@ class TouchpointQueue(Protocol):
         ...
 
 
+@dataclass(frozen=True)
+class ArchivedTouchpoint:
+    touchpoint: Touchpoint
+    profile_id: str | None
+    previous: str | None  # the touchpoint folded into the same profile just before this one
+    archived_at: datetime | None
+
+
 class TouchpointArchive(Protocol):
     def add(
-        self, touchpoint: Touchpoint, *, expires_at: datetime, now: datetime, profile_id: str | None = None
+        self,
+        touchpoint: Touchpoint,
+        *,
+        expires_at: datetime,
+        now: datetime,
+        profile_id: str | None = None,
+        previous: str | None = None,
     ) -> bool:
         """Store the touchpoint unless a live one with its id exists. True if it was stored."""
         ...
@@ -57,21 +72,19 @@ class TouchpointArchive(Protocol):
         """The ids among these archived and live (strongly consistent)."""
         ...
 
-    def of_profile(self, profile_id: str, *, limit: int | None = None) -> list[str]:
-        """Ids of the touchpoints labelled with this profile, newest first."""
-        ...
-
-    def get_many(
-        self, touchpoint_ids: Sequence[str], *, now: datetime, archived_since: datetime | None = None
-    ) -> list[Touchpoint]: ...
-
-    def relabel(self, touchpoint_ids: Sequence[str], profile_id: str) -> None: ...
-
-    def delete(self, touchpoint_ids: Sequence[str]) -> None: ...
-
     def get(self, touchpoint_id: str) -> tuple[Touchpoint, datetime] | None:
         """The touchpoint and when it expires, or None."""
         ...
+
+    def entry(self, touchpoint_id: str, *, now: datetime) -> ArchivedTouchpoint | None:
+        """The live archived touchpoint with its links (strongly consistent), or None."""
+        ...
+
+    def relink(self, touchpoint_id: str, *, profile_id: str, previous: str | None) -> None:
+        """Move a touchpoint to another profile's history (unmerge)."""
+        ...
+
+    def delete(self, touchpoint_ids: Sequence[str]) -> None: ...
 
 
 class SnsCertificates(Protocol):

@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 
 from shared.domain.customers import ConcurrentUpdateError, CustomerGraph
 from shared.domain.errors import NotFoundError
+from shared.domain.history import walk
 from shared.domain.identifiers import Identifier
 from shared.domain.identity import IdentityRecord, identity_key
 from shared.domain.ports import Clock, EventPublisher, TouchpointArchive
@@ -52,15 +53,19 @@ class ErasureRequest(BaseModel):
     status: ErasureStatus = ErasureStatus.ACCEPTED
     profile_ids: list[str] = Field(default_factory=list)  # the person's (live and merged into it)
     separated_ids: list[str] = Field(default_factory=list)  # unmerged partners: their logs hold the person
+    # Where the person's histories start (touchpoint ids, not PII), with the steps over touchpoints
+    # folded in but not archived yet; what the first sweep finds missing, the second removes.
+    history_heads: list[str] = Field(default_factory=list)
+    detours: dict[str, tuple[datetime, str | None]] = Field(default_factory=dict)
+    pending: list[str] = Field(default_factory=list)
     identity_keys: list[str] = Field(default_factory=list)
     swept_at: list[datetime] = Field(default_factory=list)
     completed_at: datetime | None = None
     removed: dict[str, int] = Field(default_factory=dict)
 
     def view(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude={"identity_keys"}) | {
-            "identifiers": len(self.identity_keys)
-        }
+        hidden = {"identity_keys", "history_heads", "detours", "pending"}
+        return self.model_dump(mode="json", exclude=hidden) | {"identifiers": len(self.identity_keys)}
 
 
 class PersonalData(Protocol):
@@ -122,8 +127,10 @@ def request_erasure(
             suppressed.append(node)
         try:
             graph.save_identities(suppressed)
+            for profile in profiles:  # fence: a fold that read before this point must retry (and drop)
+                graph.save_profile(profile)
         except ConcurrentUpdateError:
-            continue  # a touchpoint linked something meanwhile: look again
+            continue  # a touchpoint linked or folded something meanwhile: look again
         break
     else:
         raise ConcurrentUpdateError("The person's identities kept changing; try again")
@@ -137,6 +144,8 @@ def request_erasure(
             {pid for p in profiles for pid in p.separated_from} - {p.profile_id for p in profiles}
         ),
         identity_keys=sorted(keys),
+        history_heads=[p.last_touchpoint for p in profiles if p.last_touchpoint],
+        detours={tid: mark for p in profiles for tid, mark in p.applied.items()},
     )
     data.save_erasure(request)
     jobs.submit(request.request_id, sweep=1)
@@ -167,10 +176,19 @@ def run_erasure(
         return request
     erased = request.profile_ids
     removed = dict(request.removed)
+    now = clock.now()
+    pending: list[str] = []
+    if sweep == 1:
+        doomed: list[str] = []
+        for head in request.history_heads:
+            history = walk(archive, head, now=now, detours=request.detours)
+            doomed += [entry.touchpoint.touchpoint_id for entry in history.entries]
+            pending += history.missing
+    else:  # the touchpoints that were in flight at the first sweep
+        doomed = sorted(archive.existing(request.pending, now=now))
+    archive.delete(doomed)
+    removed["touchpoints"] = removed.get("touchpoints", 0) + len(doomed)
     for profile_id in erased:
-        ids = archive.of_profile(profile_id)
-        archive.delete(ids)
-        removed["touchpoints"] = removed.get("touchpoints", 0) + len(ids)
         removed["customer_items"] = removed.get("customer_items", 0) + data.delete_profile_partition(
             profile_id
         )
@@ -178,8 +196,9 @@ def run_erasure(
         removed["merge_entries"] = removed.get("merge_entries", 0) + data.delete_merge_entries(
             profile_id, involving=set(erased)
         )
-    now = clock.now()
-    request = request.model_copy(update={"removed": removed, "swept_at": [*request.swept_at, now]})
+    request = request.model_copy(
+        update={"removed": removed, "swept_at": [*request.swept_at, now], "pending": pending}
+    )
     if sweep == 1:
         request = request.model_copy(update={"status": ErasureStatus.SWEPT})
         data.save_erasure(request)
@@ -202,20 +221,22 @@ def export_person(
     """Everything held about the person (an access request): the profile, the profiles merged
     into it, their merge log, and their touchpoints (pages of MAX_EXPORT_TOUCHPOINTS)."""
     profile = find_by_identifier(identifier, graph=graph)
-    lineage = _lineage(profile, graph)
-    ids: list[str] = []
-    for member in lineage:
-        ids += archive.of_profile(member.profile_id)
-    ids = sorted(set(ids))
-    page = ids[offset : offset + MAX_EXPORT_TOUCHPOINTS]
-    touchpoints = archive.get_many(page, now=clock.now())
+    members = _lineage(profile, graph)
+    now = clock.now()
+    entries = [
+        entry
+        for member in members
+        for entry in walk(archive, member.last_touchpoint, now=now, detours=member.applied).entries
+    ]
+    entries.sort(key=lambda e: (e.touchpoint.occurred_at, e.touchpoint.touchpoint_id))
+    page = entries[offset : offset + MAX_EXPORT_TOUCHPOINTS]
     following = offset + MAX_EXPORT_TOUCHPOINTS
     return {
-        "exported_at": clock.now().isoformat(),
+        "exported_at": now.isoformat(),
         "profile": profile.view(),
-        "merged_profiles": [member.view() for member in lineage[1:]],
+        "merged_profiles": [member.view() for member in members[1:]],
         "merge_log": [merge_view(entry) for entry in merge_log(profile, graph=graph)],
-        "touchpoints": [tp.model_dump(mode="json") for tp in touchpoints],
-        "touchpoints_total": len(ids),
-        "next_offset": following if following < len(ids) else None,
+        "touchpoints": [entry.touchpoint.model_dump(mode="json") for entry in page],
+        "touchpoints_total": len(entries),
+        "next_offset": following if following < len(entries) else None,
     }

@@ -19,9 +19,10 @@ from typing import Any
 
 from shared.domain.customers import CustomerGraph, MergeRecord, UnmergeCommit
 from shared.domain.errors import ConflictError, InvalidInputError, NotFoundError
+from shared.domain.history import walk
 from shared.domain.identifiers import Identifier, IdentifierType, normalise
 from shared.domain.identity import IdentityRecord, identity_key
-from shared.domain.ports import Clock, EventPublisher, TouchpointArchive
+from shared.domain.ports import ArchivedTouchpoint, Clock, EventPublisher, TouchpointArchive
 from shared.domain.profiles import Profile, apply_touchpoint
 from shared.domain.touchpoints import Touchpoint
 
@@ -80,14 +81,23 @@ def find_by_identifier(identifier: Identifier, *, graph: CustomerGraph) -> Profi
     return live_profile(record.profile_id, graph=graph)
 
 
+def lineage(profile: Profile, *, graph: CustomerGraph) -> list[Profile]:
+    """The live profile and every profile merged into it (their histories are kept apart)."""
+    return [profile, *graph.profiles(profile.merged_from).values()]
+
+
 def recent_touchpoints(
-    profile: Profile, *, archive: TouchpointArchive, clock: Clock, limit: int
+    profile: Profile, *, graph: CustomerGraph, archive: TouchpointArchive, clock: Clock, limit: int
 ) -> list[Touchpoint]:
     """Newest first, across the profile and every profile merged into it."""
-    ids: list[str] = []
-    for profile_id in [profile.profile_id, *profile.merged_from]:
-        ids += archive.of_profile(profile_id, limit=limit)
-    found = archive.get_many(list(dict.fromkeys(ids)), now=clock.now())
+    now = clock.now()
+    found = [
+        entry.touchpoint
+        for member in lineage(profile, graph=graph)
+        for entry in walk(
+            archive, member.last_touchpoint, now=now, limit=limit, detours=member.applied
+        ).entries
+    ]
     return sorted(found, key=lambda tp: (tp.occurred_at, tp.touchpoint_id), reverse=True)[:limit]
 
 
@@ -147,17 +157,28 @@ def unmerge(
         )
 
     now = clock.now()
-    after = _received_since(survivor.profile_id, entry, archive=archive, now=now)
+    # The survivor's history since the merge: from its head back to its head at the merge.
+    since = walk(
+        archive,
+        survivor.last_touchpoint,
+        now=now,
+        stop_at=entry.survivor_before.last_touchpoint,
+        detours=survivor.applied,
+    ).entries[::-1]
     loser_ids = set(entry.loser_identifiers)
     kept_ids = set(entry.survivor_before.identifiers)
-    to_loser = [tp for tp in after if set(tp.identifiers) & loser_ids and not set(tp.identifiers) & kept_ids]
-    to_survivor = [tp for tp in after if tp not in to_loser]
+    to_loser = [
+        e
+        for e in since
+        if set(e.touchpoint.identifiers) & loser_ids and not set(e.touchpoint.identifiers) & kept_ids
+    ]
+    to_survivor = [e for e in since if e not in to_loser]
 
     restored_survivor = _rebuilt(entry.survivor_before, survivor, to_survivor, now=now, separated=loser)
     restored_loser = _rebuilt(entry.loser_before, loser, to_loser, now=now, separated=survivor)
     owner = {i: restored_survivor.profile_id for i in survivor.identifiers}
-    for tp in to_loser:
-        for identifier in tp.identifiers:
+    for moved_entry in to_loser:
+        for identifier in moved_entry.touchpoint.identifiers:
             if identifier in owner and identifier not in kept_ids:
                 owner[identifier] = restored_loser.profile_id
     for identifier in loser_ids:
@@ -182,8 +203,13 @@ def unmerge(
             log=entry.model_copy(update={"unmerged_at": now}),
         )
     )
-    moved = [tp.touchpoint_id for tp in to_loser]
-    archive.relabel(moved, restored_loser.profile_id)
+    # Split the history: each side's touchpoints chained after its own head at the merge.
+    for profile, chain in ((restored_survivor, to_survivor), (restored_loser, to_loser)):
+        for previous, current in zip([None, *chain], chain, strict=False):
+            link = previous.touchpoint.touchpoint_id if previous else _head_at_merge(profile, entry)
+            if current.previous != link or current.profile_id != profile.profile_id:
+                archive.relink(current.touchpoint.touchpoint_id, profile_id=profile.profile_id, previous=link)
+    moved = [e.touchpoint.touchpoint_id for e in to_loser]
     publisher.publish_all(
         [
             (
@@ -211,23 +237,15 @@ def _identifier_order(identifier: Identifier) -> tuple[str, str]:
     return identifier.type.value, identifier.value
 
 
-def _received_since(
-    profile_id: str, entry: MergeRecord, *, archive: TouchpointArchive, now: datetime
-) -> list[Touchpoint]:
-    """Touchpoints folded into the survivor from the merge on: archived since the merge (the
-    archive is written after the fold), less those the snapshot already holds (folded earlier in
-    the merge's own batch)."""
-    touchpoints = archive.get_many(archive.of_profile(profile_id), now=now, archived_since=entry.merged_at)
-    return sorted(
-        (tp for tp in touchpoints if tp.touchpoint_id not in entry.survivor_before.applied),
-        key=lambda tp: (tp.occurred_at, tp.touchpoint_id),
-    )
+def _head_at_merge(profile: Profile, entry: MergeRecord) -> str | None:
+    snapshot = entry.survivor_before if profile.profile_id == entry.survivor_id else entry.loser_before
+    return snapshot.last_touchpoint
 
 
 def _rebuilt(
     snapshot: Profile,
     current: Profile,
-    touchpoints: Sequence[Touchpoint],
+    entries: Sequence[ArchivedTouchpoint],
     *,
     now: datetime,
     separated: Profile,
@@ -235,8 +253,9 @@ def _rebuilt(
     profile = snapshot.model_copy(deep=True)
     profile.version = current.version
     profile.merged_into = None
-    profile.applied = {}
-    for tp in touchpoints:
-        apply_touchpoint(profile, tp, applied_at=now)
+    for entry in sorted(entries, key=lambda e: (e.touchpoint.occurred_at, e.touchpoint.touchpoint_id)):
+        apply_touchpoint(profile, entry.touchpoint, applied_at=now)
+    profile.applied = {}  # redeliveries of these are caught by the archive
+    profile.last_touchpoint = entries[-1].touchpoint.touchpoint_id if entries else snapshot.last_touchpoint
     profile.separated_from = sorted({*profile.separated_from, separated.profile_id})
     return profile

@@ -81,7 +81,11 @@ class Profile(BaseModel):
     # Touchpoint ids folded in during the last APPLIED_MEMORY, with when. The effect and this
     # dedupe mark are one conditional write of this item, so a crash between it and archiving
     # the touchpoint never counts the touchpoint twice. Older duplicates are caught by the archive.
-    applied: dict[str, datetime] = Field(default_factory=dict)
+    applied: dict[str, tuple[datetime, str | None]] = Field(default_factory=dict)  # → (when, previous)
+    # The newest touchpoint folded in: the head of the profile's history, a chain through the
+    # archive (each archived touchpoint names the one folded before it). Listing, export and
+    # erasure walk it; it costs no write of its own.
+    last_touchpoint: str | None = None
     merged_into: str | None = None
     merged_from: list[str] = Field(default_factory=list)
     separated_from: list[str] = Field(default_factory=list)  # unmerged: never merged again
@@ -224,7 +228,8 @@ def apply_touchpoint(profile: Profile, touchpoint: Touchpoint, *, applied_at: da
         return set()
     changed: set[str] = set()
     at = touchpoint.occurred_at
-    profile.applied[touchpoint.touchpoint_id] = applied_at
+    profile.applied[touchpoint.touchpoint_id] = (applied_at, profile.last_touchpoint)
+    profile.last_touchpoint = touchpoint.touchpoint_id
     if profile.created_at is None or at < profile.created_at:
         profile.created_at = at
         changed.add("created_at")
@@ -325,7 +330,7 @@ def _fold_consent(profile: Profile, touchpoint: Touchpoint) -> set[str]:
 
 def forget_old_applied(profile: Profile, *, now: datetime) -> None:
     horizon = now - APPLIED_MEMORY
-    profile.applied = {tid: at for tid, at in profile.applied.items() if at > horizon}
+    profile.applied = {tid: mark for tid, mark in profile.applied.items() if mark[0] > horizon}
 
 
 def fold_profiles(survivor: Profile, loser: Profile) -> None:
@@ -363,7 +368,7 @@ def fold_profiles(survivor: Profile, loser: Profile) -> None:
     ]
     for key, seen in loser.recent_orders.items():
         survivor.recent_orders[key] = min(survivor.recent_orders.get(key, seen), seen)
-    survivor.applied.update({tid: at for tid, at in loser.applied.items() if tid not in survivor.applied})
+    survivor.applied.update({tid: mark for tid, mark in loser.applied.items() if tid not in survivor.applied})
     survivor.merged_from = sorted({*survivor.merged_from, loser.profile_id, *loser.merged_from})
     survivor.separated_from = sorted({*survivor.separated_from, *loser.separated_from})
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-import boto3
 import pytest
 
 from shared import dependencies
 from shared.adapters.dynamo.customers_table import DynamoCustomerGraph
 from shared.domain.customers import ConcurrentUpdateError, fold_touchpoints
+from shared.domain.history import walk
 from shared.domain.identifiers import IdentifierType
 from shared.domain.identity import identity_key
 from shared.domain.touchpoints import TouchpointType
@@ -60,14 +60,11 @@ def test_profiles_and_identities_are_stored_once_and_merge_in_one_transaction(st
     assert entry.touchpoint_id == "t3" and entry.loser_before.orders == 1
     assert [kind for kind, _ in publisher.published].count("ProfilesMerged") == 1
 
-    # The archive's index lists each touchpoint under the profile it landed on.
-    index = boto3.client("dynamodb").query(
-        TableName=stack.resources["TouchpointsTable"],
-        IndexName="by_profile",
-        KeyConditionExpression="profile_id = :p",
-        ExpressionAttributeValues={":p": {"S": survivor.profile_id}},
-    )
-    assert [item["pk"]["S"] for item in index["Items"]] == ["TOUCHPOINT#t1", "TOUCHPOINT#t3"]
+    # The survivor's history chains through the archive; the loser's stays on its tombstone.
+    archive, now = dependencies.get_touchpoint_archive(), T0 + timedelta(days=1)
+    history = walk(archive, survivor.last_touchpoint, now=now)
+    assert [e.touchpoint.touchpoint_id for e in history.entries] == ["t3", "t1"]
+    assert {e.profile_id for e in history.entries} == {survivor.profile_id}
 
 
 def test_a_stale_version_is_refused_by_the_table(stack):
@@ -90,16 +87,20 @@ def test_redelivering_an_archived_batch_changes_nothing(stack):
     assert profile.touches_by_channel == {"web": 3}
 
 
-def test_the_archive_lists_relabels_and_deletes_a_profiles_touchpoints(stack):
-    archive = dependencies.get_touchpoint_archive()
+def test_the_archive_chains_relinks_and_deletes_a_profiles_touchpoints(stack):
+    archive, now = dependencies.get_touchpoint_archive(), T0 + timedelta(days=1)
     result, _ = fold([touchpoint(f"t{n}", ids(user_id="u1"), minutes=n) for n in range(3)])
-    profile_id = result.profile_of["t0"]
-    now = T0 + timedelta(days=1)
-    assert archive.of_profile(profile_id) == ["t2", "t1", "t0"]
-    assert archive.of_profile(profile_id, limit=2) == ["t2", "t1"]
-    assert [tp.touchpoint_id for tp in archive.get_many(["t1", "t0", "missing"], now=now)] == ["t1", "t0"]
-    archive.relabel(["t2"], "someone-else")
-    assert archive.of_profile("someone-else") == ["t2"]
+    (profile,) = live_profiles(dependencies.get_customer_graph(), *ids(user_id="u1")).values()
+    assert profile.last_touchpoint == "t2"
+    assert [e.touchpoint.touchpoint_id for e in walk(archive, "t2", now=now).entries] == ["t2", "t1", "t0"]
+    assert [e.touchpoint.touchpoint_id for e in walk(archive, "t2", now=now, limit=2).entries] == ["t2", "t1"]
+    assert [e.touchpoint.touchpoint_id for e in walk(archive, "t2", now=now, stop_at="t0").entries] == [
+        "t2",
+        "t1",
+    ]
+    archive.relink("t2", profile_id="someone-else", previous=None)
+    moved = archive.entry("t2", now=now)
+    assert moved is not None and (moved.profile_id, moved.previous) == ("someone-else", None)
     archive.delete(["t0", "t1"])
-    assert archive.of_profile(profile_id) == []
     assert archive.existing(["t0", "t1", "t2"], now=now) == {"t2"}
+    assert result.profile_of["t0"] == profile.profile_id

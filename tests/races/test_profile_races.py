@@ -8,6 +8,7 @@ from datetime import timedelta
 
 from shared import dependencies
 from shared.domain.customers import FoldResult, fold_touchpoints
+from shared.domain.history import walk
 from shared.domain.identifiers import IdentifierType
 from shared.domain.profile_admin import find_by_identifier
 from shared.domain.touchpoints import TouchpointType
@@ -64,9 +65,10 @@ def test_the_same_touchpoint_from_three_workers_counts_once(on_dynalite):
         run_together([lambda order=order: fold([order]) for _ in range(3)])
         profile = profile_of(user)
         assert (profile.orders, profile.revenue, profile.touches_by_channel) == (1, 25, {"web": 1})
-        assert dependencies.get_touchpoint_archive().of_profile(profile.profile_id) == [
-            f"order-{round_number}"
-        ]
+        history = walk(
+            dependencies.get_touchpoint_archive(), profile.last_touchpoint, now=T0 + timedelta(days=1)
+        )
+        assert [e.touchpoint.touchpoint_id for e in history.entries] == [f"order-{round_number}"]
         assert profile.identifier_values(IdentifierType.EMAIL) == [f"{user}@example.com"]
 
 
@@ -95,4 +97,6 @@ def test_sixteen_workers_updating_one_profile_lose_no_update(on_dynalite):
     run_together([worker(n) for n in range(16)])
     profile = profile_of("busy")
     assert profile.touches_by_channel == {"web": 161}
+    history = walk(dependencies.get_touchpoint_archive(), profile.last_touchpoint, now=T0 + timedelta(days=1))
+    assert len(history.entries) == 161  # one unbroken history, whatever the interleaving
     assert (profile.orders, profile.revenue) == (160, 160)

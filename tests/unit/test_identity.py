@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from shared.domain.customers import PROFILES_MERGED, ConcurrentUpdateError, Outcome
+from shared.domain.customers import PROFILES_MERGED, ConcurrentUpdateError, Outcome, new_profile_id
 from shared.domain.identifiers import Identifier, IdentifierType
 from shared.domain.identity import IdentityPolicy, IdentityRecord, identity_key
 from shared.domain.touchpoints import TouchpointType
@@ -177,3 +177,14 @@ def test_suppressed_identifier_drops_the_touchpoint() -> None:
     assert result.outcomes["late"] is Outcome.SUPPRESSED
     assert "late" not in harness.archive.items
     assert harness.live() == []
+
+
+def test_claims_left_by_a_delivery_whose_profile_write_lost_still_list_the_identifiers() -> None:
+    harness = Harness()
+    tp = touchpoint("t1", ids(user_id="u1", email="u1@example.com"))
+    for identifier in tp.identifiers:  # another worker claimed them, then lost the race to write the profile
+        record = IdentityRecord.new(identifier)
+        record.profile_id, record.version = new_profile_id(tp), 1
+        harness.graph.records[record.key] = record
+    harness.fold([tp])
+    assert set(harness.profile_of(tp.identifiers[0]).identifiers) == set(tp.identifiers)

@@ -57,9 +57,14 @@ def get_profile(profile_id: str) -> dict[str, Any]:
 def get_profile_touchpoints(profile_id: str) -> dict[str, Any]:
     query = _admin()
     limit = _limit(query)
-    profile = live_profile(profile_id, graph=dependencies.get_customer_graph())
+    graph = dependencies.get_customer_graph()
+    profile = live_profile(profile_id, graph=graph)
     found = recent_touchpoints(
-        profile, archive=dependencies.get_touchpoint_archive(), clock=dependencies.get_clock(), limit=limit
+        profile,
+        graph=graph,
+        archive=dependencies.get_touchpoint_archive(),
+        clock=dependencies.get_clock(),
+        limit=limit,
     )
     return {"profile_id": profile.profile_id, "touchpoints": [tp.model_dump(mode="json") for tp in found]}
 

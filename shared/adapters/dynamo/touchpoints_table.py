@@ -12,8 +12,8 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable, Collection, Sequence
-from datetime import UTC, datetime
-from typing import Any, TypeVar
+from datetime import datetime
+from typing import TypeVar
 
 from pynamodb.attributes import (
     BooleanAttribute,
@@ -32,13 +32,14 @@ from pynamodb.exceptions import (
     TransactWriteError,
     UpdateError,
 )
-from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
+from pynamodb.expressions.update import Action
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from shared.adapters.dynamo.conventions import is_condition_failure
 from shared.domain.credentials import secret_digest
 from shared.domain.errors import ConflictError, DependencyUnavailableError
+from shared.domain.ports import ArchivedTouchpoint
 from shared.domain.touchpoints import Channel, Source, SourceKind, SourceSecrets, Touchpoint
 
 T = TypeVar("T")
@@ -54,24 +55,20 @@ class TouchpointsTableItem(Model):
     expires_at = TTLAttribute(null=True)
 
 
-class ByProfileIndex(GlobalSecondaryIndex["TouchpointItem"]):  # type: ignore[no-untyped-call]
-    """A profile's touchpoints by time (keys only). Sparse: unattributed touchpoints stay out."""
-
-    class Meta:
-        index_name = "by_profile"
-        projection = KeysOnlyProjection()
-
-    profile_id = UnicodeAttribute(hash_key=True)
-    occurred_at = UnicodeAttribute(range_key=True)
-
-
 class TouchpointItem(TouchpointsTableItem, discriminator="touchpoint"):
     source_id = UnicodeAttribute()
     body = UnicodeAttribute()
     profile_id = UnicodeAttribute(null=True)
-    occurred_at = UnicodeAttribute(null=True)  # ISO 8601 UTC, so it sorts as text
+    previous = UnicodeAttribute(null=True)  # the profile's history chain (shared.domain.history)
     archived_at = UTCDateTimeAttribute(null=True)
-    by_profile = ByProfileIndex()
+
+    def to_entry(self) -> ArchivedTouchpoint:
+        return ArchivedTouchpoint(
+            touchpoint=Touchpoint.model_validate_json(self.body),
+            profile_id=self.profile_id,
+            previous=self.previous,
+            archived_at=self.archived_at,
+        )
 
 
 class SourceItem(TouchpointsTableItem, discriminator="source"):
@@ -127,7 +124,13 @@ def _unavailable(error: PynamoDBException) -> DependencyUnavailableError:
 
 class DynamoTouchpointArchive:
     def add(
-        self, touchpoint: Touchpoint, *, expires_at: datetime, now: datetime, profile_id: str | None = None
+        self,
+        touchpoint: Touchpoint,
+        *,
+        expires_at: datetime,
+        now: datetime,
+        profile_id: str | None = None,
+        previous: str | None = None,
     ) -> bool:
         pk, sk = touchpoint_key(touchpoint.touchpoint_id)
         item = TouchpointItem(
@@ -137,7 +140,7 @@ class DynamoTouchpointArchive:
             body=touchpoint.model_dump_json(exclude_defaults=True),
             expires_at=expires_at,
             profile_id=profile_id,
-            occurred_at=touchpoint.occurred_at.astimezone(UTC).isoformat() if profile_id else None,
+            previous=previous,
             archived_at=now,
         )
         # Invariant: one live touchpoint per id. An expired one awaiting TTL deletion may be replaced.
@@ -166,60 +169,29 @@ class DynamoTouchpointArchive:
         except PynamoDBException as error:
             raise _unavailable(error) from error
 
-    def of_profile(self, profile_id: str, *, limit: int | None = None) -> list[str]:
-        """Touchpoint ids labelled with this profile, newest first (the `by_profile` index)."""
-        # Read at the table connection: index entries carry keys only, not the `kind` PynamoDB
-        # would filter a model query on.
-        table = TouchpointItem._get_connection()
-        ids: list[str] = []
-        start: dict[str, Any] | None = None
+    def entry(self, touchpoint_id: str, *, now: datetime) -> ArchivedTouchpoint | None:
         try:
-            while limit is None or len(ids) < limit:
-                page = table.query(
-                    profile_id,
-                    index_name=ByProfileIndex.Meta.index_name,
-                    scan_index_forward=False,
-                    limit=None if limit is None else limit - len(ids),
-                    exclusive_start_key=start,
-                )
-                ids += [item["pk"]["S"].removeprefix("TOUCHPOINT#") for item in page.get("Items", [])]
-                start = page.get("LastEvaluatedKey")
-                if not start:
-                    break
-        except PynamoDBException as error:
+            item = TouchpointItem.get(*touchpoint_key(touchpoint_id), consistent_read=True)
+        except TouchpointItem.DoesNotExist:
+            return None
+        except (GetError, PynamoDBConnectionError) as error:
             raise _unavailable(error) from error
-        return ids
+        if item.expires_at is not None and item.expires_at <= now:
+            return None
+        return item.to_entry()
 
-    def get_many(
-        self, touchpoint_ids: Sequence[str], *, now: datetime, archived_since: datetime | None = None
-    ) -> list[Touchpoint]:
-        """Live touchpoints among these, in the order asked (only those archived since a time)."""
-        if not touchpoint_ids:
-            return []
-        try:
-            found = {
-                item.pk.removeprefix("TOUCHPOINT#"): item
-                for item in TouchpointItem.batch_get([touchpoint_key(tid) for tid in touchpoint_ids])
-            }
-        except PynamoDBException as error:
-            raise _unavailable(error) from error
-        return [
-            Touchpoint.model_validate_json(found[tid].body)
-            for tid in touchpoint_ids
-            if tid in found
-            and (found[tid].expires_at is None or found[tid].expires_at > now)
-            and (archived_since is None or (found[tid].archived_at or now) >= archived_since)
+    def relink(self, touchpoint_id: str, *, profile_id: str, previous: str | None) -> None:
+        actions: list[Action] = [
+            TouchpointItem.profile_id.set(profile_id),
+            TouchpointItem.previous.set(previous) if previous else TouchpointItem.previous.remove(),
         ]
-
-    def relabel(self, touchpoint_ids: Sequence[str], profile_id: str) -> None:
-        for tid in touchpoint_ids:
-            try:
-                TouchpointItem(*touchpoint_key(tid)).update(
-                    actions=[TouchpointItem.profile_id.set(profile_id)], condition=TouchpointItem.pk.exists()
-                )
-            except UpdateError as error:
-                if not is_condition_failure(error):  # gone meanwhile (expired, erased): nothing to do
-                    raise _unavailable(error) from error
+        try:
+            TouchpointItem(*touchpoint_key(touchpoint_id)).update(
+                actions=actions, condition=TouchpointItem.pk.exists()
+            )
+        except UpdateError as error:
+            if not is_condition_failure(error):  # gone meanwhile (expired, erased): nothing to move
+                raise _unavailable(error) from error
 
     def delete(self, touchpoint_ids: Sequence[str]) -> None:
         try:
