@@ -62,6 +62,10 @@ ORDER_PLACED = "OrderPlaced"
 CART_UPDATED = "CartUpdated"
 CONSENT_CHANGED = "ConsentChanged"
 PROFILES_MERGED = "ProfilesMerged"
+# Fields every touch changes: a ProfileChanged is sent when something else changed too.
+ENGAGEMENT_FIELDS = frozenset(
+    {"touches_by_channel", "touches_by_device", "last_seen_by_channel", "best_hour_utc", "last_seen_at"}
+)
 _PROFILE_NAMESPACE = uuid.UUID("5b0c7f52-8f7e-4a8e-9a53-6f0c1d9b2e11")
 
 
@@ -181,7 +185,10 @@ class _Attempt:
         # With the profiles the graph points at, the ones a touchpoint would create (stored by an
         # earlier delivery that crashed before its claims were used): one read for the batch.
         pointed = {r.profile_id for r in self.records.values() if r.profile_id}
-        self._load_profiles(pointed | {new_profile_id(tp) for tp in touchpoints})
+        unknown = [
+            tp for tp in touchpoints if not any(self.records.get(identity_key(i)) for i in tp.identifiers)
+        ]
+        self._load_profiles(pointed | {new_profile_id(tp) for tp in unknown})
 
     def _load_profiles(self, profile_ids: set[str]) -> None:
         wanted = profile_ids - self.profiles.keys()
@@ -229,7 +236,7 @@ class _Attempt:
         if resolution.matched:
             profile = self.profiles[resolution.matched[0]]
         else:
-            self._load_profiles({new_profile_id(touchpoint)})  # prefetched: no read here
+            self._load_profiles({new_profile_id(touchpoint)})  # usually prefetched with the batch
             profile = self.live(new_profile_id(touchpoint))
         self._link(profile, resolution.linked)
         self._apply(profile, touchpoint)
@@ -340,7 +347,7 @@ class _Attempt:
             self.graph.save_profile(profile)
             del self.dirty_profiles[profile_id]
             fields = sorted(changed)
-            if fields:
+            if set(fields) - ENGAGEMENT_FIELDS:  # a touch alone is announced by TouchpointRecorded
                 self.result.events.append(
                     (
                         PROFILE_CHANGED,
