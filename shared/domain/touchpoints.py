@@ -283,6 +283,9 @@ def touchpoint_from_segment(call: SegmentCall, *, source: Source, received_at: d
         [
             (IdentifierType.USER_ID, call.user_id),
             (IdentifierType.ANONYMOUS_ID, call.anonymous_id),
+            # alias links the id a visitor had before (their anonymous id) to their user id; a
+            # previous *user* id never merges into another one (one user_id per profile).
+            (IdentifierType.ANONYMOUS_ID, call.previous_id if call.type is SegmentCallType.ALIAS else None),
             (IdentifierType.EMAIL, traits.get("email")),
             (IdentifierType.PHONE, traits.get("phone")),
             (IdentifierType.DEVICE_ID, device.get("id")),

@@ -15,6 +15,7 @@ from chalice.test import Client
 
 from functions.api.app import app
 from functions.privacy.handler import lambda_handler as privacy_job
+from infra.bench import captured_output
 from infra.lambda_runtime import sqs_event
 from shared import dependencies
 from shared.domain.sources import NewSource, create_source
@@ -92,6 +93,14 @@ def run_privacy_jobs(stack) -> None:
 
 
 def test_erasure_leaves_no_trace_in_any_table_and_late_webhooks_are_dropped(stack, client):
+    with captured_output() as logs:
+        erase_and_replay(stack, client)
+    written = logs.getvalue()
+    assert "erasure sweep done" in written  # the logs were captured
+    assert not [secret for secret in (EMAIL, PHONE, FIRST, LAST) if secret in written]  # raw PII never logged
+
+
+def erase_and_replay(stack, client) -> None:
     identify = {
         "userId": "mei",
         "messageId": "id-1",

@@ -9,7 +9,7 @@ import pytest
 from shared.domain.customers import PROFILES_MERGED, ConcurrentUpdateError, Outcome, new_profile_id
 from shared.domain.identifiers import Identifier, IdentifierType
 from shared.domain.identity import IdentityPolicy, IdentityRecord, identity_key
-from shared.domain.touchpoints import TouchpointType
+from shared.domain.touchpoints import Channel, ConsentSignal, ConsentStatus, TouchpointType
 from tests.unit.customers_support import Harness, ids, touchpoint
 
 
@@ -188,3 +188,48 @@ def test_claims_left_by_a_delivery_whose_profile_write_lost_still_list_the_ident
         harness.graph.records[record.key] = record
     harness.fold([tp])
     assert set(harness.profile_of(tp.identifiers[0]).identifiers) == set(tp.identifiers)
+
+
+def test_one_persons_touchpoints_in_a_batch_become_one_profile_write() -> None:
+    harness = Harness()
+    harness.fold([touchpoint("t0", ids(user_id="u1"))])
+    saves: list[str] = []
+    save_profile = harness.graph.save_profile
+
+    def counting(profile):  # type: ignore[no-untyped-def]
+        saves.append(profile.profile_id)
+        save_profile(profile)
+
+    harness.graph.save_profile = counting  # type: ignore[method-assign]
+    harness.fold([touchpoint(f"t{n}", ids(user_id="u1"), minutes=n) for n in range(1, 6)])
+    assert len(saves) == 1
+    assert harness.profile_of(ids(user_id="u1")[0]).touches_by_channel == {"web": 6}
+
+
+def test_profile_events_name_what_changed() -> None:
+    harness = Harness()
+    who = ids(user_id="u1")
+    harness.fold(
+        [
+            touchpoint("i1", who, kind=TouchpointType.IDENTIFY, traits={"plan": "gold"}),
+            touchpoint("c1", who, kind=TouchpointType.CART, minutes=1),
+            touchpoint(
+                "s1",
+                who,
+                kind=TouchpointType.EMAIL_EVENT,
+                minutes=2,
+                consent=[
+                    ConsentSignal(channel=Channel.EMAIL, status=ConsentStatus.REVOKED, reason="unsubscribe")
+                ],
+            ),
+        ]
+    )
+    (changed,) = harness.events("ProfileChanged")
+    assert {"traits.plan", "consent.email:marketing", "identifiers"} <= set(changed["changed"])
+    assert [e["touchpoint_id"] for e in harness.events("CartUpdated")] == ["c1"]
+    (consent,) = harness.events("ConsentChanged")
+    assert (consent["channel"], consent["purpose"], consent["status"]) == ("email", "marketing", "revoked")
+    assert [e["touchpoint_id"] for e in harness.events("TouchpointRecorded")] == ["i1", "c1", "s1"]
+
+    harness.fold([touchpoint("v1", who, minutes=3)])  # a page view changes only engagement counters
+    assert len(harness.events("ProfileChanged")) == 1

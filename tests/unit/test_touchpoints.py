@@ -195,3 +195,20 @@ def test_alias_keeps_the_previous_id():
     call = SegmentCall.model_validate({"type": "alias", "userId": "u-2", "previousId": "anon-1"})
     touchpoint = touchpoint_from_segment(call, source=SOURCE, received_at=RECEIVED)
     assert (touchpoint.type, touchpoint.previous_id) == (TouchpointType.ALIAS, "anon-1")
+
+
+def test_alias_links_the_previous_id_as_the_visitors_anonymous_id():
+    from datetime import UTC, datetime
+
+    from shared.domain.identifiers import Identifier, IdentifierType
+    from shared.domain.touchpoints import SegmentCall, Source, touchpoint_from_segment
+
+    call = SegmentCall.model_validate({"type": "alias", "previousId": "cookie-9", "userId": "u-9"})
+    tp = touchpoint_from_segment(
+        call, source=Source(source_id="web", name="Web"), received_at=datetime.now(UTC)
+    )
+    assert tp.identifiers == [
+        Identifier(type=IdentifierType.USER_ID, value="u-9"),
+        Identifier(type=IdentifierType.ANONYMOUS_ID, value="cookie-9"),
+    ]
+    assert tp.previous_id == "cookie-9"
