@@ -397,8 +397,13 @@ class DemoDay:
         started = time.monotonic()
         self.create_sources()
         step = max(1, self.customers // 10)
+        widest: tuple[int, str, list[str]] = (0, "", [])
         for index in range(self.customers):
-            self.day_of(self.person(index))
+            person, before = self.person(index), Counter(self.sent)
+            self.day_of(person)
+            channels = sorted(channel for channel in self.sent if self.sent[channel] > before[channel])
+            if len(channels) > widest[0]:
+                widest = (len(channels), person.email.lower(), channels)
             if (index + 1) % step == 0 or index + 1 == self.customers:
                 report(
                     {
@@ -414,5 +419,7 @@ class DemoDay:
                 "seconds": round(time.monotonic() - started, 1),
                 "sent": dict(self.sent),
                 "samples": self.samples,
+                # The customer seen on the most channels: one profile (GET /profiles?email=...).
+                "profile_sample": {"email": widest[1], "channels": widest[2]},
             }
         )

@@ -229,5 +229,18 @@ def test_the_demo_day_reaches_the_archive_on_every_channel():
                 what=f"the {channel} sample",
             )
             assert stored["touchpoint_id"] == touchpoint_id
+        sample = done["profile_sample"]
+        assert len(sample["channels"]) >= 3, sample
+
+        def one_profile_across_channels() -> Any:
+            status, profile = http(
+                "GET",
+                stack.url(f"/profiles?email={sample['email']}"),
+                headers={"Authorization": f"Bearer {ADMIN_KEY}"},
+            )
+            seen = set(profile.get("touches_by_channel", {})) | set(profile.get("purchases_by_channel", {}))
+            return status == 200 and len(seen) >= 3 and profile
+
+        wait_for(one_profile_across_channels, timeout=30, what="the sample customer's profile on 3 channels")
     finally:
         assert stack.stop() == 0

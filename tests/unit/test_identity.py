@@ -8,7 +8,7 @@ import pytest
 
 from shared.domain.customers import PROFILES_MERGED, ConcurrentUpdateError, Outcome, new_profile_id
 from shared.domain.identifiers import Identifier, IdentifierType
-from shared.domain.identity import IdentityPolicy, IdentityRecord, identity_key
+from shared.domain.identity import IdentityPolicy, IdentityRecord, identity_key, parse_policy
 from shared.domain.touchpoints import Channel, ConsentSignal, ConsentStatus, TouchpointType
 from tests.unit.customers_support import Harness, ids, touchpoint
 
@@ -233,3 +233,28 @@ def test_profile_events_name_what_changed() -> None:
 
     harness.fold([touchpoint("v1", who, minutes=3)])  # a page view changes only engagement counters
     assert len(harness.events("ProfileChanged")) == 1
+
+
+def test_policy_settings_extend_the_blocklist_and_override_limits_and_priority() -> None:
+    policy = parse_policy(
+        blocked_values=" QA@Example.com ,demo", limits="email=2, phone=1", priority="phone,email"
+    )
+    assert policy.blocks(ids(email="qa@example.com")[0]) and policy.blocks(ids(anonymous_id="DEMO")[0])
+    assert policy.blocks(ids(anonymous_id="abc123")[0])  # the built-in list stays
+    assert (policy.limit(IdentifierType.EMAIL), policy.limit(IdentifierType.PHONE)) == (2, 1)
+    assert policy.limit(IdentifierType.USER_ID) == 1
+    assert policy.priority[:3] == (IdentifierType.PHONE, IdentifierType.EMAIL, IdentifierType.USER_ID)
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ({"limits": "email"}, "type=n"),
+        ({"limits": "email=0"}, "type=n"),
+        ({"limits": "shoe=2"}, "unknown identifier type"),
+        ({"priority": "email,shoe"}, "unknown identifier type"),
+    ],
+)
+def test_bad_policy_settings_are_named(setting: dict[str, str], message: str) -> None:
+    with pytest.raises(ValueError, match=message):
+        parse_policy(**setting)
