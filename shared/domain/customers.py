@@ -64,7 +64,15 @@ CONSENT_CHANGED = "ConsentChanged"
 PROFILES_MERGED = "ProfilesMerged"
 # Fields every touch changes: a ProfileChanged is sent when something else changed too.
 ENGAGEMENT_FIELDS = frozenset(
-    {"touches_by_channel", "touches_by_device", "last_seen_by_channel", "best_hour_utc", "last_seen_at"}
+    {
+        "touches_by_channel",
+        "touches_by_device",
+        "last_seen_by_channel",
+        "best_hour_utc",
+        "last_seen_at",
+        "behaviour",
+        "last_cart_at",
+    }
 )
 _PROFILE_NAMESPACE = uuid.UUID("5b0c7f52-8f7e-4a8e-9a53-6f0c1d9b2e11")
 

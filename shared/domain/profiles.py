@@ -21,7 +21,12 @@ from shared.domain.touchpoints import ConsentStatus, Touchpoint, TouchpointType
 
 MAX_TRAITS = 100
 MAX_TRAIT_BYTES = 1024
-RECENT_ORDERS_KEPT = 50  # order ids remembered to count an order once (orders/create + orders/paid)
+RECENT_ORDERS_KEPT = 50
+BEHAVIOUR_KEYS_KEPT = 40  # most recent behaviour keys (event, event|sku) and skus bought
+# Events that make a loyal customer an advocate (reviews and referrals).
+ADVOCACY_EVENTS = frozenset(
+    {"Product Reviewed", "Review Submitted", "Referral Sent", "Friend Referred", "Referral Completed"}
+)  # order ids remembered to count an order once (orders/create + orders/paid)
 APPLIED_MEMORY = timedelta(minutes=15)  # ≫ one invocation: see `Profile.applied`
 
 # Touchpoints that are data syncs rather than the person engaging.
@@ -78,6 +83,12 @@ class Profile(BaseModel):
     last_seen_by_channel: dict[str, datetime] = Field(default_factory=dict)
     touches_by_hour: list[int] = Field(default_factory=lambda: [0] * 24)  # UTC hours
     recent_orders: dict[str, tuple[datetime, str]] = Field(default_factory=dict)  # → (at, touchpoint)
+    # Behaviour for segment windows, as epoch seconds (compact: every byte is billed on each write).
+    last_did: dict[str, int] = Field(default_factory=dict)  # "Product Viewed", "Product Viewed|sku-1"
+    last_bought: dict[str, int] = Field(default_factory=dict)  # sku → last purchase
+    purchases_by_month: list[int] = Field(default_factory=lambda: [0] * 12)  # Jan..Dec, any year
+    advocacy: int = 0  # reviews and referrals
+    last_cart_at: datetime | None = None
     # Touchpoint ids folded in during the last APPLIED_MEMORY, with when. The effect and this
     # dedupe mark are one conditional write of this item, so a crash between it and archiving
     # the touchpoint never counts the touchpoint twice. Older duplicates are caught by the archive.
@@ -246,6 +257,7 @@ def apply_touchpoint(profile: Profile, touchpoint: Touchpoint, *, applied_at: da
         profile.touches_by_hour[at.hour] += 1
         profile.last_seen_by_channel[channel] = _latest(profile.last_seen_by_channel.get(channel), at) or at
         changed |= {"touches_by_channel", "touches_by_device", "last_seen_by_channel", "best_hour_utc"}
+    changed |= _fold_behaviour(profile, touchpoint)
     if touchpoint.type is TouchpointType.ORDER:
         changed |= _fold_order(profile, touchpoint)
     elif touchpoint.type is TouchpointType.REFUND:
@@ -253,6 +265,42 @@ def apply_touchpoint(profile: Profile, touchpoint: Touchpoint, *, applied_at: da
         amount = touchpoint.order.total if touchpoint.order and touchpoint.order.total else Decimal(0)
         profile.refunded += abs(amount)
         changed |= {"refunds", "refunded"}
+    return changed
+
+
+def behaviour_keys(touchpoint: Touchpoint) -> list[str]:
+    """What a touchpoint did, as segment rules name it: the event (a page or screen as
+    `page:<name>`), and with `|<sku>` when it concerns one product."""
+    if touchpoint.type in _NOT_ENGAGEMENT or not touchpoint.event:
+        return []
+    name = touchpoint.event[:100]
+    if touchpoint.type in (TouchpointType.PAGE, TouchpointType.SCREEN):
+        name = f"{touchpoint.type.value}:{name}"
+    sku = touchpoint.properties.get("sku") or touchpoint.properties.get("product_id")
+    keys = [name]
+    if isinstance(sku, str | int) and not isinstance(sku, bool) and str(sku):
+        keys.append(f"{name}|{str(sku)[:100]}")
+    return keys
+
+
+def _remember(memory: dict[str, int], key: str, at: int) -> None:
+    memory[key] = max(memory.get(key, at), at)
+    if len(memory) > BEHAVIOUR_KEYS_KEPT:
+        del memory[min(memory, key=lambda k: (memory[k], k))]
+
+
+def _fold_behaviour(profile: Profile, touchpoint: Touchpoint) -> set[str]:
+    at = int(touchpoint.occurred_at.timestamp())
+    changed: set[str] = set()
+    for key in behaviour_keys(touchpoint):
+        _remember(profile.last_did, key, at)
+        changed.add("behaviour")
+    if touchpoint.event in ADVOCACY_EVENTS:
+        profile.advocacy += 1
+        changed.add("advocacy")
+    if touchpoint.type is TouchpointType.CART:
+        profile.last_cart_at = _latest(profile.last_cart_at, touchpoint.occurred_at)
+        changed.add("last_cart_at")
     return changed
 
 
@@ -283,7 +331,13 @@ def _fold_order(profile: Profile, touchpoint: Touchpoint) -> set[str]:
     profile.last_purchase_at = _latest(profile.last_purchase_at, at)
     channel = touchpoint.channel.value
     profile.purchases_by_channel[channel] = profile.purchases_by_channel.get(channel, 0) + 1
+    profile.purchases_by_month[at.month - 1] += 1
+    for line in order.lines if order is not None else []:
+        if line.sku:
+            _remember(profile.last_bought, line.sku[:100], int(at.timestamp()))
     return {
+        "purchases_by_month",
+        "last_bought",
         "orders",
         "revenue",
         "average_order_value",
@@ -366,6 +420,14 @@ def fold_profiles(survivor: Profile, loser: Profile) -> None:
     survivor.touches_by_hour = [
         a + b for a, b in zip(survivor.touches_by_hour, loser.touches_by_hour, strict=True)
     ]
+    survivor.purchases_by_month = [
+        a + b for a, b in zip(survivor.purchases_by_month, loser.purchases_by_month, strict=True)
+    ]
+    for memory, other in ((survivor.last_did, loser.last_did), (survivor.last_bought, loser.last_bought)):
+        for key, moment in other.items():
+            _remember(memory, key, moment)
+    survivor.advocacy += loser.advocacy
+    survivor.last_cart_at = _latest(survivor.last_cart_at, loser.last_cart_at)
     for key, seen in loser.recent_orders.items():
         survivor.recent_orders[key] = min(survivor.recent_orders.get(key, seen), seen)
     survivor.applied.update({tid: mark for tid, mark in loser.applied.items() if tid not in survivor.applied})
