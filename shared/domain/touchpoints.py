@@ -31,6 +31,8 @@ class Channel(StrEnum):
     WECHAT = "wechat"
     CALLCENTER = "callcenter"
     EMAIL = "email"
+    SMS = "sms"
+    PUSH = "push"
     OTHER = "other"
 
 

@@ -47,7 +47,7 @@ def _consent(customer: dict[str, Any]) -> list[ConsentSignal]:
     signals = []
     for field, channel in (
         ("email_marketing_consent", Channel.EMAIL),
-        ("sms_marketing_consent", Channel.OTHER),
+        ("sms_marketing_consent", Channel.SMS),
     ):
         state = mapping(customer.get(field)).get("state")
         if state == "subscribed":
