@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from shared.domain.classification import CutPoints
 from shared.domain.credentials import secret_digest
 from shared.domain.customers import ConcurrentUpdateError, MergeCommit, MergeRecord, UnmergeCommit
 from shared.domain.errors import ConflictError, DependencyUnavailableError
@@ -16,6 +17,7 @@ from shared.domain.ports import ArchivedTouchpoint
 from shared.domain.privacy import ErasureRequest
 from shared.domain.profiles import Profile
 from shared.domain.queue_health import QueueDepth
+from shared.domain.segments import MembershipState, SegmentDefinition
 from shared.domain.touchpoints import Source, SourceSecrets, Touchpoint
 
 
@@ -302,3 +304,80 @@ class RecordingErasureJobs:
 
     def submit(self, request_id: str, *, sweep: int, delay_seconds: int = 0) -> None:
         self.submitted.append((request_id, sweep, delay_seconds))
+
+
+@dataclass
+class InMemorySegmentStore:
+    stored_definitions: dict[str, SegmentDefinition] = field(default_factory=dict)
+    states: dict[str, MembershipState] = field(default_factory=dict)
+    memberships: dict[str, dict[str, datetime]] = field(default_factory=dict)  # segment → profile → since
+    timers: set[tuple[str, datetime]] = field(default_factory=set)
+    cuts: CutPoints = field(default_factory=CutPoints)
+    commits: int = 0
+
+    def definitions(self) -> list[SegmentDefinition]:
+        return sorted(self.stored_definitions.values(), key=lambda d: d.segment_id)
+
+    def definition(self, segment_id: str) -> SegmentDefinition | None:
+        return self.stored_definitions.get(segment_id)
+
+    def create_definition(self, definition: SegmentDefinition) -> None:
+        if definition.segment_id in self.stored_definitions:
+            raise ConflictError("A segment with this id exists")
+        self.stored_definitions[definition.segment_id] = definition
+
+    def replace_definition(self, definition: SegmentDefinition, *, expected_version: int) -> None:
+        if self.stored_definitions[definition.segment_id].version != expected_version:
+            raise ConcurrentUpdateError("segment changed")
+        self.stored_definitions[definition.segment_id] = definition
+
+    def delete_definition(self, segment_id: str) -> None:
+        self.stored_definitions.pop(segment_id, None)
+
+    def state(self, profile_id: str) -> MembershipState | None:
+        found = self.states.get(profile_id)
+        return None if found is None else found.model_copy(deep=True)
+
+    def commit(
+        self,
+        state: MembershipState,
+        *,
+        entered: Sequence[tuple[str, datetime]],
+        exited: Sequence[str],
+        gone: bool,
+    ) -> None:
+        stored = self.states.get(state.profile_id)
+        if (stored.version if stored else 0) != state.version:
+            raise ConcurrentUpdateError("membership state changed")
+        if gone:
+            self.states.pop(state.profile_id, None)
+        else:
+            self.states[state.profile_id] = state.model_copy(update={"version": state.version + 1}, deep=True)
+        for segment_id, since in entered:
+            self.memberships.setdefault(segment_id, {})[state.profile_id] = since
+        for segment_id in exited:
+            self.memberships.get(segment_id, {}).pop(state.profile_id, None)
+        self.commits += 1
+
+    def members(self, segment_id: str, *, after: str | None, limit: int) -> tuple[list[str], str | None]:
+        ordered = sorted(self.memberships.get(segment_id, {}))
+        page = [pid for pid in ordered if after is None or pid > after][:limit]
+        return page, (page[-1] if len(page) == limit else None)
+
+    def count(self, segment_id: str) -> int:
+        return len(self.memberships.get(segment_id, {}))
+
+    def schedule_recheck(self, profile_id: str, at: datetime) -> None:
+        self.timers.add((profile_id, at))
+
+    def due_rechecks(self, now: datetime, *, limit: int) -> list[tuple[str, datetime]]:
+        return sorted((t for t in self.timers if t[1] <= now), key=lambda t: (t[1], t[0]))[:limit]
+
+    def clear_recheck(self, profile_id: str, at: datetime) -> None:
+        self.timers.discard((profile_id, at))
+
+    def cut_points(self) -> CutPoints:
+        return self.cuts
+
+    def save_cut_points(self, cuts: CutPoints) -> None:
+        self.cuts = cuts
