@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Collection, Sequence
+import hashlib
+from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -17,6 +18,7 @@ from shared.domain.ports import ArchivedTouchpoint
 from shared.domain.privacy import ErasureRequest
 from shared.domain.profiles import Profile
 from shared.domain.queue_health import QueueDepth
+from shared.domain.recompute import PartSample, Phase, RecomputeJob
 from shared.domain.segments import MembershipState, SegmentDefinition
 from shared.domain.touchpoints import Source, SourceSecrets, Touchpoint
 
@@ -381,3 +383,53 @@ class InMemorySegmentStore:
 
     def save_cut_points(self, cuts: CutPoints) -> None:
         self.cuts = cuts
+
+
+@dataclass
+class InMemoryRecomputeJobs:
+    jobs: dict[str, RecomputeJob] = field(default_factory=dict)
+    parts: dict[tuple[str, int], PartSample] = field(default_factory=dict)
+
+    def create(self, job: RecomputeJob) -> None:
+        self.jobs[job.job_id] = job.model_copy(update={"version": 1})
+
+    def get(self, job_id: str) -> RecomputeJob | None:
+        return self.jobs.get(job_id)
+
+    def save(self, job: RecomputeJob) -> None:
+        if self.jobs[job.job_id].version != job.version:
+            raise ConcurrentUpdateError("job changed")
+        self.jobs[job.job_id] = job.model_copy(update={"version": job.version + 1})
+
+    def save_sample(self, job_id: str, part: int, sample: PartSample) -> None:
+        self.parts[(job_id, part)] = sample
+
+    def samples(self, job_id: str) -> list[PartSample]:
+        return [sample for (jid, _part), sample in sorted(self.parts.items()) if jid == job_id]
+
+
+@dataclass
+class QueuedRecomputeTasks:
+    queued: list[tuple[str, Phase, int]] = field(default_factory=list)
+
+    def submit(self, job_id: str, *, phase: Phase, part: int) -> None:
+        self.queued.append((job_id, phase, part))
+
+
+@dataclass
+class GraphScanner:
+    """Parallel-scan parts over the in-memory graph's profiles (by a stable hash of the id)."""
+
+    graph: InMemoryCustomerGraph
+    page_size: int = 3
+
+    def pages(self, *, part: int, parts: int) -> Iterator[list[Profile]]:
+        mine = [
+            p
+            for pid, p in sorted(self.graph.stored_profiles.items())
+            if p.merged_into is None
+            and p.exists
+            and int(hashlib.sha256(pid.encode()).hexdigest(), 16) % parts == part
+        ]
+        for start in range(0, len(mine), self.page_size):
+            yield [p.model_copy(deep=True) for p in mine[start : start + self.page_size]]
