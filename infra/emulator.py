@@ -146,6 +146,7 @@ def deploy(
     resources = {
         resource["LogicalResourceId"]: resource.get("PhysicalResourceId", "")
         for resource in cloudformation.describe_stack_resources(StackName=stack_name)["StackResources"]
+        if "LogicalResourceId" in resource  # moto lists a type it cannot create (QueuePolicy) without one
     }
 
     def queue_url(physical_url: str) -> str:

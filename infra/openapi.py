@@ -297,6 +297,147 @@ def build() -> dict[str, Any]:
             },
         }
     }
+    segment_id = {"name": "segment_id", "in": "path", "required": True, "schema": {"type": "string"}}
+    anything = {"type": "object"}
+    segment_body = {
+        "type": "object",
+        "required": ["segment_id", "name", "rule"],
+        "properties": {
+            "segment_id": {"type": "string", "pattern": "^[a-z0-9][a-z0-9_-]{0,62}$"},
+            "name": {"type": "string", "minLength": 1, "maxLength": 200},
+            "description": {"type": "string", "maxLength": 2000},
+            "rule": {"type": "object", "description": "The segment rule language (README: Segments)"},
+        },
+    }
+    paths["/segments"] = {
+        "post": {
+            "summary": "Create a segment (the rule is validated; errors name their path)",
+            "tags": ["segments"],
+            "security": admin,
+            "requestBody": {"required": True, **_json(segment_body)},
+            "responses": {"201": {"description": "Created", **_json(anything)}, **_errors(400, 401, 409)},
+        },
+        "get": {
+            "summary": "Every segment",
+            "tags": ["segments"],
+            "security": admin,
+            "responses": {"200": {"description": "Segments", **_json(anything)}, **_errors(401)},
+        },
+    }
+    paths["/segments/preview"] = {
+        "post": {
+            "summary": "How many would match a rule, before saving it (exact or from a sample)",
+            "tags": ["segments"],
+            "security": admin,
+            "requestBody": {"required": True, **_json({"type": "object", "required": ["rule"]})},
+            "responses": {"200": {"description": "Estimate", **_json(anything)}, **_errors(400, 401)},
+        }
+    }
+    paths["/segments/{segment_id}"] = {
+        "get": {
+            "summary": "A segment and its member count",
+            "tags": ["segments"],
+            "security": admin,
+            "parameters": [segment_id],
+            "responses": {"200": {"description": "Segment", **_json(anything)}, **_errors(401, 404)},
+        },
+        "patch": {
+            "summary": "Change a segment's name, description or rule",
+            "tags": ["segments"],
+            "security": admin,
+            "parameters": [segment_id],
+            "requestBody": {"required": True, **_json(anything)},
+            "responses": {
+                "200": {"description": "Segment", **_json(anything)},
+                **_errors(400, 401, 404, 409),
+            },
+        },
+        "delete": {
+            "summary": "Delete a segment (its members leave as they are next evaluated)",
+            "tags": ["segments"],
+            "security": admin,
+            "parameters": [segment_id],
+            "responses": {"204": {"description": "Deleted"}, **_errors(401, 404)},
+        },
+    }
+    paths["/segments/{segment_id}/members"] = {
+        "get": {
+            "summary": "A page of member profile ids (cursor in `next`)",
+            "tags": ["segments"],
+            "security": admin,
+            "parameters": [
+                segment_id,
+                {
+                    "name": "limit",
+                    "in": "query",
+                    "required": False,
+                    "schema": {"type": "integer", "minimum": 1, "maximum": 1000},
+                },
+                {"name": "after", "in": "query", "required": False, "schema": {"type": "string"}},
+            ],
+            "responses": {"200": {"description": "Members", **_json(anything)}, **_errors(400, 401, 404)},
+        }
+    }
+    paths["/profiles/{profile_id}/segments"] = {
+        "get": {
+            "summary": "A profile's segments and its classification (RFMCL, stage, tier, price sensitivity)",
+            "tags": ["segments"],
+            "security": admin,
+            "parameters": [profile_id],
+            "responses": {"200": {"description": "Segments", **_json(anything)}, **_errors(401, 404)},
+        }
+    }
+    paths["/segments/recompute"] = {
+        "post": {
+            "summary": "Start the recompute now (it also runs nightly)",
+            "tags": ["segments"],
+            "security": admin,
+            "responses": {"202": {"description": "The job", **_json(anything)}, **_errors(401)},
+        }
+    }
+    paths["/segments/recompute/{job_id}"] = {
+        "get": {
+            "summary": "A recompute's phase and progress",
+            "tags": ["segments"],
+            "security": admin,
+            "parameters": [{"name": "job_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+            "responses": {"200": {"description": "The job", **_json(anything)}, **_errors(401, 404)},
+        }
+    }
+    paths["/segments/{segment_id}/exports"] = {
+        "post": {
+            "summary": "Export the segment as hashed emails and phones for an ad platform (background job)",
+            "tags": ["segments"],
+            "security": admin,
+            "parameters": [segment_id],
+            "requestBody": {
+                "required": False,
+                **_json(
+                    {
+                        "type": "object",
+                        "properties": {"format": {"type": "string", "enum": ["google", "meta"]}},
+                        "additionalProperties": False,
+                    }
+                ),
+            },
+            "responses": {
+                "202": {"description": "The export job", **_json(anything)},
+                **_errors(400, 401, 404),
+            },
+        }
+    }
+    paths["/segments/{segment_id}/exports/{export_id}"] = {
+        "get": {
+            "summary": "An export's progress; when done, a time-limited download link",
+            "tags": ["segments"],
+            "security": admin,
+            "parameters": [
+                segment_id,
+                {"name": "export_id", "in": "path", "required": True, "schema": {"type": "string"}},
+            ],
+            "responses": {"200": {"description": "The export", **_json(anything)}, **_errors(400, 401, 404)},
+        }
+    }
     paths["/privacy/erasures"] = {
         "post": {
             "summary": "Erase a person by any identifier: suppressed at once, data removed by a job",

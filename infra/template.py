@@ -168,11 +168,19 @@ def functions(template: dict[str, Any]) -> list[FunctionSpec]:
     return specs
 
 
+# Access policies the emulator neither creates nor enforces (it checks no permissions).
+EMULATOR_SKIPS = frozenset({"AWS::SQS::QueuePolicy"})
+
+
 def emulator_template(template: dict[str, Any], outputs: dict[str, Any]) -> dict[str, Any]:
     """The template minus its functions (and whatever depends on them), with `outputs` as its
     Outputs so the emulator's CloudFormation resolves the values the runtime needs."""
     resources = copy.deepcopy(template["Resources"])
-    dropped = {name for name, resource in resources.items() if resource["Type"].startswith(SERVERLESS_PREFIX)}
+    dropped = {
+        name
+        for name, resource in resources.items()
+        if resource["Type"].startswith(SERVERLESS_PREFIX) or resource["Type"] in EMULATOR_SKIPS
+    }
     while True:
         dependent = {
             name

@@ -6,18 +6,35 @@ from __future__ import annotations
 import functools
 from datetime import timedelta
 
+from pydantic import ValidationError
+
 from shared.adapters import aws_clients
 from shared.adapters.dynamo.conventions import bind_table
 from shared.adapters.dynamo.customers_table import CustomersTableItem, DynamoCustomerGraph, DynamoPersonalData
+from shared.adapters.dynamo.recompute_jobs import (
+    DynamoProfileSampler,
+    DynamoProfileScanner,
+    DynamoRecomputeJobs,
+)
+from shared.adapters.dynamo.segments_store import DynamoExportJobs, DynamoSegmentStore
 from shared.adapters.dynamo.touchpoints_table import (
     DynamoSourceRegistry,
     DynamoTouchpointArchive,
     TouchpointsTableItem,
 )
 from shared.adapters.events import EventBridgePublisher
+from shared.adapters.s3 import S3ExportFiles
 from shared.adapters.sns import HttpsSnsCertificates, HttpsSnsSubscriptions
-from shared.adapters.sqs import SqsErasureJobs, SqsQueueInspector, SqsTouchpointQueue
+from shared.adapters.sqs import (
+    SqsErasureJobs,
+    SqsExportQueue,
+    SqsQueueInspector,
+    SqsRecomputeTasks,
+    SqsTouchpointQueue,
+)
 from shared.clock import SystemClock
+from shared.domain.audience_export import ExportFiles, ExportJobs, ExportQueue
+from shared.domain.classification import ClassificationRules
 from shared.domain.errors import ConfigurationError
 from shared.domain.identity import IdentityPolicy, parse_policy
 from shared.domain.ingest import ArchivePolicy
@@ -33,6 +50,8 @@ from shared.domain.ports import (
 )
 from shared.domain.privacy import ErasureJobs, PersonalData
 from shared.domain.queue_health import MonitoredQueue
+from shared.domain.recompute import ProfileScanner, RecomputeJobs, RecomputeTasks
+from shared.domain.segments import Refresher, SegmentStore
 from shared.settings import get_settings
 
 
@@ -85,6 +104,68 @@ def get_erasure_jobs() -> ErasureJobs:
 
 
 @functools.cache
+def get_segment_store() -> SegmentStore:
+    _bound_customers_table()
+    return DynamoSegmentStore(cache_seconds=get_settings().segment_cache_seconds)
+
+
+@functools.cache
+def get_classification_rules() -> ClassificationRules:
+    text = get_settings().classification_rules
+    try:
+        return ClassificationRules.model_validate_json(text) if text.strip() else ClassificationRules()
+    except ValidationError as error:
+        raise ConfigurationError(f"CLASSIFICATION_RULES: {error}") from error
+
+
+@functools.cache
+def get_recompute_jobs() -> RecomputeJobs:
+    _bound_customers_table()
+    return DynamoRecomputeJobs()
+
+
+def get_profile_scanner() -> ProfileScanner:
+    _bound_customers_table()
+    return DynamoProfileScanner()
+
+
+def get_profile_sampler() -> DynamoProfileSampler:
+    _bound_customers_table()
+    return DynamoProfileSampler()
+
+
+@functools.cache
+def get_recompute_tasks() -> RecomputeTasks:
+    return SqsRecomputeTasks(get_settings().require("recompute_queue_url"))
+
+
+@functools.cache
+def get_export_jobs() -> ExportJobs:
+    _bound_customers_table()
+    return DynamoExportJobs()
+
+
+@functools.cache
+def get_export_queue() -> ExportQueue:
+    return SqsExportQueue(get_settings().require("export_queue_url"))
+
+
+@functools.cache
+def get_export_files() -> ExportFiles:
+    return S3ExportFiles(get_settings().require("exports_bucket"))
+
+
+def get_refresher() -> Refresher:
+    return Refresher(
+        graph=get_customer_graph(),
+        store=get_segment_store(),
+        publisher=get_event_publisher(),
+        clock=get_clock(),
+        rules=get_classification_rules(),
+    )
+
+
+@functools.cache
 def get_identity_policy() -> IdentityPolicy:
     settings = get_settings()
     try:
@@ -134,12 +215,15 @@ def get_sns_subscriptions() -> SnsSubscriptions:
 
 def get_monitored_queues() -> list[MonitoredQueue]:
     settings = get_settings()
-    return [
-        MonitoredQueue("touchpoints", settings.require("touchpoint_queue_url"), is_dead_letter=False),
-        MonitoredQueue("touchpoints-dlq", settings.require("touchpoint_dlq_url"), is_dead_letter=True),
-        MonitoredQueue("privacy", settings.require("privacy_queue_url"), is_dead_letter=False),
-        MonitoredQueue("privacy-dlq", settings.require("privacy_dlq_url"), is_dead_letter=True),
-    ]
+    queues = []
+    for pair in filter(None, (part.strip() for part in settings.monitored_queues.split(","))):
+        name, _, url = pair.partition("=")
+        if not name or not url:
+            raise ConfigurationError(f"MONITORED_QUEUES: {pair!r} is not name=url")
+        queues.append(MonitoredQueue(name.strip(), url.strip(), is_dead_letter=name.strip().endswith("-dlq")))
+    if not queues:
+        raise ConfigurationError("MONITORED_QUEUES is not set for this function")
+    return queues
 
 
 def reset() -> None:
@@ -153,6 +237,13 @@ def reset() -> None:
         get_identity_policy,
         get_personal_data,
         get_erasure_jobs,
+        get_segment_store,
+        get_classification_rules,
+        get_recompute_jobs,
+        get_recompute_tasks,
+        get_export_jobs,
+        get_export_queue,
+        get_export_files,
         get_source_registry,
         get_touchpoint_archive,
         get_touchpoint_queue,

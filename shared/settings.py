@@ -20,10 +20,11 @@ ResourceSetting = Literal[
     "touchpoints_table",
     "customers_table",
     "touchpoint_queue_url",
-    "touchpoint_dlq_url",
     "event_bus_name",
     "privacy_queue_url",
-    "privacy_dlq_url",
+    "recompute_queue_url",
+    "export_queue_url",
+    "exports_bucket",
     "admin_api_key_sha256",
 ]
 
@@ -36,10 +37,13 @@ class Settings(BaseSettings):
     touchpoints_table: str | None = None
     customers_table: str | None = None
     touchpoint_queue_url: str | None = None
-    touchpoint_dlq_url: str | None = None
     event_bus_name: str | None = None
     privacy_queue_url: str | None = None
-    privacy_dlq_url: str | None = None
+    recompute_queue_url: str | None = None
+    export_queue_url: str | None = None
+    exports_bucket: str | None = None
+    # Queues the monitor watches: `name=url` pairs, comma-separated; a name ending in -dlq is a DLQ.
+    monitored_queues: str = ""
     # Credentials: only the SHA-256 of the admin key is deployed, never the key.
     admin_api_key_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
     # Behaviour.
@@ -52,6 +56,10 @@ class Settings(BaseSettings):
     identity_shared_device_user_limit: int = Field(default=1, ge=1, le=100)
     # Privacy: the erasure's second sweep (catches touchpoints in flight at the first one).
     erasure_second_sweep_seconds: int = Field(default=60, ge=0, le=900)
+    # Value and lifecycle: ClassificationRules as JSON (lifecycle, tiers, price); empty = defaults.
+    classification_rules: str = ""
+    recompute_parts: int = Field(default=8, ge=1, le=256)
+    segment_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
     identity_max_identifiers: int = Field(default=60, ge=2, le=60)
 
     def require(self, name: ResourceSetting) -> str:

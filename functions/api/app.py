@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from chalice.app import Chalice, ConvertToMiddleware
 
-from functions.api.routes import health, privacy, profiles, sources, touchpoints, tracking, webhooks
+from functions.api.routes import health, privacy, profiles, segments, sources, touchpoints, tracking, webhooks
 from shared.observability import logger
 
 app = Chalice(app_name="omnireach")
@@ -13,6 +13,7 @@ app.register_blueprint(tracking.routes)
 app.register_blueprint(touchpoints.routes)
 app.register_blueprint(profiles.routes)
 app.register_blueprint(privacy.routes)
+app.register_blueprint(segments.routes)
 app.register_blueprint(sources.routes)
 app.register_blueprint(webhooks.routes)
 app.register_blueprint(health.routes)

@@ -12,6 +12,7 @@ from shared.adapters.aws_clients import client as aws_client
 from shared.adapters.batching import chunks
 from shared.domain.errors import DependencyUnavailableError
 from shared.domain.queue_health import QueueDepth
+from shared.domain.recompute import Phase
 from shared.domain.touchpoints import Touchpoint
 
 SQS_BATCH_ENTRIES = 10
@@ -74,3 +75,32 @@ class SqsErasureJobs:
             )
         except (BotoCoreError, ClientError) as error:
             raise DependencyUnavailableError("The privacy queue did not accept the job") from error
+
+
+class SqsRecomputeTasks:
+    """One message per part of the nightly recompute."""
+
+    def __init__(self, queue_url: str, *, client: Any = None) -> None:
+        self._queue_url = queue_url
+        self._client = client or aws_client("sqs")
+
+    def submit(self, job_id: str, *, phase: Phase, part: int) -> None:
+        body = json.dumps({"job_id": job_id, "phase": phase.value, "part": part})
+        try:
+            self._client.send_message(QueueUrl=self._queue_url, MessageBody=body)
+        except (BotoCoreError, ClientError) as error:
+            raise DependencyUnavailableError("The recompute queue did not accept the task") from error
+
+
+class SqsExportQueue:
+    def __init__(self, queue_url: str, *, client: Any = None) -> None:
+        self._queue_url = queue_url
+        self._client = client or aws_client("sqs")
+
+    def submit(self, export_id: str) -> None:
+        try:
+            self._client.send_message(
+                QueueUrl=self._queue_url, MessageBody=json.dumps({"export_id": export_id})
+            )
+        except (BotoCoreError, ClientError) as error:
+            raise DependencyUnavailableError("The export queue did not accept the job") from error

@@ -12,7 +12,8 @@ def test_dead_letters_raise_an_event_on_the_bus(stack, monkeypatch):
     environment = stack.function_environments["QueueMonitorFunction"]
     watch = watch_bus(environment["EVENT_BUS_NAME"])
     sqs = boto3.client("sqs")
-    dlq_url = sqs.get_queue_url(QueueName=environment["TOUCHPOINT_DLQ_URL"].rsplit("/", 1)[-1])["QueueUrl"]
+    dlq_name = stack.resources["TouchpointDeadLetterQueue"].rsplit("/", 1)[-1]
+    dlq_url = sqs.get_queue_url(QueueName=dlq_name)["QueueUrl"]
     sqs.send_message(QueueUrl=dlq_url, MessageBody="poison")
 
     report = monitor(SCHEDULED, context_for("QueueMonitorFunction"))

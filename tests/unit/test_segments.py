@@ -247,3 +247,20 @@ def test_segment_definitions_are_validated_versioned_and_previewed() -> None:
         now=world.clock.now(),
     )
     assert (sampled["estimated_members"], sampled["exact"]) == (10, False)
+
+
+def test_hashed_export_follows_the_published_normalisation() -> None:
+    from hashlib import sha256
+
+    from shared.domain.audience_export import ExportFormat, normalised_email, rows_for
+
+    assert normalised_email(" Foo.Bar@GMAIL.com ", ExportFormat.GOOGLE) == "foobar@gmail.com"
+    assert normalised_email(" Foo.Bar@GMAIL.com ", ExportFormat.META) == "foo.bar@gmail.com"
+    assert normalised_email("Foo.Bar@example.com", ExportFormat.GOOGLE) == "foo.bar@example.com"
+    google = rows_for([" Foo.Bar@GMAIL.com "], ["+8613800138000"], ExportFormat.GOOGLE)
+    assert google == [f"{sha256(b'foobar@gmail.com').hexdigest()},{sha256(b'+8613800138000').hexdigest()}"]
+    meta = rows_for([], ["+8613800138000"], ExportFormat.META)
+    assert meta == [f",{sha256(b'8613800138000').hexdigest()}"]
+    # Google's rules (Customer Match, enhanced conversions): dots go only for gmail.com and
+    # googlemail.com; the same address on googlemail.com normalises the same way.
+    assert normalised_email("F.o.o.bar@googlemail.com", ExportFormat.GOOGLE) == "foobar@googlemail.com"

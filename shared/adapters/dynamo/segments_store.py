@@ -24,10 +24,12 @@ from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute, UTCDateTimeAttribute
 from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
+from pynamodb.indexes import GlobalSecondaryIndex, KeysOnlyProjection
 from pynamodb.transactions import TransactWrite
 
 from shared.adapters.dynamo.conventions import is_condition_failure
 from shared.adapters.dynamo.customers_table import CustomersTableItem
+from shared.domain.audience_export import AudienceExport
 from shared.domain.classification import CutPoints
 from shared.domain.customers import ConcurrentUpdateError
 from shared.domain.errors import ConflictError, DependencyUnavailableError, InvalidInputError
@@ -47,10 +49,22 @@ class MembershipStateItem(CustomersTableItem, discriminator="segment_state"):
     body = UnicodeAttribute()
 
 
+class ByAudienceIndex(GlobalSecondaryIndex["MembershipItem"]):  # type: ignore[no-untyped-call]
+    """A segment's members (keys only), read at the connection level: see `_audience_query`."""
+
+    class Meta:
+        index_name = AUDIENCE_INDEX
+        projection = KeysOnlyProjection()
+
+    audience = UnicodeAttribute(hash_key=True)
+    member = UnicodeAttribute(range_key=True)
+
+
 class MembershipItem(CustomersTableItem, discriminator="membership"):
     audience = UnicodeAttribute()
     member = UnicodeAttribute()
     since = UTCDateTimeAttribute()
+    by_audience = ByAudienceIndex()
 
 
 class RecheckItem(CustomersTableItem, discriminator="recheck"):
@@ -154,8 +168,9 @@ class DynamoSegmentStore:
             return None
         except PynamoDBException as error:
             raise _unavailable(error) from error
-        return MembershipState.model_validate_json(item.body).model_copy(
-            update={"version": int(item.version)}
+        stored = json.loads(item.body)
+        return MembershipState.model_validate(
+            {**stored, "profile_id": profile_id, "version": int(item.version)}
         )
 
     def commit(
@@ -292,3 +307,26 @@ class DynamoSegmentStore:
         except PynamoDBException as error:
             raise _unavailable(error) from error
         self._forget()
+
+
+class ExportItem(CustomersTableItem, discriminator="audience_export"):
+    body = UnicodeAttribute()
+
+
+class DynamoExportJobs:
+    """Audience exports: pk EXPORT#<export_id>, sk EXPORT."""
+
+    def save_export(self, export: AudienceExport) -> None:
+        try:
+            ExportItem(f"EXPORT#{export.export_id}", "EXPORT", body=export.model_dump_json()).save()
+        except PynamoDBException as error:
+            raise _unavailable(error) from error
+
+    def find_export(self, export_id: str) -> AudienceExport | None:
+        try:
+            item = ExportItem.get(f"EXPORT#{export_id}", "EXPORT", consistent_read=True)
+        except DoesNotExist:
+            return None
+        except PynamoDBException as error:
+            raise _unavailable(error) from error
+        return AudienceExport.model_validate_json(item.body)

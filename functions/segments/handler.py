@@ -1,0 +1,62 @@
+"""Segments consumer: bus events (via SegmentQueue) → re-evaluate the profiles they name, each
+once per batch. A failure retries the batch (every evaluation is idempotent); a record that
+cannot be read is reported alone and ends on the DLQ."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import BaseModel, Field, Json, ValidationError
+
+from shared import dependencies
+from shared.domain.errors import OmnireachError
+from shared.domain.segments import profiles_named
+from shared.observability import logger, metrics, tracer
+
+
+class BusEvent(BaseModel):
+    """The part of an EventBridge envelope this consumer reads (what every deliverer sends)."""
+
+    detail_type: str = Field(alias="detail-type")
+    detail: dict[str, Any]
+
+
+class BusEventRecord(SqsRecordModel):
+    body: Json[BusEvent]
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    failed: list[str] = []
+    readable: list[BusEventRecord] = []
+    for raw in event["Records"]:
+        try:
+            readable.append(BusEventRecord.model_validate(raw))
+        except ValidationError as error:
+            logger.error(
+                "unreadable bus event",
+                extra={"message_id": raw.get("messageId"), "errors": error.error_count()},
+            )
+            failed.append(raw["messageId"])
+    named = [
+        pid for record in readable for pid in profiles_named(record.body.detail_type, record.body.detail)
+    ]
+    if named:
+        try:
+            result = dependencies.get_refresher().refresh(named)
+        except OmnireachError as error:
+            logger.warning("segment batch retried", extra={"code": error.code, "reason": error.message})
+            failed += [record.messageId for record in readable]
+        else:
+            metrics.add_metric(name="ProfilesEvaluated", unit=MetricUnit.Count, value=result.evaluated)
+            metrics.add_metric(name="SegmentEntries", unit=MetricUnit.Count, value=result.entered)
+            metrics.add_metric(name="SegmentExits", unit=MetricUnit.Count, value=result.exited)
+            metrics.add_metric(name="StageChanges", unit=MetricUnit.Count, value=result.stage_changes)
+    metrics.add_metric(name="SegmentEventsFailed", unit=MetricUnit.Count, value=len(failed))
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}

@@ -1,0 +1,28 @@
+"""Scheduled nightly: start the recompute (cut points, then every profile), in parallel parts."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared import dependencies
+from shared.domain.recompute import start_recompute
+from shared.observability import logger, metrics, tracer
+from shared.settings import get_settings
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    job = start_recompute(
+        jobs=dependencies.get_recompute_jobs(),
+        tasks=dependencies.get_recompute_tasks(),
+        now=dependencies.get_clock().now(),
+        parts=get_settings().recompute_parts,
+    )
+    metrics.add_metric(name="RecomputesStarted", unit=MetricUnit.Count, value=1)
+    logger.info("recompute started", extra={"job_id": job.job_id, "parts": job.parts})
+    return job.view()
