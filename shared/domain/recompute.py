@@ -185,7 +185,7 @@ def apply_part(
     evaluated = changed = 0
     for page in scanner.pages(part=part, parts=job.parts):
         before = refresher.result.changed
-        refresher.refresh([p.profile_id for p in page])
+        refresher.refresh([], read=page)  # the scan just read them: no second read
         evaluated += len(page)
         changed += refresher.result.changed - before
     return _record(jobs, job_id, applied=part, evaluated=evaluated, changed=changed, now=now)

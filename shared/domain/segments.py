@@ -122,6 +122,11 @@ class ClassSummary(BaseModel):
         )
 
 
+DEFAULT_SUMMARY = ClassSummary(
+    stage=Stage.POTENTIAL, tier=Tier.TO_BE_NURTURED, price_sensitivity=PriceSensitivity.UNKNOWN, r=0, f=0, m=0
+)
+
+
 class MembershipState(BaseModel):
     """Per profile: what it was classified as and which segments it is in (since when)."""
 
@@ -251,13 +256,16 @@ class Refresher:
     sleep: Callable[[float], None] = time.sleep
     result: RefreshResult = field(default_factory=RefreshResult)
 
-    def refresh(self, profile_ids: Sequence[str]) -> RefreshResult:
+    def refresh(self, profile_ids: Sequence[str], *, read: Sequence[Profile] = ()) -> RefreshResult:
+        """Re-evaluate these profiles. `read`: profiles just read (the nightly scan), used for a
+        first attempt instead of reading them again; a conflict re-reads."""
         definitions = self.store.definitions()
         cuts = self.cuts or self.store.cut_points()
-        for profile_id in dict.fromkeys(profile_ids):
+        known = {profile.profile_id: profile for profile in read}
+        for profile_id in dict.fromkeys([*profile_ids, *known]):
             for attempt in range(self.attempts):
                 try:
-                    self._refresh_one(profile_id, definitions, cuts)
+                    self._refresh_one(profile_id, definitions, cuts, known.pop(profile_id, None))
                     break
                 except ConcurrentUpdateError:
                     if attempt + 1 == self.attempts:
@@ -266,12 +274,20 @@ class Refresher:
         return self.result
 
     def _refresh_one(
-        self, profile_id: str, definitions: Sequence[SegmentDefinition], cuts: CutPoints
+        self,
+        profile_id: str,
+        definitions: Sequence[SegmentDefinition],
+        cuts: CutPoints,
+        profile: Profile | None = None,
     ) -> None:
         self.result.attempts += 1
         now = self.clock.now()
-        profile = self.graph.profiles([profile_id]).get(profile_id)
-        state = self.store.state(profile_id) or MembershipState(profile_id=profile_id)
+        if profile is None:
+            profile = self.graph.profiles([profile_id]).get(profile_id)
+        stored = self.store.state(profile_id)
+        # No stored state means the default: a potential customer in no segment (not written
+        # until something differs, so an anonymous visit costs no write here).
+        state = stored or MembershipState(profile_id=profile_id, classification=DEFAULT_SUMMARY)
         outcome = evaluate_profile(profile, state, definitions, cuts=cuts, rules=self.rules, now=now)
         self.result.evaluated += 1
         summary = ClassSummary.of(outcome.classification) if outcome.classification else None
@@ -302,7 +318,10 @@ class Refresher:
             self.publisher.publish_all(events)
         if next_check is not None and next_check != current:
             self.store.schedule_recheck(profile_id, next_check)
-        gone = summary is None
+        gone = summary is None or (summary == DEFAULT_SUMMARY and not outcome.segments and next_check is None)
+        if gone and stored is None:
+            self.result.changed += 1
+            return
         new_state = state.model_copy(
             update={"classification": summary, "segments": outcome.segments, "next_check": next_check}
         )

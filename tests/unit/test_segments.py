@@ -197,7 +197,7 @@ def test_stage_changes_are_events_and_merged_profiles_leave_their_segments() -> 
         [touchpoint("o1", ids(email="bo@example.com"), kind=TouchpointType.ORDER, order_id="o1", total="9")]
     )
     (stage,) = world.events(LIFECYCLE_STAGE_CHANGED)
-    assert (stage["from"], stage["stage"]) == (None, "new")
+    assert (stage["from"], stage["stage"]) == ("potential", "new")
     world.deliver([touchpoint("a1", ids(anonymous_id="c1"), minutes=-30)])  # older: survives a merge
     world.deliver([touchpoint("l1", [*ids(email="bo@example.com"), *ids(anonymous_id="c1")], minutes=5)])
     (survivor,) = world.harness.live()

@@ -187,6 +187,9 @@ class DynamoSegmentStore:
             if state.version
             else MembershipStateItem.pk.does_not_exist()
         )
+        if not entered and not exited:  # the state alone: one conditional write, not a transaction
+            self._write_state_alone(state, gone=gone, expected=expected)
+            return
         try:
             with TransactWrite(connection=CustomersTableItem._get_connection().connection) as transaction:
                 if gone:
@@ -208,6 +211,21 @@ class DynamoSegmentStore:
                 for segment_id in exited:
                     transaction.delete(MembershipItem(pk, f"SEGMENT#{segment_id}"))
         except TransactWriteError as error:
+            if is_condition_failure(error):
+                raise ConcurrentUpdateError("The membership state changed concurrently") from error
+            raise _unavailable(error) from error
+
+    @staticmethod
+    def _write_state_alone(state: MembershipState, *, gone: bool, expected: Any) -> None:
+        pk = f"PROFILE#{state.profile_id}"
+        try:
+            if gone:
+                if state.version:
+                    MembershipStateItem(pk, "SEGSTATE").delete(condition=expected)
+                return
+            body = state.model_dump_json(exclude={"version", "profile_id"})
+            MembershipStateItem(pk, "SEGSTATE", version=state.version + 1, body=body).save(condition=expected)
+        except PynamoDBException as error:
             if is_condition_failure(error):
                 raise ConcurrentUpdateError("The membership state changed concurrently") from error
             raise _unavailable(error) from error
