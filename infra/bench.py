@@ -724,6 +724,16 @@ def main(argv: list[str] | None = None) -> int:
     segments = measure_segments(args.touchpoints)
     cost = cost_per_million(requests, cpu)
     batched_cost = cost_per_million(batched, cpu, api_cpu_ms_per_touchpoint=batches["api_cpu_ms_per_event"])
+    live = segments["live_per_touchpoint"]
+    segments_usd = (
+        PRICE["dynamodb_wru_per_million"] * live["dynamodb_wru"]
+        + PRICE["dynamodb_rru_per_million"] * live["dynamodb_rru"]
+        + PRICE["eventbridge_events_per_million"] * live["eventbridge_events"]
+        + PRICE["sqs_requests_per_million"] * live["sqs_requests"]
+    )
+    for table in (cost, batched_cost):
+        table["segments_live"] = segments_usd
+        table["total"] += segments_usd
     figures = {
         "touchpoints": args.touchpoints,
         "requests": requests,

@@ -52,3 +52,21 @@ def test_a_visitor_who_signs_up_and_buys_is_one_profile_until_erased(stack):
     )
     assert admin(stack, "GET", "/profiles?anonymous_id=e2e-cookie")[0] == 404
     assert get_touchpoint(stack, "e2e-p-order")[0] == 404
+
+
+def test_a_segment_fills_live_on_the_local_stack(stack):
+    rule = {"did": {"event": "Product Viewed", "sku": "E2E-TEA", "within_days": 7}}
+    status, _ = admin(stack, "POST", "/segments", {"segment_id": "e2e-tea", "name": "E2E tea", "rule": rule})
+    assert status == 201
+    client = Client(write_key=WRITE_KEY, host=stack.url(""), sync_mode=True, max_retries=0)
+    client.track("e2e-sam", "Product Viewed", {"sku": "E2E-TEA"}, message_id="e2e-seg-view")
+    client.flush()
+    segment = wait_for(
+        lambda: (found := admin(stack, "GET", "/segments/e2e-tea"))[1].get("members") == 1 and found[1],
+        timeout=30,
+        what="the viewer in the segment (touchpoint → bus rule → segments queue → consumer)",
+    )
+    assert segment["segment_id"] == "e2e-tea"
+    status, members = admin(stack, "GET", "/segments/e2e-tea/members")
+    status, profile = admin(stack, "GET", "/profiles?user_id=e2e-sam")
+    assert members["profile_ids"] == [profile["profile_id"]]
