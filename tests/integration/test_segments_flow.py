@@ -170,3 +170,43 @@ def test_preview_counts_before_saving(stack, client, clock):
     )
     assert status == 200
     assert (estimate["matched"], estimate["estimated_members"], estimate["exact"]) == (2, 2, True)
+
+
+def test_members_page_across_shards_and_segments_change_and_go(stack, client, clock):
+    for n in range(25):
+        call = {
+            "userId": f"p{n}",
+            "event": "Product Viewed",
+            "messageId": f"pv{n}",
+            "properties": {"sku": "S"},
+        }
+        client.http.post("/v1/track", headers=SEGMENT, body=json.dumps(call))
+    deliver(stack, drain(stack))
+    rule = {"did": {"event": "Product Viewed"}}
+    assert (
+        api(client, "post", "/segments", {"segment_id": "viewers", "name": "Viewers", "rule": rule})[0] == 201
+    )
+    run_queue(stack, "SegmentQueue", segments_consumer, "SegmentsFunction")  # events from before the segment
+    api(client, "post", "/segments/recompute")
+    run_queue(stack, "RecomputeQueue", recompute_part, "RecomputeFunction")
+
+    seen, cursor, pages = [], None, 0
+    while True:
+        status, page = api(
+            client, "get", "/segments/viewers/members?limit=7" + (f"&after={cursor}" if cursor else "")
+        )
+        assert status == 200 and len(page["profile_ids"]) <= 7
+        seen += page["profile_ids"]
+        pages += 1
+        cursor = page["next"]
+        if not cursor:
+            break
+    assert len(seen) == len(set(seen)) == 25 and pages >= 4
+    assert api(client, "get", "/segments/viewers/members?after=garbage")[0] == 400
+
+    status, changed = api(client, "patch", "/segments/viewers", {"name": "Product viewers"})
+    assert (status, changed["name"], changed["version"]) == (200, "Product viewers", 2)
+    assert api(client, "patch", "/segments/viewers", {"rule": {"did": {}}})[0] == 400
+    assert client.http.delete("/segments/viewers", headers=ADMIN).status_code == 204
+    assert api(client, "get", "/segments/viewers")[0] == 404
+    assert [s["segment_id"] for s in api(client, "get", "/segments")[1]["segments"]] == []

@@ -141,3 +141,23 @@ def test_value_tiers_five_types() -> None:
 def test_price_sensitivity(orders: int, revenue: int, discounted: int, expected: PriceSensitivity) -> None:
     profile = Profile(profile_id="x", orders=orders, revenue=Decimal(revenue), discounted_orders=discounted)
     assert classify(profile, cuts=cuts(), rules=ClassificationRules(), now=NOW).price_sensitivity is expected
+
+
+def test_classification_rules_come_from_one_setting(monkeypatch) -> None:
+    from shared import dependencies
+    from shared.domain.errors import ConfigurationError
+
+    monkeypatch.setenv(
+        "CLASSIFICATION_RULES", '{"lifecycle": {"lapsed_days": 60}, "tiers": {"scheme": "five_types"}}'
+    )
+    dependencies.reset()
+    rules = dependencies.get_classification_rules()
+    assert (rules.lifecycle.lapsed_days, rules.lifecycle.new_days, rules.tiers.scheme) == (
+        60,
+        30,
+        "five_types",
+    )
+    monkeypatch.setenv("CLASSIFICATION_RULES", '{"lifecycle": {"lapsed_days": 0}}')
+    dependencies.reset()
+    with pytest.raises(ConfigurationError, match="CLASSIFICATION_RULES"):
+        dependencies.get_classification_rules()
