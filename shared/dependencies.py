@@ -11,6 +11,7 @@ from pydantic import ValidationError
 from shared.adapters import aws_clients
 from shared.adapters.dynamo.conventions import bind_table
 from shared.adapters.dynamo.customers_table import CustomersTableItem, DynamoCustomerGraph, DynamoPersonalData
+from shared.adapters.dynamo.loyalty_store import DynamoLoyaltyStore
 from shared.adapters.dynamo.recompute_jobs import (
     DynamoProfileSampler,
     DynamoProfileScanner,
@@ -35,9 +36,11 @@ from shared.adapters.sqs import (
 from shared.clock import SystemClock
 from shared.domain.audience_export import ExportFiles, ExportJobs, ExportQueue
 from shared.domain.classification import ClassificationRules
+from shared.domain.coupons import Coupons
 from shared.domain.errors import ConfigurationError
 from shared.domain.identity import IdentityPolicy, parse_policy
 from shared.domain.ingest import ArchivePolicy
+from shared.domain.loyalty import LoyaltyBook, LoyaltyRules
 from shared.domain.ports import (
     Clock,
     EventPublisher,
@@ -155,6 +158,35 @@ def get_export_files() -> ExportFiles:
     return S3ExportFiles(get_settings().require("exports_bucket"))
 
 
+@functools.cache
+def get_loyalty_store() -> DynamoLoyaltyStore:
+    _bound_customers_table()
+    return DynamoLoyaltyStore()
+
+
+@functools.cache
+def get_loyalty_rules() -> LoyaltyRules:
+    text = get_settings().loyalty_rules
+    try:
+        return LoyaltyRules.model_validate_json(text) if text.strip() else LoyaltyRules()
+    except ValidationError as error:
+        raise ConfigurationError(f"LOYALTY_RULES: {error}") from error
+
+
+def get_coupons() -> Coupons:
+    return Coupons(store=get_loyalty_store(), clock=get_clock())
+
+
+def get_loyalty_book() -> LoyaltyBook:
+    return LoyaltyBook(
+        store=get_loyalty_store(),
+        clock=get_clock(),
+        rules=get_loyalty_rules(),
+        publisher=get_event_publisher(),
+        coupons=get_coupons(),
+    )
+
+
 def get_refresher() -> Refresher:
     return Refresher(
         graph=get_customer_graph(),
@@ -239,6 +271,8 @@ def reset() -> None:
         get_erasure_jobs,
         get_segment_store,
         get_classification_rules,
+        get_loyalty_store,
+        get_loyalty_rules,
         get_recompute_jobs,
         get_recompute_tasks,
         get_export_jobs,

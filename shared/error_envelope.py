@@ -19,6 +19,7 @@ _STATUS_BY_ERROR: tuple[tuple[type[errors.OmnireachError], int], ...] = (
     (errors.PermissionDeniedError, 403),
     (errors.NotFoundError, 404),
     (errors.ConflictError, 409),
+    (errors.RuleRefusedError, 422),
     (errors.DependencyUnavailableError, 503),
     (errors.ConfigurationError, 500),
 )

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     classification_rules: str = ""
     recompute_parts: int = Field(default=8, ge=1, le=256)
     segment_cache_seconds: float = Field(default=60.0, ge=0, le=3600)
+    # Membership: LoyaltyRules as JSON (earning, tiers, expiry, referrals, birthday perk); empty = defaults.
+    loyalty_rules: str = ""
     identity_max_identifiers: int = Field(default=60, ge=2, le=60)
 
     def require(self, name: ResourceSetting) -> str:

@@ -433,3 +433,126 @@ class GraphScanner:
         ]
         for start in range(0, len(mine), self.page_size):
             yield [p.model_copy(deep=True) for p in mine[start : start + self.page_size]]
+
+
+@dataclass
+class InMemoryLoyaltyStore:
+    """LoyaltyStore and CouponStore in memory. `crash_before_entries` makes the next
+    `write_entries` fail once (a crash between the account's commit and its ledger items)."""
+
+    accounts: dict[str, Any] = field(default_factory=dict)  # profile → Account JSON
+    ledgers: dict[str, dict[int, Any]] = field(default_factory=dict)
+    keys: dict[str, dict[str, int]] = field(default_factory=dict)
+    schedules: dict[tuple[str, str], dict[str, dict[str, Any]]] = field(default_factory=dict)
+    referral_codes: dict[str, str] = field(default_factory=dict)
+    coupon_definitions: dict[str, Any] = field(default_factory=dict)
+    member_index: dict[str, dict[str, Any]] = field(default_factory=dict)
+    issued: dict[str, Any] = field(default_factory=dict)  # code → Coupon JSON
+    crash_before_entries: int = 0
+
+    def account(self, profile_id: str) -> Any:
+        from shared.domain.loyalty import Account
+
+        raw = self.accounts.get(profile_id)
+        return None if raw is None else Account.model_validate_json(raw)
+
+    def save_account(self, account: Any, *, expected_version: int) -> None:
+        stored = self.account(account.profile_id)
+        if (stored.version if stored else 0) != expected_version:
+            raise ConcurrentUpdateError("changed")
+        self.accounts[account.profile_id] = account.model_dump_json()
+
+    def committed(self, profile_id: str, entry_ids: Sequence[str]) -> dict[str, int]:
+        keys = self.keys.get(profile_id, {})
+        return {entry_id: keys[entry_id] for entry_id in entry_ids if entry_id in keys}
+
+    def write_entries(self, profile_id: str, entries: Sequence[Any]) -> None:
+        if self.crash_before_entries:
+            self.crash_before_entries -= 1
+            raise DependencyUnavailableError("crash before the ledger items")
+        for entry in entries:
+            self.ledgers.setdefault(profile_id, {})[entry.seq] = entry.model_copy()
+        for entry in entries:
+            self.keys.setdefault(profile_id, {})[entry.entry_id] = entry.seq
+
+    def entry(self, profile_id: str, seq: int) -> Any:
+        return self.ledgers.get(profile_id, {}).get(seq)
+
+    def ledger(self, profile_id: str, *, before: int | None, limit: int) -> tuple[list[Any], int | None]:
+        entries = sorted(self.ledgers.get(profile_id, {}).values(), key=lambda e: -e.seq)
+        if before is not None:
+            entries = [e for e in entries if e.seq < before]
+        page = entries[:limit]
+        return page, (page[-1].seq if len(entries) > limit else None)
+
+    def schedule(self, kind: str, bucket: str, profile_id: str, detail: dict[str, Any] | None = None) -> None:
+        self.schedules.setdefault((kind, bucket), {})[profile_id] = dict(detail or {})
+
+    def unschedule(self, kind: str, bucket: str, profile_id: str) -> None:
+        self.schedules.get((kind, bucket), {}).pop(profile_id, None)
+
+    def scheduled(self, kind: str, bucket: str) -> list[tuple[str, dict[str, Any]]]:
+        return sorted(self.schedules.get((kind, bucket), {}).items())
+
+    def claim_referral_code(self, code: str, profile_id: str) -> bool:
+        if code in self.referral_codes:
+            return False
+        self.referral_codes[code] = profile_id
+        return True
+
+    def referral_owner(self, code: str) -> str | None:
+        return self.referral_codes.get(code)
+
+    def definition(self, definition_id: str) -> Any:
+        return self.coupon_definitions.get(definition_id)
+
+    def definitions(self) -> list[Any]:
+        return [self.coupon_definitions[k] for k in sorted(self.coupon_definitions)]
+
+    def create_definition(self, definition: Any) -> None:
+        if definition.definition_id in self.coupon_definitions:
+            raise ConflictError("exists")
+        self.coupon_definitions[definition.definition_id] = definition
+
+    def save_definition(self, definition: Any) -> None:
+        self.coupon_definitions[definition.definition_id] = definition
+
+    def member_coupons(self, profile_id: str, definition_id: str | None = None) -> list[Any]:
+        from shared.domain.coupons import MemberCoupon
+
+        prefix = f"{definition_id}#" if definition_id else ""
+        return [
+            MemberCoupon.model_validate_json(raw)
+            for key, raw in sorted(self.member_index.get(profile_id, {}).items())
+            if key.startswith(prefix)
+        ]
+
+    def add_member_coupon(self, profile_id: str, entry: Any) -> bool:
+        key = f"{entry.coupon.definition.definition_id}#{entry.slot}"
+        index = self.member_index.setdefault(profile_id, {})
+        if key in index:
+            return False
+        index[key] = entry.model_dump_json()
+        return True
+
+    def coupon(self, code: str) -> Any:
+        from shared.domain.coupons import Coupon
+
+        raw = self.issued.get(code)
+        return None if raw is None else Coupon.model_validate_json(raw)
+
+    def coupons(self, codes: list[str]) -> dict[str, Any]:
+        return {code: found for code in codes if (found := self.coupon(code)) is not None}
+
+    def create_coupon(self, coupon: Any) -> bool:
+        existing = self.coupon(coupon.code)
+        if existing is not None:
+            return bool(existing.issue_key == coupon.issue_key)
+        self.issued[coupon.code] = coupon.model_dump_json()
+        return True
+
+    def save_coupon(self, coupon: Any, *, expected_version: int) -> None:
+        stored = self.coupon(coupon.code)
+        if stored is None or stored.version != expected_version:
+            raise ConcurrentUpdateError("changed")
+        self.issued[coupon.code] = coupon.model_dump_json()

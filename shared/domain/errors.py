@@ -49,6 +49,12 @@ class ConflictError(OmnireachError):
     code = "conflict"
 
 
+class RuleRefusedError(OmnireachError):
+    """Well-formed, but a business rule says no (not enough points, coupon used up, ...)."""
+
+    code = "refused"
+
+
 class DependencyUnavailableError(OmnireachError):
     """A queue, table or bus did not answer; the caller may retry."""
 

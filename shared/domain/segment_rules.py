@@ -447,3 +447,8 @@ def _same(left: Any, right: Any) -> bool:
     if a is not None and b is not None:
         return a == b
     return bool(left == right)
+
+
+# Shared with loyalty (birthday perks): one reading of a profile's birthday and timezone.
+birthday_month_day = _birthday_date
+profile_zone = _zone

@@ -1,0 +1,71 @@
+"""Concurrent tills and redemptions on one coupon and one member, on dynalite."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from shared import dependencies
+from shared.domain.coupons import CouponCheck, CouponDefinition, CouponRefusedError, Coupons
+from shared.domain.loyalty import InsufficientPointsError, LoyaltyBook, LoyaltyRules, earn_for_order, redeem
+from tests.fakes import FakeClock, RecordingPublisher
+from tests.races.test_profile_races import run_together
+from tests.unit.test_loyalty import T0, order
+
+
+def book_and_coupons() -> tuple[LoyaltyBook, Coupons]:
+    store = dependencies.get_loyalty_store()
+    clock = FakeClock(T0)
+    coupons = Coupons(store=store, clock=clock)
+    book = LoyaltyBook(
+        store=store, clock=clock, rules=LoyaltyRules(), publisher=RecordingPublisher(), coupons=coupons
+    )
+    return book, coupons
+
+
+def test_one_coupon_redeemed_from_20_tills_at_once_succeeds_exactly_once(on_dynalite):
+    _, coupons = book_and_coupons()
+    coupons.create_definition(
+        CouponDefinition(definition_id="race-50", name="50 off", discount_type="amount", value=Decimal(50))
+    )
+    coupon = coupons.issue("member-1", "race-50", issue_key="race", reason="race")
+    outcomes: list[str] = []
+
+    def till(number: int) -> None:
+        check = CouponCheck(order_total=Decimal(200), redemption_id=f"till-{number}")
+        try:
+            coupons.redeem(coupon.code, check, channel="pos")
+            outcomes.append("redeemed")
+        except CouponRefusedError as refused:
+            outcomes.append(refused.code)
+
+    run_together([lambda n=n: till(n) for n in range(20)])
+    assert sorted(outcomes) == ["coupon_used_up"] * 19 + ["redeemed"]
+    stored = dependencies.get_loyalty_store().coupon(coupon.code)
+    assert stored is not None and stored.uses == 1 and len(stored.redemptions) == 1
+
+
+def test_50_concurrent_point_redemptions_never_overdraw(on_dynalite):
+    book, _ = book_and_coupons()
+    earn_for_order(book, order("member-2", "o-1", "1000"))
+    outcomes: list[str] = []
+
+    def redeemer(number: int) -> None:
+        entry_id = f"redeem:r{number}"
+        try:
+            book.record(
+                "member-2",
+                lambda account: redeem(account, entry_id=entry_id, points=30, now=T0, rules=book.rules),
+                entry_id=entry_id,
+            )
+            outcomes.append("redeemed")
+        except InsufficientPointsError:
+            outcomes.append("refused")
+
+    run_together([lambda n=n: redeemer(n) for n in range(50)])
+    assert outcomes.count("redeemed") == 33 and outcomes.count("refused") == 17
+    store = dependencies.get_loyalty_store()
+    account = book.account("member-2")
+    entries, _ = store.ledger("member-2", before=None, limit=100)
+    assert account.balance == 10 == sum(entry.points for entry in entries)
+    assert min(entry.balance_after for entry in entries) >= 0
+    assert len(entries) == 34
