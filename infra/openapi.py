@@ -10,8 +10,11 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from functions.api.routes.members import DefinitionChange, ExchangeRequest, IssueRequest, ReferrerRequest
 from shared.domain.channels.standard import StandardWebhookPayload
+from shared.domain.coupons import CouponCheck, CouponDefinition
 from shared.domain.identifiers import IdentifierType
+from shared.domain.loyalty import AdjustRequest, RedeemRequest
 from shared.domain.sources import NewSource, SourceChange
 from shared.domain.touchpoints import SegmentCall, Source, Touchpoint
 from shared.error_envelope import ErrorEnvelope
@@ -51,6 +54,14 @@ def build() -> dict[str, Any]:
             (Touchpoint, "serialization"),
             (StandardWebhookPayload, "validation"),
             (ErrorEnvelope, "serialization"),
+            (CouponDefinition, "validation"),
+            (CouponCheck, "validation"),
+            (RedeemRequest, "validation"),
+            (AdjustRequest, "validation"),
+            (ExchangeRequest, "validation"),
+            (IssueRequest, "validation"),
+            (ReferrerRequest, "validation"),
+            (DefinitionChange, "validation"),
         ],
         by_alias=True,
         ref_template=REF,
@@ -499,6 +510,7 @@ def build() -> dict[str, Any]:
             },
         }
     }
+    _membership_paths(paths, admin)
     paths["/health"] = {
         "get": {
             "summary": "Liveness",
@@ -532,6 +544,132 @@ def build() -> dict[str, Any]:
                 "adminKey": {"type": "http", "scheme": "bearer", "description": "The admin API key"},
             },
         },
+    }
+
+
+def _membership_paths(paths: dict[str, Any], admin: Any) -> None:
+    """Membership routes; `channel` ones also take a source's write key (the till's channel key)."""
+    channel: list[dict[str, list[str]]] = [{"adminKey": []}, {"writeKey": []}]
+
+    def param(name: str) -> dict[str, Any]:
+        return {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+
+    def op(
+        summary: str, security: Any, params: list[str], body: str | None, ok: str, errors: tuple[int, ...]
+    ):
+        operation: dict[str, Any] = {
+            "summary": summary,
+            "tags": ["membership"],
+            "security": security,
+            "parameters": [param(name) for name in params],
+            "responses": {ok: {"description": "OK", **_json({"type": "object"})}, **_errors(*errors)},
+        }
+        if body:
+            operation["requestBody"] = {"required": True, **_json(_ref(body))}
+        return operation
+
+    member = ["profile_id"]
+    paths["/members/{profile_id}"] = {
+        "get": op(
+            "Member summary: tier, balance, expiring points, coupons",
+            channel,
+            member,
+            None,
+            "200",
+            (401, 403),
+        )
+    }
+    ledger = op("Ledger entries, newest first (cursor: next_before)", admin, member, None, "200", (400, 401))
+    ledger["parameters"] += [
+        {
+            "name": "limit",
+            "in": "query",
+            "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": 200},
+        },
+        {"name": "before", "in": "query", "required": False, "schema": {"type": "integer"}},
+    ]
+    paths["/members/{profile_id}/ledger"] = {"get": ledger}
+    paths["/members/{profile_id}/points/redemptions"] = {
+        "post": op(
+            "Spend points (once per request_id)",
+            channel,
+            member,
+            "RedeemRequest",
+            "201",
+            (400, 401, 403, 422),
+        )
+    }
+    paths["/members/{profile_id}/points/adjustments"] = {
+        "post": op(
+            "Operator correction (once per request_id)",
+            admin,
+            member,
+            "AdjustRequest",
+            "201",
+            (400, 401, 422),
+        )
+    }
+    paths["/members/{profile_id}/exchanges"] = {
+        "post": op(
+            "Buy a coupon with points", channel, member, "ExchangeRequest", "201", (400, 401, 403, 404, 422)
+        )
+    }
+    paths["/members/{profile_id}/coupons"] = {
+        "post": op(
+            "Issue a coupon (once per issue_key)", admin, member, "IssueRequest", "201", (400, 401, 404, 422)
+        )
+    }
+    paths["/members/{profile_id}/referral-code"] = {
+        "post": op("The member's referral code (created once)", channel, member, None, "200", (401, 403))
+    }
+    paths["/members/{profile_id}/referrer"] = {
+        "put": op(
+            "Name the referrer by code", channel, member, "ReferrerRequest", "200", (400, 401, 403, 422)
+        )
+    }
+    paths["/coupon-definitions"] = {
+        "post": op("Create a coupon definition", admin, [], "CouponDefinition", "201", (400, 401, 409)),
+        "get": op("Coupon definitions", admin, [], None, "200", (401,)),
+    }
+    paths["/coupon-definitions/{definition_id}"] = {
+        "get": op("A coupon definition", admin, ["definition_id"], None, "200", (401, 404)),
+        "patch": op(
+            "Switch a definition on or off",
+            admin,
+            ["definition_id"],
+            "DefinitionChange",
+            "200",
+            (400, 401, 404),
+        ),
+    }
+    paths["/coupons/{code}"] = {
+        "get": op("A coupon and its uses", channel, ["code"], None, "200", (401, 403, 404))
+    }
+    paths["/coupons/{code}/validation"] = {
+        "post": op(
+            "The discount this order gets, or why not",
+            channel,
+            ["code"],
+            "CouponCheck",
+            "200",
+            (400, 401, 403, 404, 422),
+        )
+    }
+    paths["/coupons/{code}/redemptions"] = {
+        "post": op(
+            "Redeem once (replays answer 200)",
+            channel,
+            ["code"],
+            "CouponCheck",
+            "201",
+            (400, 401, 403, 404, 422),
+        )
+    }
+    paths["/coupons/{code}/redemptions/{redemption_id}/reversal"] = {
+        "post": op(
+            "Give a use back (refund)", channel, ["code", "redemption_id"], None, "200", (401, 403, 404)
+        )
     }
 
 

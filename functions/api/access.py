@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from shared.domain.credentials import bearer_token
+from shared import dependencies
+from shared.domain.credentials import basic_auth_username, bearer_token
+from shared.domain.errors import AuthenticationError, PermissionDeniedError
 from shared.domain.ingest import check_admin_key
 from shared.settings import get_settings
 
@@ -10,3 +12,18 @@ from shared.settings import get_settings
 def require_admin(authorization: str | None) -> None:
     presented = bearer_token(authorization)
     check_admin_key(presented, expected_digest=get_settings().require("admin_api_key_sha256"))
+
+
+def require_channel_or_admin(authorization: str | None) -> str | None:
+    """Tills and checkouts call with their source's write key (HTTP Basic): the answer is the
+    channel the key belongs to. The admin key (Bearer) answers None: the caller names the channel."""
+    if authorization and authorization.strip().lower().startswith("basic "):
+        write_key = basic_auth_username(authorization)
+        source = dependencies.get_source_registry().find_by_write_key(write_key or "")
+        if source is None:
+            raise AuthenticationError("Unknown write key")
+        if not source.enabled:
+            raise PermissionDeniedError("This source is disabled", details={"source_id": source.source_id})
+        return source.channel.value
+    require_admin(authorization)
+    return None

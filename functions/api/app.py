@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from chalice.app import Chalice, ConvertToMiddleware
 
-from functions.api.routes import health, privacy, profiles, segments, sources, touchpoints, tracking, webhooks
+from functions.api.routes import (
+    health,
+    members,
+    privacy,
+    profiles,
+    segments,
+    sources,
+    touchpoints,
+    tracking,
+    webhooks,
+)
 from shared.observability import logger
 
 app = Chalice(app_name="omnireach")
@@ -14,6 +24,7 @@ app.register_blueprint(touchpoints.routes)
 app.register_blueprint(profiles.routes)
 app.register_blueprint(privacy.routes)
 app.register_blueprint(segments.routes)
+app.register_blueprint(members.routes)
 app.register_blueprint(sources.routes)
 app.register_blueprint(webhooks.routes)
 app.register_blueprint(health.routes)

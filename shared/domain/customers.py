@@ -59,6 +59,7 @@ from shared.domain.touchpoints import Touchpoint, TouchpointType
 
 PROFILE_CHANGED = "ProfileChanged"
 ORDER_PLACED = "OrderPlaced"
+ORDER_REFUNDED = "OrderRefunded"
 CART_UPDATED = "CartUpdated"
 CONSENT_CHANGED = "ConsentChanged"
 PROFILES_MERGED = "ProfilesMerged"
@@ -382,6 +383,20 @@ def touchpoint_events(profile: Profile, touchpoint: Touchpoint) -> list[tuple[st
                     "channel": touchpoint.channel.value,
                     "occurred_at": touchpoint.occurred_at.isoformat(),
                     "order": order.model_dump(mode="json") if order else None,
+                },
+            )
+        )
+    if touchpoint.type is TouchpointType.REFUND and touchpoint.order and touchpoint.order.order_id:
+        events.append(
+            (
+                ORDER_REFUNDED,
+                {
+                    **base,
+                    "order_id": touchpoint.order.order_id,
+                    "refund_id": touchpoint.touchpoint_id,
+                    "amount": str(abs(touchpoint.order.total or 0)),
+                    "channel": touchpoint.channel.value,
+                    "occurred_at": touchpoint.occurred_at.isoformat(),
                 },
             )
         )

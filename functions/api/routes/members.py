@@ -1,0 +1,285 @@
+"""Membership: member summary and ledger, points redemption and adjustment, points exchange,
+referrals, coupon definitions, and coupons validated, redeemed and reversed from any channel.
+
+Routes a till or checkout calls take the admin key or a source's write key (HTTP Basic, the
+"channel key"): with a channel key the channel is the source's; with the admin key the body
+names it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from functions.api.access import require_admin, require_channel_or_admin
+from functions.api.errors import BEARER_CHALLENGE, http_errors
+from functions.api.request_body import json_object
+from functions.api.routes.sources import ADMIN_BODY_BYTES
+from shared import dependencies
+from shared.domain.coupons import CouponCheck, CouponDefinition
+from shared.domain.errors import InvalidInputError
+from shared.domain.loyalty import (
+    AdjustRequest,
+    RedeemRequest,
+    adjust,
+    redeem,
+    referral_code,
+    set_referrer,
+    summary,
+)
+from shared.domain.perks import exchange_points, member_view
+
+routes = Blueprint(__name__)
+MAX_PAGE = 200
+
+
+def _body() -> dict[str, Any]:
+    return json_object(routes.current_request.raw_body or b"", max_bytes=ADMIN_BODY_BYTES)
+
+
+def _admin() -> None:
+    require_admin(routes.current_request.headers.get("authorization"))
+
+
+def _channel(body: dict[str, Any]) -> str:
+    """The caller's channel: the channel key's, or (admin) the body's `channel`."""
+    from_key = require_channel_or_admin(routes.current_request.headers.get("authorization"))
+    named = body.pop("channel", None)
+    channel = from_key or named
+    if not isinstance(channel, str) or not channel:
+        raise InvalidInputError(
+            "channel: name the channel (pos, web, app, ...) when calling with the admin key"
+        )
+    return channel
+
+
+class ExchangeRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    definition_id: str = Field(min_length=1, max_length=63)
+    request_id: str = Field(min_length=1, max_length=100)
+
+
+class IssueRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    definition_id: str = Field(min_length=1, max_length=63)
+    issue_key: str = Field(pattern=r"^[A-Za-z0-9:_.-]{1,200}$")
+    reason: str = Field(default="issued", max_length=200)
+
+
+class ReferrerRequest(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    code: str = Field(min_length=4, max_length=20)
+
+
+class DefinitionChange(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    active: bool
+
+
+@routes.route("/members/{profile_id}", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def get_member(profile_id: str) -> dict[str, Any]:
+    require_channel_or_admin(routes.current_request.headers.get("authorization"))
+    return member_view(dependencies.get_loyalty_book(), dependencies.get_coupons(), profile_id)
+
+
+@routes.route("/members/{profile_id}/ledger", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def get_ledger(profile_id: str) -> dict[str, Any]:
+    _admin()
+    params: dict[str, str] = dict(routes.current_request.query_params or {})
+    try:
+        limit = int(params.get("limit", "50"))
+        before = int(params["before"]) if "before" in params else None
+    except ValueError as error:
+        raise InvalidInputError("limit and before are whole numbers") from error
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInputError(f"limit: between 1 and {MAX_PAGE}")
+    book = dependencies.get_loyalty_book()
+    book.account(profile_id)  # completes a change a crash left half-written
+    entries, cursor = book.store.ledger(profile_id, before=before, limit=limit)
+    return {"entries": [entry.view() for entry in entries], "next_before": cursor}
+
+
+@routes.route("/members/{profile_id}/points/redemptions", methods=["POST"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def post_redemption(profile_id: str) -> Response:
+    body = _body()
+    channel = _channel(body)
+    request = RedeemRequest.model_validate(body)
+    book = dependencies.get_loyalty_book()
+    entry_id = f"redeem:{request.request_id}"
+    recorded = book.record(
+        profile_id,
+        lambda account: redeem(
+            account,
+            entry_id=entry_id,
+            points=request.points,
+            now=book.clock.now(),
+            rules=book.rules,
+            channel=channel,
+            reason=request.reason,
+        ),
+        entry_id=entry_id,
+    )
+    return Response(
+        body={
+            "entries": [entry.view() for entry in recorded.entries],
+            "balance": recorded.account.balance,
+            "replayed": recorded.duplicate,
+        },
+        status_code=200 if recorded.duplicate else 201,
+    )
+
+
+@routes.route("/members/{profile_id}/points/adjustments", methods=["POST"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def post_adjustment(profile_id: str) -> Response:
+    _admin()
+    request = AdjustRequest.model_validate(_body())
+    book = dependencies.get_loyalty_book()
+    entry_id = f"adjust:{request.request_id}"
+    recorded = book.record(
+        profile_id,
+        lambda account: adjust(
+            account,
+            entry_id=entry_id,
+            points=request.points,
+            reason=request.reason,
+            now=book.clock.now(),
+            rules=book.rules,
+        ),
+        entry_id=entry_id,
+    )
+    return Response(
+        body={
+            "entries": [entry.view() for entry in recorded.entries],
+            "balance": recorded.account.balance,
+            "replayed": recorded.duplicate,
+        },
+        status_code=200 if recorded.duplicate else 201,
+    )
+
+
+@routes.route("/members/{profile_id}/exchanges", methods=["POST"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def post_exchange(profile_id: str) -> Response:
+    require_channel_or_admin(routes.current_request.headers.get("authorization"))
+    request = ExchangeRequest.model_validate(_body())
+    book, coupons = dependencies.get_loyalty_book(), dependencies.get_coupons()
+    coupon, replayed = exchange_points(book, coupons, profile_id, request.definition_id, request.request_id)
+    return Response(
+        body={
+            "coupon": coupon.view(book.clock.now()),
+            "balance": book.account(profile_id).balance,
+            "replayed": replayed,
+        },
+        status_code=200 if replayed else 201,
+    )
+
+
+@routes.route("/members/{profile_id}/coupons", methods=["POST"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def post_member_coupon(profile_id: str) -> Response:
+    _admin()
+    request = IssueRequest.model_validate(_body())
+    coupons = dependencies.get_coupons()
+    coupon = coupons.issue(
+        profile_id, request.definition_id, issue_key=request.issue_key, reason=request.reason
+    )
+    return Response(body=coupon.view(coupons.clock.now()), status_code=201)
+
+
+@routes.route("/members/{profile_id}/referral-code", methods=["POST"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def post_referral_code(profile_id: str) -> dict[str, Any]:
+    require_channel_or_admin(routes.current_request.headers.get("authorization"))
+    return {"referral_code": referral_code(dependencies.get_loyalty_book(), profile_id)}
+
+
+@routes.route("/members/{profile_id}/referrer", methods=["PUT"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def put_referrer(profile_id: str) -> dict[str, Any]:
+    require_channel_or_admin(routes.current_request.headers.get("authorization"))
+    request = ReferrerRequest.model_validate(_body())
+    book = dependencies.get_loyalty_book()
+    account = set_referrer(book, profile_id, request.code)
+    return summary(account, now=book.clock.now(), rules=book.rules)
+
+
+@routes.route("/coupon-definitions", methods=["POST"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def post_definition() -> Response:
+    _admin()
+    definition = dependencies.get_coupons().create_definition(CouponDefinition.model_validate(_body()))
+    return Response(
+        body=definition.model_dump(mode="json"),
+        status_code=201,
+        headers={"Location": f"/coupon-definitions/{definition.definition_id}"},
+    )
+
+
+@routes.route("/coupon-definitions", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def list_definitions() -> dict[str, Any]:
+    _admin()
+    return {
+        "definitions": [d.model_dump(mode="json") for d in dependencies.get_loyalty_store().definitions()]
+    }
+
+
+@routes.route("/coupon-definitions/{definition_id}", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def get_definition(definition_id: str) -> dict[str, Any]:
+    _admin()
+    return dependencies.get_coupons().definition(definition_id).model_dump(mode="json")
+
+
+@routes.route("/coupon-definitions/{definition_id}", methods=["PATCH"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def patch_definition(definition_id: str) -> dict[str, Any]:
+    _admin()
+    change = DefinitionChange.model_validate(_body())
+    return dependencies.get_coupons().set_active(definition_id, change.active).model_dump(mode="json")
+
+
+@routes.route("/coupons/{code}", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def get_coupon(code: str) -> dict[str, Any]:
+    require_channel_or_admin(routes.current_request.headers.get("authorization"))
+    coupons = dependencies.get_coupons()
+    return coupons.find(code).view(coupons.clock.now())
+
+
+@routes.route("/coupons/{code}/validation", methods=["POST"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def post_validation(code: str) -> dict[str, Any]:
+    body = _body()
+    channel = _channel(body)
+    return dependencies.get_coupons().validate(code, CouponCheck.model_validate(body), channel=channel)
+
+
+@routes.route("/coupons/{code}/redemptions", methods=["POST"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def post_coupon_redemption(code: str) -> Response:
+    body = _body()
+    channel = _channel(body)
+    redemption, replayed = dependencies.get_coupons().redeem(
+        code, CouponCheck.model_validate(body), channel=channel
+    )
+    return Response(
+        body={**redemption.model_dump(mode="json"), "replayed": replayed},
+        status_code=200 if replayed else 201,
+    )
+
+
+@routes.route("/coupons/{code}/redemptions/{redemption_id}/reversal", methods=["POST"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def post_coupon_reversal(code: str, redemption_id: str) -> dict[str, Any]:
+    require_channel_or_admin(routes.current_request.headers.get("authorization"))
+    return dependencies.get_coupons().reverse(code, redemption_id).model_dump(mode="json")

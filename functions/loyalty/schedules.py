@@ -1,0 +1,36 @@
+"""Loyalty schedules: the daily run (points expiry, tier reviews) and the hourly birthday perks.
+Both are idempotent: a schedule that fires twice changes nothing the second time."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared import dependencies
+from shared.domain.loyalty import run_daily
+from shared.domain.perks import issue_birthday_perks
+from shared.observability import logger, metrics, tracer
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context(clear_state=True)
+def daily_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    result = run_daily(dependencies.get_loyalty_book())
+    metrics.add_metric(name="PointsExpired", unit=MetricUnit.Count, value=result.points_expired)
+    metrics.add_metric(name="TierChanges", unit=MetricUnit.Count, value=result.tier_changes)
+    logger.info("loyalty daily run", extra=result.__dict__)
+    return dict(result.__dict__)
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context(clear_state=True)
+def birthday_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
+    book = dependencies.get_loyalty_book()
+    result = issue_birthday_perks(book, dependencies.get_coupons(), book.clock.now())
+    metrics.add_metric(name="BirthdayPerksIssued", unit=MetricUnit.Count, value=result.issued)
+    logger.info("birthday perks", extra=result.__dict__)
+    return dict(result.__dict__)
