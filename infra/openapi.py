@@ -556,7 +556,7 @@ def _membership_paths(paths: dict[str, Any], admin: Any) -> None:
 
     def op(
         summary: str, security: Any, params: list[str], body: str | None, ok: str, errors: tuple[int, ...]
-    ):
+    ) -> dict[str, Any]:
         operation: dict[str, Any] = {
             "summary": summary,
             "tags": ["membership"],

@@ -1,0 +1,194 @@
+"""Membership end to end on the stack deployed from template.yaml (moto): an online order earns
+through the bus rule and the loyalty consumer, the points buy a store coupon, the store's till
+redeems it with its channel key, a refund takes points back; the API's refusals are envelopes."""
+
+from __future__ import annotations
+
+import base64
+import json
+
+import boto3
+import pytest
+from chalice.test import Client
+
+from functions.api.app import app
+from functions.loyalty.handler import lambda_handler as loyalty_consumer
+from infra.lambda_runtime import sqs_event
+from shared import dependencies
+from shared.domain.sources import NewSource, create_source
+from shared.domain.touchpoints import Channel, SourceKind
+from tests.fakes import FakeClock
+from tests.integration.conftest import context_for
+from tests.integration.test_segments_flow import ADMIN, NOW, SEGMENT, api, run_queue
+from tests.integration.test_touchpoint_slice import deliver, drain
+
+POS_KEY = "store-till-write-key"
+POS = {
+    "Authorization": "Basic " + base64.b64encode(f"{POS_KEY}:".encode()).decode(),
+    "Content-Type": "application/json",
+}
+
+
+@pytest.fixture
+def client(stack, monkeypatch):
+    fake = FakeClock(NOW)
+    monkeypatch.setattr(dependencies, "get_clock", lambda: fake)
+    create_source(
+        NewSource(source_id="store-12", name="Store 12 tills", kind=SourceKind.SEGMENT, channel=Channel.POS),
+        registry=dependencies.get_source_registry(),
+        write_key_factory=lambda: POS_KEY,
+    )
+    with Client(app) as test_client:
+        yield test_client
+
+
+def track(client, stack, event: str, message_id: str, properties: dict) -> None:
+    call = {
+        "userId": "mei",
+        "event": event,
+        "messageId": message_id,
+        "timestamp": NOW.isoformat(),
+        "properties": properties,
+    }
+    assert client.http.post("/v1/track", headers=SEGMENT, body=json.dumps(call)).status_code == 200
+    assert deliver(stack, drain(stack)) == {"batchItemFailures": []}
+
+
+def call(client, method: str, path: str, body: dict | None = None, headers: dict = POS):
+    response = getattr(client.http, method)(path, headers=headers, body=json.dumps(body or {}))
+    return response.status_code, json.loads(response.body)
+
+
+def test_earn_online_exchange_and_redeem_in_store_then_refund(stack, client):
+    definition = {
+        "definition_id": "store-20",
+        "name": "20 off in store",
+        "discount_type": "amount",
+        "value": "20",
+        "channels": ["pos"],
+        "points_price": 500,
+        "valid_days": 30,
+    }
+    assert api(client, "post", "/coupon-definitions", definition)[0] == 201
+    assert api(client, "post", "/coupon-definitions", definition)[0] == 409
+
+    track(client, stack, "Order Completed", "order-1", {"order_id": "A-1", "total": 800})
+    assert run_queue(stack, "LoyaltyQueue", loyalty_consumer, "LoyaltyFunction") >= 1  # routed by the rule
+    status, found = api(client, "get", "/profiles?user_id=mei")
+    profile_id = found["profile_id"]
+    status, member = call(client, "get", f"/members/{profile_id}")
+    assert (status, member["balance"], member["tier"]) == (200, 800, "member")
+
+    status, exchanged = call(
+        client, "post", f"/members/{profile_id}/exchanges", {"definition_id": "store-20", "request_id": "x-1"}
+    )
+    assert (status, exchanged["balance"]) == (201, 300)
+    replay = call(
+        client, "post", f"/members/{profile_id}/exchanges", {"definition_id": "store-20", "request_id": "x-1"}
+    )
+    assert replay[0] == 200 and replay[1]["coupon"]["code"] == exchanged["coupon"]["code"]
+    code = exchanged["coupon"]["code"]
+
+    online = {"order_total": "120", "redemption_id": "web-9", "channel": "web"}
+    status, refused = call(client, "post", f"/coupons/{code}/validation", online, headers=ADMIN)
+    assert (status, refused["error"]["code"]) == (422, "coupon_channel")
+    till = {"order_total": "120", "redemption_id": "till-3:881", "order_id": "S-881"}
+    status, redeemed = call(client, "post", f"/coupons/{code}/redemptions", till)
+    assert (status, redeemed["discount"], redeemed["channel"]) == (201, "20", "pos")
+    status, again = call(client, "post", f"/coupons/{code}/redemptions", till)
+    assert (status, again["replayed"]) == (200, True)
+    status, used = call(client, "post", f"/coupons/{code}/redemptions", {**till, "redemption_id": "till-4:1"})
+    assert (status, used["error"]["code"]) == (422, "coupon_used_up")
+
+    track(client, stack, "Order Refunded", "refund-1", {"order_id": "A-1", "total": 400})
+    run_queue(stack, "LoyaltyQueue", loyalty_consumer, "LoyaltyFunction")
+    status, member = call(client, "get", f"/members/{profile_id}")
+    assert member["balance"] == 0 and member["coupons"][0]["status"] == "used"
+    status, ledger = api(client, "get", f"/members/{profile_id}/ledger?limit=2")
+    assert [e["kind"] for e in ledger["entries"]] == ["reverse", "redeem"]
+    assert ledger["entries"][0]["source"]["shortfall"] == 100
+    status, older = api(client, "get", f"/members/{profile_id}/ledger?before={ledger['next_before']}")
+    assert [e["kind"] for e in older["entries"]] == ["earn"] and older["next_before"] is None
+
+
+def test_the_same_order_event_delivered_twice_earns_once(stack, client):
+    track(client, stack, "Order Completed", "order-2", {"order_id": "B-2", "total": 50})
+    sqs, queue = boto3.client("sqs"), stack.queues["LoyaltyQueue"]
+    messages = sqs.receive_message(QueueUrl=queue.url, MaxNumberOfMessages=10, AttributeNames=["All"])[
+        "Messages"
+    ]
+    for _ in range(2):
+        event = sqs_event(messages, queue_arn=queue.arn, region="us-east-1")
+        assert loyalty_consumer(event, context_for("LoyaltyFunction")) == {"batchItemFailures": []}
+    profile_id = api(client, "get", "/profiles?user_id=mei")[1]["profile_id"]
+    assert call(client, "get", f"/members/{profile_id}")[1]["balance"] == 50
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "headers", "status", "code"),
+    [
+        (
+            "post",
+            "/members/p-1/points/redemptions",
+            {"request_id": "r1", "points": 5},
+            POS,
+            422,
+            "insufficient_points",
+        ),
+        (
+            "post",
+            "/members/p-1/points/redemptions",
+            {"request_id": "r 1", "points": 5},
+            POS,
+            400,
+            "invalid_input",
+        ),
+        (
+            "post",
+            "/members/p-1/points/redemptions",
+            {"request_id": "r1", "points": 5},
+            ADMIN,
+            400,
+            "invalid_input",
+        ),
+        (
+            "post",
+            "/members/p-1/points/adjustments",
+            {"request_id": "a1", "points": 5, "reason": "x"},
+            POS,
+            401,
+            "unauthenticated",
+        ),
+        (
+            "post",
+            "/coupons/AAAA-BBBB-CCCC-DDDD/redemptions",
+            {"order_total": "1", "redemption_id": "t"},
+            POS,
+            404,
+            "coupon_not_found",
+        ),
+        ("post", "/coupons/nonsense/validation", {"order_total": "1"}, POS, 404, "coupon_not_found"),
+        (
+            "post",
+            "/coupon-definitions",
+            {"definition_id": "x", "name": "x", "discount_type": "percent", "value": "150"},
+            ADMIN,
+            400,
+            "invalid_input",
+        ),
+        ("put", "/members/p-1/referrer", {"code": "ZZZZZZZZ"}, POS, 422, "referral_refused"),
+        ("get", "/members/p-1/ledger?limit=0", None, ADMIN, 400, "invalid_input"),
+        (
+            "post",
+            "/members/p-1/exchanges",
+            {"definition_id": "none", "request_id": "e1"},
+            POS,
+            404,
+            "not_found",
+        ),
+    ],
+)
+def test_refusals_are_error_envelopes(client, method, path, body, headers, status, code):
+    response = getattr(client.http, method)(path, headers=headers, body=json.dumps(body) if body else None)
+    assert response.status_code == status
+    assert json.loads(response.body)["error"]["code"] == code
