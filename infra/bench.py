@@ -506,6 +506,103 @@ def measure_segments(touchpoints: int) -> dict[str, Any]:
     }
 
 
+def measure_membership(members: int = 200) -> dict[str, Any]:
+    """Request units per loyalty operation on moto, the customers table created from template.yaml:
+    an order earning points (three per member: the first also opens the account and its expiry
+    schedule), a points redemption, a coupon issued, a coupon redeemed at a till."""
+    import boto3
+    from moto import mock_aws
+
+    from infra.template import load_template
+    from shared import dependencies
+    from shared.clock import SystemClock
+    from shared.domain.coupons import CouponCheck, CouponDefinition, Coupons
+    from shared.domain.loyalty import Account, Change, LoyaltyBook, LoyaltyRules, earn_for_order, redeem
+
+    class CountingPublisher:
+        def __init__(self) -> None:
+            self.events = 0
+
+        def publish(self, detail_type: str, detail: dict[str, Any]) -> None:
+            self.events += 1
+
+        def publish_all(self, events: Any) -> None:
+            self.events += len(events)
+
+    properties = load_template()["Resources"]["CustomersTable"]["Properties"]
+    saved_environment = dict(os.environ)
+    results: dict[str, Any] = {"members": members}
+    with mock_aws(), _restored(saved_environment):
+        boto3.client("dynamodb").create_table(
+            TableName="bench-customers",
+            AttributeDefinitions=properties["AttributeDefinitions"],
+            KeySchema=properties["KeySchema"],
+            BillingMode="PAY_PER_REQUEST",
+            GlobalSecondaryIndexes=properties["GlobalSecondaryIndexes"],
+        )
+        os.environ["CUSTOMERS_TABLE"] = "bench-customers"
+        dependencies.reset()
+        store, clock, publisher = dependencies.get_loyalty_store(), SystemClock(), CountingPublisher()
+        coupons = Coupons(store=store, clock=clock)
+        book = LoyaltyBook(
+            store=store, clock=clock, rules=LoyaltyRules(), publisher=publisher, coupons=coupons
+        )
+        coupons.create_definition(
+            CouponDefinition(
+                definition_id="bench-10", name="10 off", discount_type="amount", value=Decimal(10)
+            )
+        )
+
+        def measured(label: str, count: int, work: Callable[[int], Any]) -> None:
+            publisher.events = 0
+            with RequestMeter().watching() as meter:
+                for index in range(count):
+                    work(index)
+            results[label] = {
+                "dynamodb_wru": meter.write_units / count,
+                "dynamodb_rru": meter.read_units / count,
+                "eventbridge_events": publisher.events / count,
+            }
+
+        def order_event(index: int) -> dict[str, Any]:
+            member, number = index % members, index // members
+            return {
+                "profile_id": f"member-{member}",
+                "touchpoint_id": f"tp-{index}",
+                "order_id": f"order-{index}",
+                "channel": "web",
+                "order": {"total": str(100 + number * 50)},
+            }
+
+        measured("per_earn", members * 3, lambda i: earn_for_order(book, order_event(i)))
+
+        def points_redemption(index: int) -> None:
+            entry_id = f"redeem:b{index}"
+
+            def spend(account: Account) -> Change:
+                return redeem(account, entry_id=entry_id, points=50, now=clock.now(), rules=book.rules)
+
+            book.record(f"member-{index}", spend, entry_id=entry_id)
+
+        measured("per_points_redemption", members, points_redemption)
+        codes: list[str] = []
+        measured(
+            "per_coupon_issued",
+            members,
+            lambda i: codes.append(
+                coupons.issue(f"member-{i}", "bench-10", issue_key="bench", reason="bench").code
+            ),
+        )
+        measured(
+            "per_coupon_redemption",
+            members,
+            lambda i: coupons.redeem(
+                codes[i], CouponCheck(order_total=Decimal(50), redemption_id=f"till:{i}"), channel="pos"
+            ),
+        )
+    return results
+
+
 def measure_cpu(touchpoints: int) -> dict[str, float]:
     """Our own CPU and log bytes per touchpoint, with in-memory ports (no emulator time counted)."""
     from chalice.test import Client
@@ -722,6 +819,7 @@ def main(argv: list[str] | None = None) -> int:
     batches = measure_batches()
     cold = measure_cold_starts()
     segments = measure_segments(args.touchpoints)
+    membership = measure_membership()
     cost = cost_per_million(requests, cpu)
     batched_cost = cost_per_million(batched, cpu, api_cpu_ms_per_touchpoint=batches["api_cpu_ms_per_event"])
     live = segments["live_per_touchpoint"]
@@ -743,6 +841,7 @@ def main(argv: list[str] | None = None) -> int:
         "cpu": cpu,
         "cold_start_ms": cold,
         "segments": segments,
+        "membership": membership,
         "usd_per_million_touchpoints": cost,
     }
     if args.json:
@@ -774,6 +873,18 @@ def main(argv: list[str] | None = None) -> int:
         print(
             f"  {label:38} WRU {figures_line['dynamodb_wru']:9.2f}  RRU {figures_line['dynamodb_rru']:9.2f}"
             f"  events {figures_line['eventbridge_events']:7.2f}  SQS {figures_line['sqs_requests']:7.2f}"
+        )
+    print(f"\nMembership ({membership['members']} members; request units per operation)")
+    for label, key in (
+        ("an order earning points", "per_earn"),
+        ("a points redemption", "per_points_redemption"),
+        ("a coupon issued", "per_coupon_issued"),
+        ("a coupon redeemed at a till", "per_coupon_redemption"),
+    ):
+        line = membership[key]
+        print(
+            f"  {label:38} WRU {line['dynamodb_wru']:9.2f}  RRU {line['dynamodb_rru']:9.2f}"
+            f"  events {line['eventbridge_events']:7.2f}"
         )
     print("\nOur CPU per touchpoint (in-memory ports; emulator excluded)")
     print(f"  {'API function':34} {cpu['api_cpu_ms']:8.3f} ms   logs {cpu['api_log_bytes']:6.0f} B")
