@@ -154,6 +154,8 @@ class DemoDay:
                 "signing_secret": WECHAT_TOKEN,
             },
             {"source_id": "demo-ses", "name": "SES", "kind": "ses", "channel": "email", "app_id": SES_TOPIC},
+            # The store's tills call the membership API with this key (the channel key).
+            {"source_id": "demo-store-till", "name": "Store tills", "kind": "segment", "channel": "pos"},
         ]
         for definition in definitions:
             request = urllib.request.Request(  # noqa: S310
@@ -393,6 +395,78 @@ class DemoDay:
                     f"sns-{i}-e",
                 )
 
+    def _call(self, method: str, path: str, body: dict[str, Any] | None, auth: str) -> tuple[int, Any]:
+        headers = {"Authorization": auth, "Content-Type": "application/json"}
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.api_url + path, data=data, method=method, headers=headers)  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (the local API)
+                return int(response.status), json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return int(error.code), json.loads(error.read() or b"null")
+
+    def membership(self, report: Any) -> None:
+        """A member earns online and redeems in store: an app order earns points (through the bus
+        and the loyalty consumer), the points buy a store-only coupon, a till redeems it."""
+        admin = f"Bearer {self.admin_key}"
+        till_key = self.credentials.get("demo-store-till", {}).get("write_key")
+        if not till_key:
+            return  # sources from an earlier run: their keys are not shown again
+        till = "Basic " + base64.b64encode(f"{till_key}:".encode()).decode()
+        definition = {
+            "definition_id": "demo-store-20",
+            "name": "20 off in store",
+            "discount_type": "amount",
+            "value": "20",
+            "channels": ["pos"],
+            "points_price": 200,
+            "valid_days": 30,
+        }
+        self._call("POST", "/coupon-definitions", definition, admin)
+        email = "member.demo@example.com"
+        order = {
+            "type": "track",
+            "userId": "demo-member",
+            "event": "Order Completed",
+            "messageId": "demo-member-order-1",
+            "timestamp": self.now.isoformat(),
+            "properties": {"order_id": "DEMO-APP-1", "total": 368},
+            "context": {"traits": {"email": email}},
+        }
+        self.segment("demo-app", "app", [order])
+        deadline, member, profile_id = time.monotonic() + 60, None, None
+        while time.monotonic() < deadline:
+            status, found = self._call("GET", "/profiles?user_id=demo-member", None, admin)
+            if status == 200:
+                profile_id = found["profile_id"]
+                status, member = self._call("GET", f"/members/{profile_id}", None, till)
+                if status == 200 and member["balance"] >= 368:
+                    break
+            time.sleep(0.5)
+        else:
+            raise RuntimeError("demo: the app order did not earn points within 60 s")
+        body = {"definition_id": "demo-store-20", "request_id": "demo-exchange-1"}
+        status, exchanged = self._call("POST", f"/members/{profile_id}/exchanges", body, till)
+        if status >= 300:
+            raise RuntimeError(f"demo: the exchange was answered {status}: {exchanged}")
+        code = exchanged["coupon"]["code"]
+        redemption = {"order_total": "99", "redemption_id": "demo-till-1", "order_id": "DEMO-STORE-1"}
+        status, redeemed = self._call("POST", f"/coupons/{code}/redemptions", redemption, till)
+        if status >= 300:
+            raise RuntimeError(f"demo: the till's redemption was answered {status}: {redeemed}")
+        status, member = self._call("GET", f"/members/{profile_id}", None, till)
+        report(
+            {
+                "event": "demo_membership",
+                "profile_id": profile_id,
+                "earned_online": 368,
+                "exchanged_points": 200,
+                "coupon": code,
+                "redeemed_in_store": {"channel": redeemed["channel"], "discount": redeemed["discount"]},
+                "balance": member["balance"],
+            }
+        )
+
     def run(self, report: Any) -> None:
         started = time.monotonic()
         self.create_sources()
@@ -413,6 +487,7 @@ class DemoDay:
                         "touchpoints": sum(self.sent.values()),
                     }
                 )
+        self.membership(report)
         report(
             {
                 "event": "demo_done",

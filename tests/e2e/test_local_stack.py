@@ -221,6 +221,9 @@ def test_the_demo_day_reaches_the_archive_on_every_channel():
             lambda: stack.record("demo_done") or stack.record("demo_failed"), timeout=90, what="the demo"
         )
         assert "samples" in done, done
+        member = stack.record("demo_membership")  # earned online, redeemed in store
+        assert member["redeemed_in_store"] == {"channel": "pos", "discount": "20"}, member
+        assert member["balance"] == 368 - 200, member
         assert set(done["sent"]) == {"web", "app", "ecommerce", "pos", "callcenter", "wechat", "email"}
         for channel, touchpoint_id in done["samples"].items():
             stored = wait_for(
