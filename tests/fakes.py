@@ -10,10 +10,12 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from shared.domain.classification import CutPoints
+from shared.domain.coupons import Coupon, MemberCoupon
 from shared.domain.credentials import secret_digest
 from shared.domain.customers import ConcurrentUpdateError, MergeCommit, MergeRecord, UnmergeCommit
 from shared.domain.errors import ConflictError, DependencyUnavailableError
 from shared.domain.identity import IdentityRecord
+from shared.domain.loyalty import Account
 from shared.domain.ports import ArchivedTouchpoint
 from shared.domain.privacy import ErasureRequest
 from shared.domain.profiles import Profile
@@ -451,8 +453,6 @@ class InMemoryLoyaltyStore:
     crash_before_entries: int = 0
 
     def account(self, profile_id: str) -> Any:
-        from shared.domain.loyalty import Account
-
         raw = self.accounts.get(profile_id)
         return None if raw is None else Account.model_validate_json(raw)
 
@@ -518,8 +518,6 @@ class InMemoryLoyaltyStore:
         self.coupon_definitions[definition.definition_id] = definition
 
     def member_coupons(self, profile_id: str, definition_id: str | None = None) -> list[Any]:
-        from shared.domain.coupons import MemberCoupon
-
         prefix = f"{definition_id}#" if definition_id else ""
         return [
             MemberCoupon.model_validate_json(raw)
@@ -536,8 +534,6 @@ class InMemoryLoyaltyStore:
         return True
 
     def coupon(self, code: str) -> Any:
-        from shared.domain.coupons import Coupon
-
         raw = self.issued.get(code)
         return None if raw is None else Coupon.model_validate_json(raw)
 

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from shared import dependencies
 from shared.domain.credentials import basic_auth_username, bearer_token
-from shared.domain.errors import AuthenticationError, PermissionDeniedError
-from shared.domain.ingest import check_admin_key
+from shared.domain.ingest import authenticate_source, check_admin_key
 from shared.settings import get_settings
 
 
@@ -19,11 +18,6 @@ def require_channel_or_admin(authorization: str | None) -> str | None:
     channel the key belongs to. The admin key (Bearer) answers None: the caller names the channel."""
     if authorization and authorization.strip().lower().startswith("basic "):
         write_key = basic_auth_username(authorization)
-        source = dependencies.get_source_registry().find_by_write_key(write_key or "")
-        if source is None:
-            raise AuthenticationError("Unknown write key")
-        if not source.enabled:
-            raise PermissionDeniedError("This source is disabled", details={"source_id": source.source_id})
-        return source.channel.value
+        return authenticate_source(write_key, registry=dependencies.get_source_registry()).channel.value
     require_admin(authorization)
     return None

@@ -9,11 +9,11 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field, Json, ValidationError
+from pydantic import ValidationError
 
 from shared import dependencies
+from shared.adapters.events import BusEvent, BusEventRecord
 from shared.domain.customers import ORDER_PLACED, ORDER_REFUNDED, PROFILE_CHANGED
 from shared.domain.errors import OmnireachError
 from shared.domain.loyalty import LoyaltyBook, earn_for_order, note_birthday, reverse_for_refund
@@ -21,15 +21,6 @@ from shared.domain.segment_rules import birthday_month_day
 from shared.observability import logger, metrics, tracer
 
 BIRTHDAY_FIELDS = {"traits.birthday", "traits.timezone"}
-
-
-class BusEvent(BaseModel):
-    detail_type: str = Field(alias="detail-type")
-    detail: dict[str, Any]
-
-
-class BusEventRecord(SqsRecordModel):
-    body: Json[BusEvent]
 
 
 def _handle(book: LoyaltyBook, event: BusEvent) -> str:

@@ -3,6 +3,7 @@ Both are idempotent: a schedule that fires twice changes nothing the second time
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -21,8 +22,8 @@ def daily_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, in
     result = run_daily(dependencies.get_loyalty_book())
     metrics.add_metric(name="PointsExpired", unit=MetricUnit.Count, value=result.points_expired)
     metrics.add_metric(name="TierChanges", unit=MetricUnit.Count, value=result.tier_changes)
-    logger.info("loyalty daily run", extra=result.__dict__)
-    return dict(result.__dict__)
+    logger.info("loyalty daily run", extra=asdict(result))
+    return asdict(result)
 
 
 @metrics.log_metrics
@@ -32,5 +33,5 @@ def birthday_handler(event: dict[str, Any], context: LambdaContext) -> dict[str,
     book = dependencies.get_loyalty_book()
     result = issue_birthday_perks(book, dependencies.get_coupons(), book.clock.now())
     metrics.add_metric(name="BirthdayPerksIssued", unit=MetricUnit.Count, value=result.issued)
-    logger.info("birthday perks", extra=result.__dict__)
-    return dict(result.__dict__)
+    logger.info("birthday perks", extra=asdict(result))
+    return asdict(result)

@@ -8,25 +8,14 @@ from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import BaseModel, Field, Json, ValidationError
+from pydantic import ValidationError
 
 from shared import dependencies
+from shared.adapters.events import BusEventRecord
 from shared.domain.errors import OmnireachError
 from shared.domain.segments import profiles_named
 from shared.observability import logger, metrics, tracer
-
-
-class BusEvent(BaseModel):
-    """The part of an EventBridge envelope this consumer reads (what every deliverer sends)."""
-
-    detail_type: str = Field(alias="detail-type")
-    detail: dict[str, Any]
-
-
-class BusEventRecord(SqsRecordModel):
-    body: Json[BusEvent]
 
 
 @metrics.log_metrics

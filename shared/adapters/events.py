@@ -1,4 +1,4 @@
-"""EventBridge publisher for the product's bus."""
+"""The product's EventBridge bus: the publisher, and the envelope as a rule delivers it to a queue."""
 
 from __future__ import annotations
 
@@ -6,7 +6,9 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
+from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from botocore.exceptions import BotoCoreError, ClientError
+from pydantic import BaseModel, Field, Json
 
 from shared.adapters.aws_clients import client as aws_client
 from shared.adapters.batching import chunks
@@ -15,6 +17,20 @@ from shared.domain.errors import DependencyUnavailableError
 EVENT_SOURCE = "omnireach"
 PUT_EVENTS_ENTRIES = 10
 PUT_EVENTS_BYTES = 256 * 1024
+
+
+class BusEvent(BaseModel):
+    """The part of an EventBridge envelope a consumer reads (what every deliverer sends; moto's
+    EventBridge-to-SQS delivery lacks `account`, so nothing else is required)."""
+
+    detail_type: str = Field(alias="detail-type")
+    detail: dict[str, Any]
+
+
+class BusEventRecord(SqsRecordModel):
+    """An SQS record whose body is a bus event (an EventBridge rule targeting a queue)."""
+
+    body: Json[BusEvent]
 
 
 class EventBridgePublisher:

@@ -235,22 +235,35 @@ class Coupons:
     def issue(
         self, profile_id: str, definition_id: str, *, issue_key: str, reason: str, enforce: bool = True
     ) -> Coupon:
-        """Once per issue key; refused past the definition's per-member limit or when switched off
-        (`enforce=False`: a points exchange already checked both before taking the points)."""
+        return self.issue_once(
+            profile_id, definition_id, issue_key=issue_key, reason=reason, enforce=enforce
+        )[0]
+
+    def stored(self, entry: MemberCoupon) -> Coupon:
+        """The coupon an index entry names; rebuilt when a crash between an issue's two writes
+        left the code item unwritten."""
+        coupon = self.store.coupon(entry.coupon.code)
+        if coupon is None:
+            self.store.create_coupon(entry.coupon)
+            return entry.coupon
+        return coupon
+
+    def issue_once(
+        self, profile_id: str, definition_id: str, *, issue_key: str, reason: str, enforce: bool = True
+    ) -> tuple[Coupon, bool]:
+        """Once per issue key: (the coupon, whether this call issued it). Refused past the
+        definition's per-member limit or when switched off (`enforce=False`: a points exchange
+        already checked both before taking the points, a perk is not limited)."""
         definition = self.definition(definition_id)
+        limited = enforce and definition.per_member_limit is not None
         if enforce and not definition.active:
             raise CouponRefusedError("coupon_inactive", "This coupon definition is switched off")
         for _ in range(MAX_TRIES):
             held = self.store.member_coupons(profile_id, definition_id)
             mine = next((entry for entry in held if entry.coupon.issue_key == issue_key), None)
             if mine is not None:
-                self.store.create_coupon(mine.coupon)  # no-op unless a crash left it unwritten
-                return self.store.coupon(mine.coupon.code) or mine.coupon
-            if (
-                enforce
-                and definition.per_member_limit is not None
-                and len(held) >= definition.per_member_limit
-            ):
+                return self.stored(mine), False
+            if limited and len(held) >= (definition.per_member_limit or 0):
                 raise CouponRefusedError(
                     "coupon_limit_reached",
                     f"The member already holds {len(held)} of this coupon",
@@ -271,17 +284,11 @@ class Coupons:
                 valid_from=definition.valid_from,
                 valid_until=until,
             )
-            slot = (
-                f"{len(held) + 1:06d}"
-                if definition.per_member_limit is not None
-                else hashlib.sha256(issue_key.encode()).hexdigest()[:32]
-            )
-            if not enforce:
-                slot = hashlib.sha256(issue_key.encode()).hexdigest()[:32]
+            slot = f"{len(held) + 1:06d}" if limited else hashlib.sha256(issue_key.encode()).hexdigest()[:32]
             if self.store.add_member_coupon(profile_id, MemberCoupon(slot=slot, coupon=coupon)):
                 if not self.store.create_coupon(coupon):
                     raise DependencyUnavailableError("Coupon code collision; try again")
-                return coupon
+                return coupon, True
         raise DependencyUnavailableError("The member's coupons are too busy; try again")
 
     def find(self, raw_code: str) -> Coupon:
@@ -376,13 +383,7 @@ class Coupons:
     def of_member(self, profile_id: str) -> list[Coupon]:
         entries = self.store.member_coupons(profile_id)
         found = self.store.coupons([entry.coupon.code for entry in entries])
-        coupons = []
-        for entry in entries:
-            coupon = found.get(entry.coupon.code)
-            if coupon is None:  # a crash between the two writes of an issue: rebuild it
-                self.store.create_coupon(entry.coupon)
-                coupon = entry.coupon
-            coupons.append(coupon)
+        coupons = [found.get(entry.coupon.code) or self.stored(entry) for entry in entries]
         return sorted(coupons, key=lambda c: c.issued_at, reverse=True)
 
     def create_definition(self, definition: CouponDefinition) -> CouponDefinition:

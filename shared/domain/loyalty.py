@@ -178,7 +178,11 @@ class Account(BaseModel):
     last: list[LedgerEntry] = Field(default_factory=list)
 
     def qualifying(self, now: datetime) -> tuple[Decimal, int]:
-        window = set(months_back(month_of(now), 12))
+        return self.qualifying_in(month_of(now))
+
+    def qualifying_in(self, month: str) -> tuple[Decimal, int]:
+        """Spend and points earned in `month` and the 11 months before it."""
+        window = set(months_back(month, 12))
         spend = sum((v for m, v in self.spend_by_month.items() if m in window), Decimal(0))
         points = sum(v for m, v in self.points_by_month.items() if m in window)
         return spend, points
@@ -207,11 +211,15 @@ def months_back(month: str, count: int) -> list[str]:
 
 @dataclass
 class Change:
-    """What one operation does to an account: the entries and the schedules it needs."""
+    """What one operation does to an account: the entries, the schedule entries it needs (written
+    before the commit: a stray one is harmless) and the ones it ends (removed after the commit)."""
 
     account: Account
     entries: list[LedgerEntry] = field(default_factory=list)
-    schedules: list[tuple[str, str]] = field(default_factory=list)  # (kind, bucket)
+    schedules: list[tuple[str, str, dict[str, Any] | None]] = field(
+        default_factory=list
+    )  # kind, bucket, detail
+    unschedules: list[tuple[str, str]] = field(default_factory=list)
 
 
 def _append(
@@ -225,11 +233,12 @@ def _append(
     **extra: Any,
 ) -> LedgerEntry:
     account = change.account
-    if points > 0 and kind is not EntryKind.TIER:
+    if points > 0:
         lot = add_months(month_of(at), rules.points_expire_months) if rules.points_expire_months else "never"
         if lot not in account.lots and lot != "never":
-            change.schedules.append(("EXPIRY", lot))
+            change.schedules.append(("EXPIRY", lot, None))
         account.lots[lot] = account.lots.get(lot, 0) + points
+        account.lifetime_earned += points
     elif points < 0:
         _consume_lots(account, -points)
     account.balance += points
@@ -288,7 +297,7 @@ def _retier(change: Change, *, now: datetime, rules: LoyaltyRules) -> None:
     if review != account.review_month:
         account.review_month = review
         if review:
-            change.schedules.append(("TIERREVIEW", review))
+            change.schedules.append(("TIERREVIEW", review, None))
 
 
 def _earned_tier(spend: Decimal, points: int, rules: LoyaltyRules) -> str:
@@ -308,10 +317,7 @@ def _lapse_month(account: Account, tier: str, *, now: datetime, rules: LoyaltyRu
     names = [t.name for t in rules.tiers]
     for ahead in range(1, 13):
         month = add_months(current, ahead)
-        window = set(months_back(month, 12))
-        spend = sum((v for m, v in account.spend_by_month.items() if m in window), Decimal(0))
-        points = sum(v for m, v in account.points_by_month.items() if m in window)
-        if names.index(_earned_tier(spend, points, rules)) < names.index(tier):
+        if names.index(_earned_tier(*account.qualifying_in(month), rules)) < names.index(tier):
             return month
     return add_months(current, 13)
 
@@ -338,7 +344,6 @@ def earn(
     month = month_of(occurred_at)
     account.spend_by_month[month] = account.spend_by_month.get(month, Decimal(0)) + max(total, Decimal(0))
     account.points_by_month[month] = account.points_by_month.get(month, 0) + points
-    account.lifetime_earned += points
     account.orders[order_id] = OrderEarning(total=total, points=points, month=month)
     if len(account.orders) > MAX_ORDERS_KEPT:
         account.orders.pop(next(iter(account.orders)))
@@ -456,8 +461,6 @@ def adjust(
             details={"balance": account.balance, "asked": -points},
         )
     change = Change(account)
-    if points > 0:
-        account.lifetime_earned += points
     _append(
         change, entry_id=entry_id, kind=EntryKind.ADJUST, points=points, at=now, reason=reason, rules=rules
     )
@@ -469,7 +472,6 @@ def bonus(
     account: Account, *, entry_id: str, points: int, reason: str, now: datetime, rules: LoyaltyRules
 ) -> Change:
     change = Change(account)
-    account.lifetime_earned += points
     _append(
         change, entry_id=entry_id, kind=EntryKind.BONUS, points=points, at=now, reason=reason, rules=rules
     )
@@ -564,9 +566,7 @@ class LoyaltyBook:
     pause: Callable[[float], None] = time.sleep
 
     def account(self, profile_id: str) -> Account:
-        account = self.store.account(profile_id) or Account(profile_id=profile_id)
-        self.complete(account)
-        return account
+        return self._read(profile_id, None)[0]
 
     def _read(self, profile_id: str, entry_id: str | None) -> tuple[Account, LedgerEntry | None, bool]:
         """The account with its newest change completed, and the entry `entry_id` names if it is
@@ -602,14 +602,15 @@ class LoyaltyBook:
                 return Recorded([], False, before)
             change.account.last = change.entries
             change.account.version = before.version + 1
-            for kind, bucket in change.schedules:  # before the commit: a stray timer is harmless
-                detail = {"timezone": change.account.timezone} if kind == "BIRTHDAY" else None
+            for kind, bucket, detail in change.schedules:
                 self.store.schedule(kind, bucket, profile_id, detail)
             try:
                 self.store.save_account(change.account, expected_version=before.version)
             except ConcurrentUpdateError:
                 self.pause(min(0.5, 0.005 * 2 ** min(attempt, 7)) * random.random())  # noqa: S311 - jitter
                 continue
+            for kind, bucket in change.unschedules:
+                self.store.unschedule(kind, bucket, profile_id)
             self.complete(change.account, done={})
             return Recorded(change.entries, False, change.account)
         raise DependencyUnavailableError("The member's account is too busy; try again")
@@ -760,14 +761,14 @@ def set_referrer(book: LoyaltyBook, profile_id: str, code: str) -> Account:
         raise ReferralRefusedError("Unknown referral code", details={"reason": "unknown_code"})
     if referrer == profile_id:
         raise ReferralRefusedError("A member cannot refer themselves", details={"reason": "self_referral"})
-    chain, current = 0, referrer
-    current_id: str | None = current
-    while current_id and chain < 50:
-        upstream = book.store.account(current_id)
-        current_id = upstream.referred_by if upstream else None
-        if current_id == profile_id:
+    upstream_id: str | None = referrer
+    for _ in range(50):  # up the referrer's chain; bounded in case two referrals raced into a loop
+        if upstream_id is None:
+            break
+        upstream = book.store.account(upstream_id)
+        upstream_id = upstream.referred_by if upstream else None
+        if upstream_id == profile_id:
             raise ReferralRefusedError("This referral would make a loop", details={"reason": "loop"})
-        chain += 1
 
     def name(account: Account) -> Change:
         if account.referred_by == referrer:
@@ -789,26 +790,19 @@ def set_referrer(book: LoyaltyBook, profile_id: str, code: str) -> Account:
 
 def note_birthday(book: LoyaltyBook, profile_id: str, birthday: str | None, timezone: str | None) -> None:
     """Keep the birthday index (by MM-DD) in step with the profile."""
-    account = book.account(profile_id)
-    if account.birthday == birthday and account.timezone == timezone:
-        return
-    if account.birthday and account.birthday != birthday:
-        book.store.unschedule("BIRTHDAY", account.birthday, profile_id)
 
     def keep(member: Account) -> Change:
-        member.birthday, member.timezone = birthday, timezone
         change = Change(member)
+        if member.birthday == birthday and member.timezone == timezone:
+            return change
+        if member.birthday and member.birthday != birthday:
+            change.unschedules.append(("BIRTHDAY", member.birthday))
+        member.birthday, member.timezone = birthday, timezone
         if birthday:
-            change.schedules.append(("BIRTHDAY", birthday))
+            change.schedules.append(("BIRTHDAY", birthday, {"timezone": timezone}))
         return change
 
     book.record(profile_id, keep, entry_id=None)
-
-
-def ensure_points(points: Any) -> int:
-    if isinstance(points, bool) or not isinstance(points, int) or not 0 < abs(points) <= MAX_POINTS:
-        raise InvalidInputError(f"points: a whole number between 1 and {MAX_POINTS}")
-    return points
 
 
 class RedeemRequest(BaseModel):

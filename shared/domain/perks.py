@@ -2,20 +2,13 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from shared.domain.coupons import Coupon, CouponRefusedError, Coupons
 from shared.domain.loyalty import LoyaltyBook, checked_request_id, redeem, summary
-
-EXPIRY_SHARDS = 16  # schedule partitions are sharded so a month's first orders spread their writes
-
-
-def shard_of(profile_id: str) -> int:
-    return int(hashlib.sha256(profile_id.encode()).hexdigest()[:8], 16) % EXPIRY_SHARDS
+from shared.domain.segment_rules import zone_named
 
 
 def exchange_points(
@@ -27,8 +20,9 @@ def exchange_points(
     entry_id = f"exchange:{request_id}"
     definition = coupons.definition(definition_id)
     held = coupons.store.member_coupons(profile_id, definition_id)
-    if any(entry.coupon.issue_key == entry_id for entry in held):
-        return coupons.issue(profile_id, definition_id, issue_key=entry_id, reason="points exchange"), True
+    earlier = next((entry for entry in held if entry.coupon.issue_key == entry_id), None)
+    if earlier is not None:
+        return coupons.stored(earlier), True
     if definition.points_price is None:
         raise CouponRefusedError("coupon_not_exchangeable", "This coupon cannot be bought with points")
     if not definition.active:
@@ -69,13 +63,6 @@ def _month_day(day: date) -> str:
     return f"{day.month:02d}-{day.day:02d}"
 
 
-def _zone(name: str | None, fallback: str) -> ZoneInfo:
-    try:
-        return ZoneInfo(name or fallback)
-    except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo(fallback)
-
-
 def birthday_today(birthday: str, local: date) -> bool:
     """29 February birthdays are celebrated on 28 February in other years."""
     if birthday == _month_day(local):
@@ -97,18 +84,18 @@ def issue_birthday_perks(book: LoyaltyBook, coupons: Coupons, now: datetime) -> 
     considered = issued = 0
     for bucket in sorted(buckets):
         for profile_id, detail in book.store.scheduled("BIRTHDAY", bucket):
-            local = now.astimezone(_zone(detail.get("timezone"), book.rules.default_timezone)).date()
+            local = now.astimezone(zone_named(detail.get("timezone"), book.rules.default_timezone)).date()
             if not birthday_today(bucket, local):
                 continue
             considered += 1
-            key = f"birthday:{local.year}"
-            already = any(entry.coupon.issue_key == key for entry in coupons.store.member_coupons(profile_id))
-            if already:
-                continue
-            coupons.issue(
-                profile_id, definition_id, issue_key=key, reason=f"birthday {local.year}", enforce=False
+            _, created = coupons.issue_once(
+                profile_id,
+                definition_id,
+                issue_key=f"birthday:{local.year}",
+                reason=f"birthday {local.year}",
+                enforce=False,
             )
-            issued += 1
+            issued += created
     return PerkRun(considered, issued)
 
 

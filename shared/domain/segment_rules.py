@@ -318,15 +318,19 @@ def _bought(spec: BoughtSpec, profile: Profile, now: datetime) -> Verdict:
     return _within(profile.last_purchase_at if profile.orders > 0 else None, spec.within_days, now)
 
 
-def _zone(profile: Profile) -> ZoneInfo:
-    name = profile.trait("timezone")
+def zone_named(name: Any, fallback: str = "UTC") -> ZoneInfo:
+    """The IANA zone `name`, or `fallback` when it is missing or unknown."""
     try:
-        return ZoneInfo(name) if isinstance(name, str) and name else ZoneInfo("UTC")
+        return ZoneInfo(name) if isinstance(name, str) and name else ZoneInfo(fallback)
     except (ZoneInfoNotFoundError, ValueError):
-        return ZoneInfo("UTC")
+        return ZoneInfo(fallback)
 
 
-def _birthday_date(raw: Any) -> tuple[int, int] | None:
+def _zone(profile: Profile) -> ZoneInfo:
+    return zone_named(profile.trait("timezone"))
+
+
+def birthday_month_day(raw: Any) -> tuple[int, int] | None:
     """(month, day) from `YYYY-MM-DD`, `MM-DD` or an ISO datetime."""
     if not isinstance(raw, str):
         return None
@@ -338,7 +342,7 @@ def _birthday_date(raw: Any) -> tuple[int, int] | None:
 
 
 def _birthday(when: str, profile: Profile, now: datetime) -> Verdict:
-    birthday = _birthday_date(profile.trait("birthday"))
+    birthday = birthday_month_day(profile.trait("birthday"))
     zone = _zone(profile)
     local = now.astimezone(zone)
     tomorrow = datetime.combine(local.date() + timedelta(days=1), datetime.min.time(), zone)
@@ -447,8 +451,3 @@ def _same(left: Any, right: Any) -> bool:
     if a is not None and b is not None:
         return a == b
     return bool(left == right)
-
-
-# Shared with loyalty (birthday perks): one reading of a profile's birthday and timezone.
-birthday_month_day = _birthday_date
-profile_zone = _zone

@@ -21,6 +21,7 @@ from shared.domain.coupons import CouponCheck, CouponDefinition
 from shared.domain.errors import InvalidInputError
 from shared.domain.loyalty import (
     AdjustRequest,
+    Recorded,
     RedeemRequest,
     adjust,
     redeem,
@@ -81,6 +82,18 @@ class DefinitionChange(BaseModel):
     active: bool
 
 
+def _recorded(recorded: Recorded) -> Response:
+    """201 with the new entries, or 200 with the first result for a replayed request id."""
+    return Response(
+        body={
+            "entries": [entry.view() for entry in recorded.entries],
+            "balance": recorded.account.balance,
+            "replayed": recorded.duplicate,
+        },
+        status_code=200 if recorded.duplicate else 201,
+    )
+
+
 @routes.route("/members/{profile_id}", methods=["GET"])
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_member(profile_id: str) -> dict[str, Any]:
@@ -127,14 +140,7 @@ def post_redemption(profile_id: str) -> Response:
         ),
         entry_id=entry_id,
     )
-    return Response(
-        body={
-            "entries": [entry.view() for entry in recorded.entries],
-            "balance": recorded.account.balance,
-            "replayed": recorded.duplicate,
-        },
-        status_code=200 if recorded.duplicate else 201,
-    )
+    return _recorded(recorded)
 
 
 @routes.route("/members/{profile_id}/points/adjustments", methods=["POST"])
@@ -156,14 +162,7 @@ def post_adjustment(profile_id: str) -> Response:
         ),
         entry_id=entry_id,
     )
-    return Response(
-        body={
-            "entries": [entry.view() for entry in recorded.entries],
-            "balance": recorded.account.balance,
-            "replayed": recorded.duplicate,
-        },
-        status_code=200 if recorded.duplicate else 201,
-    )
+    return _recorded(recorded)
 
 
 @routes.route("/members/{profile_id}/exchanges", methods=["POST"])

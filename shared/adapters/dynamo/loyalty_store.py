@@ -18,6 +18,7 @@ Schedules are sharded 16 ways so a month's first orders spread their writes.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -31,10 +32,14 @@ from shared.domain.coupons import Coupon, CouponDefinition, MemberCoupon
 from shared.domain.customers import ConcurrentUpdateError
 from shared.domain.errors import ConflictError, DependencyUnavailableError
 from shared.domain.loyalty import Account, LedgerEntry
-from shared.domain.perks import EXPIRY_SHARDS, shard_of
 
 ACCOUNT_SK = "LOYALTY"
 BATCH_GET_LIMIT = 100
+SCHEDULE_SHARDS = 16  # a month's first orders spread their schedule writes over 16 partitions
+
+
+def shard_of(profile_id: str) -> int:
+    return int(hashlib.sha256(profile_id.encode()).hexdigest()[:8], 16) % SCHEDULE_SHARDS
 
 
 class LoyaltyAccountItem(CustomersTableItem, discriminator="loyalty_account"):
@@ -197,7 +202,7 @@ class DynamoLoyaltyStore:
     def scheduled(self, kind: str, bucket: str) -> list[tuple[str, dict[str, Any]]]:
         found: list[tuple[str, dict[str, Any]]] = []
         try:
-            for shard in range(EXPIRY_SHARDS):
+            for shard in range(SCHEDULE_SHARDS):
                 for item in ScheduleItem.query(f"{kind}#{bucket}#{shard}"):
                     found.append((item.sk, json.loads(item.body) if item.body else {}))
         except PynamoDBException as error:
