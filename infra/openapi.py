@@ -14,7 +14,16 @@ from functions.api.routes.members import DefinitionChange, ExchangeRequest, Issu
 from shared.domain.channels.standard import StandardWebhookPayload
 from shared.domain.coupons import CouponCheck, CouponDefinition
 from shared.domain.identifiers import IdentifierType
+from shared.domain.inventory import (
+    AdjustmentRequest,
+    CommitRequest,
+    CountRequest,
+    ReservationRequest,
+    StockSettingsChange,
+)
 from shared.domain.loyalty import AdjustRequest, RedeemRequest
+from shared.domain.pricing import PriceChange, Promotion
+from shared.domain.sales_channels import ChannelChange, LocationChange
 from shared.domain.sources import NewSource, SourceChange
 from shared.domain.touchpoints import SegmentCall, Source, Touchpoint
 from shared.error_envelope import ErrorEnvelope
@@ -62,6 +71,15 @@ def build() -> dict[str, Any]:
             (IssueRequest, "validation"),
             (ReferrerRequest, "validation"),
             (DefinitionChange, "validation"),
+            (LocationChange, "validation"),
+            (ChannelChange, "validation"),
+            (CountRequest, "validation"),
+            (AdjustmentRequest, "validation"),
+            (StockSettingsChange, "validation"),
+            (ReservationRequest, "validation"),
+            (CommitRequest, "validation"),
+            (PriceChange, "validation"),
+            (Promotion, "validation"),
         ],
         by_alias=True,
         ref_template=REF,
@@ -511,6 +529,7 @@ def build() -> dict[str, Any]:
         }
     }
     _membership_paths(paths, admin)
+    _inventory_paths(paths, admin)
     paths["/health"] = {
         "get": {
             "summary": "Liveness",
@@ -671,6 +690,182 @@ def _membership_paths(paths: dict[str, Any], admin: Any) -> None:
             "Give a use back (refund)", channel, ["code", "redemption_id"], None, "200", (401, 403, 404)
         )
     }
+
+
+def _inventory_paths(paths: dict[str, Any], admin: Any) -> None:
+    """Inventory and pricing; `channel` routes also take the write key of the source a sales
+    channel names (the till's or checkout's channel key)."""
+    channel: list[dict[str, list[str]]] = [{"adminKey": []}, {"writeKey": []}]
+
+    def param(name: str, where: str = "path") -> dict[str, Any]:
+        return {"name": name, "in": where, "required": where == "path", "schema": {"type": "string"}}
+
+    def op(
+        summary: str,
+        security: Any,
+        params: list[str],
+        body: str | None,
+        ok: str,
+        errors: tuple[int, ...],
+        *,
+        query: tuple[str, ...] = (),
+        tag: str = "inventory",
+    ) -> dict[str, Any]:
+        operation: dict[str, Any] = {
+            "summary": summary,
+            "tags": [tag],
+            "security": security,
+            "parameters": [param(name) for name in params] + [param(name, "query") for name in query],
+            "responses": {ok: {"description": "OK", **_json({"type": "object"})}, **_errors(*errors)},
+        }
+        if body:
+            operation["requestBody"] = {"required": True, **_json(_ref(body))}
+        return operation
+
+    stock = ["sku", "location_id"]
+    paths["/inventory/locations/{location_id}"] = {
+        "put": op(
+            "Create or replace a location (warehouse or store)",
+            admin,
+            ["location_id"],
+            "LocationChange",
+            "200",
+            (400, 401),
+        )
+    }
+    paths["/inventory/locations"] = {"get": op("Every location", admin, [], None, "200", (401,))}
+    paths["/inventory/channels/{channel_id}"] = {
+        "put": op(
+            "Create or replace a sales channel: its locations, rules and endpoint (the signing secret is "
+            "returned once, when made or rotated)",
+            admin,
+            ["channel_id"],
+            "ChannelChange",
+            "200",
+            (400, 401),
+        )
+    }
+    paths["/inventory/channels"] = {
+        "get": op("Every sales channel (no secrets)", admin, [], None, "200", (401,))
+    }
+    paths["/inventory/stock/{sku}/{location_id}"] = {
+        "put": op(
+            "Absolute count (compare-and-set with expected_on_hand; an older counted_at is ignored)",
+            admin,
+            stock,
+            "CountRequest",
+            "200",
+            (400, 401, 404, 409),
+        )
+    }
+    paths["/inventory/stock/{sku}/{location_id}/adjustments"] = {
+        "post": op(
+            "Relative adjustment, once per request_id",
+            admin,
+            stock,
+            "AdjustmentRequest",
+            "201",
+            (400, 401, 404),
+        )
+    }
+    paths["/inventory/stock/{sku}/{location_id}/settings"] = {
+        "put": op(
+            "Safety stock, incoming, and counter buckets for a hot SKU",
+            admin,
+            stock,
+            "StockSettingsChange",
+            "200",
+            (400, 401, 404),
+        )
+    }
+    paths["/inventory/stock/{sku}/{location_id}/movements"] = {
+        "get": op(
+            "The movement ledger, newest first (cursor: next_before)",
+            admin,
+            stock,
+            None,
+            "200",
+            (400, 401),
+            query=("limit", "before"),
+        )
+    }
+    paths["/inventory/availability/{sku}"] = {
+        "get": op(
+            "Availability per location and published per channel, with prices",
+            channel,
+            ["sku"],
+            None,
+            "200",
+            (400, 401, 403, 404),
+            query=("channel",),
+        )
+    }
+    paths["/inventory/reservations"] = {
+        "post": op(
+            "Reserve a cart, all or nothing (pickup_location_id: only that store); 200 on a replay",
+            channel,
+            [],
+            "ReservationRequest",
+            "201",
+            (400, 401, 403, 404, 409),
+        )
+    }
+    reservation = ["reservation_id"]
+    paths["/inventory/reservations/{reservation_id}"] = {
+        "get": op("A reservation", channel, reservation, None, "200", (400, 401, 403, 404))
+    }
+    paths["/inventory/reservations/{reservation_id}/commit"] = {
+        "post": op(
+            "The order is placed: the held units are sold",
+            channel,
+            reservation,
+            "CommitRequest",
+            "200",
+            (400, 401, 403, 404, 409),
+        )
+    }
+    paths["/inventory/reservations/{reservation_id}/release"] = {
+        "post": op("Give the held units back", channel, reservation, None, "200", (400, 401, 403, 404, 409))
+    }
+    paths["/inventory/reconciliation"] = {
+        "get": op("Latest reconciliation reports", admin, [], None, "200", (400, 401), query=("limit",))
+    }
+    paths["/prices/{sku}"] = {
+        "put": op(
+            "Set a SKU's base price, currency, category and channel overrides",
+            admin,
+            ["sku"],
+            "PriceChange",
+            "200",
+            (400, 401),
+            tag="pricing",
+        ),
+        "get": op(
+            "Effective price per channel, now or at `at`",
+            channel,
+            ["sku"],
+            None,
+            "200",
+            (400, 401, 403, 404),
+            query=("channel", "at"),
+            tag="pricing",
+        ),
+    }
+    paths["/promotions/{promotion_id}"] = {
+        "put": op(
+            "Create or replace a promotion",
+            admin,
+            ["promotion_id"],
+            "Promotion",
+            "200",
+            (400, 401),
+            tag="pricing",
+        ),
+        "delete": op(
+            "Delete a promotion", admin, ["promotion_id"], None, "204", (400, 401, 404), tag="pricing"
+        ),
+    }
+    paths["/promotions"] = {"get": op("Every promotion", admin, [], None, "200", (401,), tag="pricing")}
 
 
 def render() -> str:

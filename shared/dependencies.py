@@ -9,6 +9,8 @@ from datetime import timedelta
 from pydantic import ValidationError
 
 from shared.adapters import aws_clients
+from shared.adapters.channel_endpoints import HttpChannelEndpoints
+from shared.adapters.dynamo.catalog_table import DynamoCatalog
 from shared.adapters.dynamo.conventions import bind_table
 from shared.adapters.dynamo.customers_table import CustomersTableItem, DynamoCustomerGraph, DynamoPersonalData
 from shared.adapters.dynamo.loyalty_store import DynamoLoyaltyStore
@@ -31,15 +33,18 @@ from shared.adapters.sqs import (
     SqsExportQueue,
     SqsQueueInspector,
     SqsRecomputeTasks,
+    SqsSyncRequests,
     SqsTouchpointQueue,
 )
 from shared.clock import SystemClock
 from shared.domain.audience_export import ExportFiles, ExportJobs, ExportQueue
+from shared.domain.channel_sync import ChannelEndpoints, ChannelSync, SyncFanOut
 from shared.domain.classification import ClassificationRules
 from shared.domain.coupons import Coupons
 from shared.domain.errors import ConfigurationError
 from shared.domain.identity import IdentityPolicy, parse_policy
 from shared.domain.ingest import ArchivePolicy
+from shared.domain.inventory import Inventory
 from shared.domain.loyalty import LoyaltyBook, LoyaltyRules
 from shared.domain.ports import (
     Clock,
@@ -54,6 +59,7 @@ from shared.domain.ports import (
 from shared.domain.privacy import ErasureJobs, PersonalData
 from shared.domain.queue_health import MonitoredQueue
 from shared.domain.recompute import ProfileScanner, RecomputeJobs, RecomputeTasks
+from shared.domain.sales_channels import RegistryDirectory
 from shared.domain.segments import Refresher, SegmentStore
 from shared.settings import get_settings
 
@@ -187,6 +193,50 @@ def get_loyalty_book() -> LoyaltyBook:
     )
 
 
+@functools.cache
+def get_catalog() -> DynamoCatalog:
+    settings = get_settings()
+    return DynamoCatalog(settings.require("catalog_table"), cache_seconds=settings.catalog_cache_seconds)
+
+
+@functools.cache
+def get_sync_requests() -> SqsSyncRequests:
+    return SqsSyncRequests(get_settings().require("channel_sync_queue_url"))
+
+
+@functools.cache
+def get_channel_endpoints() -> ChannelEndpoints:
+    return HttpChannelEndpoints()
+
+
+def get_sync_fan_out() -> SyncFanOut:
+    return SyncFanOut(registry=get_catalog(), requests=get_sync_requests())
+
+
+def get_inventory() -> Inventory:
+    catalog = get_catalog()
+    return Inventory(
+        stock=catalog,
+        reservations=catalog,
+        directory=RegistryDirectory(catalog),
+        clock=get_clock(),
+        listener=get_sync_fan_out(),
+    )
+
+
+def get_channel_sync() -> ChannelSync:
+    catalog = get_catalog()
+    return ChannelSync(
+        registry=catalog,
+        inventory=get_inventory(),
+        prices=catalog,
+        store=catalog,
+        endpoints=get_channel_endpoints(),
+        requests=get_sync_requests(),
+        clock=get_clock(),
+    )
+
+
 def get_refresher() -> Refresher:
     return Refresher(
         graph=get_customer_graph(),
@@ -284,6 +334,9 @@ def reset() -> None:
         get_queue_inspector,
         get_event_publisher,
         get_sns_certificates,
+        get_catalog,
+        get_sync_requests,
+        get_channel_endpoints,
         aws_clients.client,
     ):
         factory.cache_clear()

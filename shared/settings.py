@@ -26,6 +26,8 @@ ResourceSetting = Literal[
     "export_queue_url",
     "exports_bucket",
     "admin_api_key_sha256",
+    "catalog_table",
+    "channel_sync_queue_url",
 ]
 
 
@@ -42,6 +44,8 @@ class Settings(BaseSettings):
     recompute_queue_url: str | None = None
     export_queue_url: str | None = None
     exports_bucket: str | None = None
+    catalog_table: str | None = None
+    channel_sync_queue_url: str | None = None
     # Queues the monitor watches: `name=url` pairs, comma-separated; a name ending in -dlq is a DLQ.
     monitored_queues: str = ""
     # Credentials: only the SHA-256 of the admin key is deployed, never the key.
@@ -63,6 +67,8 @@ class Settings(BaseSettings):
     # Membership: LoyaltyRules as JSON (earning, tiers, expiry, referrals, birthday perk); empty = defaults.
     loyalty_rules: str = ""
     identity_max_identifiers: int = Field(default=60, ge=2, le=60)
+    # Inventory: how long channels, locations, stock settings and promotions are cached per process.
+    catalog_cache_seconds: float = Field(default=30.0, ge=0, le=3600)
 
     def require(self, name: ResourceSetting) -> str:
         value = getattr(self, name)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from shared import dependencies
 from shared.domain.credentials import basic_auth_username, bearer_token
+from shared.domain.errors import PermissionDeniedError
 from shared.domain.ingest import authenticate_source, check_admin_key
 from shared.settings import get_settings
 
@@ -21,3 +22,18 @@ def require_channel_or_admin(authorization: str | None) -> str | None:
         return authenticate_source(write_key, registry=dependencies.get_source_registry()).channel.value
     require_admin(authorization)
     return None
+
+
+def require_sales_channel_or_admin(authorization: str | None, channel_id: str) -> None:
+    """A till or checkout acts for the sales channel whose `source_id` is its key's source; the
+    admin key acts for any channel."""
+    if authorization and authorization.strip().lower().startswith("basic "):
+        write_key = basic_auth_username(authorization)
+        source = authenticate_source(write_key, registry=dependencies.get_source_registry())
+        channel = dependencies.get_catalog().channel(channel_id)
+        if channel is None or channel.source_id != source.source_id:
+            raise PermissionDeniedError(
+                f"This key does not act for channel {channel_id!r}", details={"source_id": source.source_id}
+            )
+        return
+    require_admin(authorization)

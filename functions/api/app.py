@@ -6,6 +6,7 @@ from chalice.app import Chalice, ConvertToMiddleware
 
 from functions.api.routes import (
     health,
+    inventory,
     members,
     privacy,
     profiles,
@@ -25,6 +26,7 @@ app.register_blueprint(profiles.routes)
 app.register_blueprint(privacy.routes)
 app.register_blueprint(segments.routes)
 app.register_blueprint(members.routes)
+app.register_blueprint(inventory.routes)
 app.register_blueprint(sources.routes)
 app.register_blueprint(webhooks.routes)
 app.register_blueprint(health.routes)

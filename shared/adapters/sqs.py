@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -10,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.adapters.aws_clients import client as aws_client
 from shared.adapters.batching import chunks
+from shared.domain.channel_sync import sync_message
 from shared.domain.errors import DependencyUnavailableError
 from shared.domain.queue_health import QueueDepth
 from shared.domain.recompute import Phase
@@ -104,3 +106,37 @@ class SqsExportQueue:
             )
         except (BotoCoreError, ClientError) as error:
             raise DependencyUnavailableError("The export queue did not accept the job") from error
+
+
+class SqsSyncRequests:
+    """Channel sync requests: one message per (channel, SKU); the worker reads the value itself."""
+
+    def __init__(self, queue_url: str, *, client: Any = None) -> None:
+        self._queue_url = queue_url
+        self._client = client or aws_client("sqs")
+
+    def request(self, pairs: Sequence[tuple[str, str]], *, force: bool = False) -> None:
+        bodies = [sync_message(channel_id, sku, force=force) for channel_id, sku in pairs]
+        for start in range(0, len(bodies), SQS_BATCH_ENTRIES):
+            entries = [
+                {"Id": str(index), "MessageBody": body}
+                for index, body in enumerate(bodies[start : start + SQS_BATCH_ENTRIES])
+            ]
+            try:
+                response = self._client.send_message_batch(QueueUrl=self._queue_url, Entries=entries)
+            except (BotoCoreError, ClientError) as error:
+                raise DependencyUnavailableError(
+                    "The channel sync queue did not accept the requests"
+                ) from error
+            if response.get("Failed"):
+                raise DependencyUnavailableError(
+                    "The channel sync queue refused some requests",
+                    details={"failed": len(response["Failed"])},
+                )
+
+    def retry_later(self, receipt_handle: str, seconds: int) -> None:
+        """Back off: the message comes back after `seconds` (SQS caps visibility at 12 h)."""
+        with contextlib.suppress(BotoCoreError, ClientError):  # else the queue's own timeout applies
+            self._client.change_message_visibility(
+                QueueUrl=self._queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+            )

@@ -395,6 +395,7 @@ def touchpoint_events(profile: Profile, touchpoint: Touchpoint) -> list[tuple[st
                     "order_id": touchpoint.order.order_id,
                     "refund_id": touchpoint.touchpoint_id,
                     "amount": str(abs(touchpoint.order.total or 0)),
+                    "lines": [line.model_dump(mode="json") for line in touchpoint.order.lines],
                     "channel": touchpoint.channel.value,
                     "occurred_at": touchpoint.occurred_at.isoformat(),
                 },

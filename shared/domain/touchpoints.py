@@ -272,6 +272,7 @@ def segment_order(properties: dict[str, Any]) -> Order:
             for p in products
             if isinstance(p, dict)
         ],
+        location_id=str(properties.get("location_id") or properties.get("store_id") or "") or None,
     )
 
 

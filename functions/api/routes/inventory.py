@@ -1,0 +1,398 @@
+"""Inventory and pricing: locations, sales channels and their rules, stock counts and adjustments,
+availability per location and per channel, reservations (checkout and pick-up in store), the
+movement ledger, the price book, promotions, and the reconciliation reports.
+
+Reservation and availability routes take the admin key or a channel key (the write key of the
+source a sales channel names as its `source_id`, HTTP Basic); everything else is admin only."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from chalice.app import Blueprint, Response
+from pydantic import ValidationError
+
+from functions.api.access import require_admin, require_sales_channel_or_admin
+from functions.api.errors import BEARER_CHALLENGE, http_errors
+from functions.api.request_body import json_object
+from functions.api.routes.sources import ADMIN_BODY_BYTES
+from shared import dependencies
+from shared.domain.errors import InvalidInputError, NotFoundError
+from shared.domain.inventory import (
+    ID_PATTERN,
+    SKU_PATTERN,
+    AdjustmentRequest,
+    CommitRequest,
+    CountRequest,
+    ReservationRequest,
+    StockSettingsChange,
+)
+from shared.domain.pricing import PriceChange, PriceEntry, Promotion, effective_price
+from shared.domain.sales_channels import (
+    ChannelChange,
+    Location,
+    LocationChange,
+    SalesChannel,
+    new_signing_secret,
+)
+
+routes = Blueprint(__name__)
+MAX_PAGE = 200
+
+
+def _body() -> dict[str, Any]:
+    return json_object(routes.current_request.raw_body or b"", max_bytes=ADMIN_BODY_BYTES)
+
+
+def _authorization() -> str | None:
+    return routes.current_request.headers.get("authorization")
+
+
+def _admin() -> None:
+    require_admin(_authorization())
+
+
+def _params() -> dict[str, str]:
+    return dict(routes.current_request.query_params or {})
+
+
+def _check(value: str, pattern: str, name: str) -> str:
+    import re
+
+    if not re.fullmatch(pattern, value):
+        raise InvalidInputError(f"{name}: {value!r} is not a valid {name}")
+    return value
+
+
+def _limit(params: dict[str, str], default: int = 50) -> int:
+    try:
+        limit = int(params.get("limit", str(default)))
+    except ValueError as error:
+        raise InvalidInputError("limit is a whole number") from error
+    if not 1 <= limit <= MAX_PAGE:
+        raise InvalidInputError(f"limit: between 1 and {MAX_PAGE}")
+    return limit
+
+
+# ------------------------------------------------------------------ locations and channels
+@routes.route("/inventory/locations/{location_id}", methods=["PUT"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def put_location(location_id: str) -> dict[str, Any]:
+    _admin()
+    _check(location_id, ID_PATTERN, "location_id")
+    change = LocationChange.model_validate(_body())
+    location = Location(location_id=location_id, **change.model_dump())
+    dependencies.get_catalog().save_location(location)
+    return location.model_dump(mode="json")
+
+
+@routes.route("/inventory/locations", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def get_locations() -> dict[str, Any]:
+    _admin()
+    return {
+        "locations": [location.model_dump(mode="json") for location in dependencies.get_catalog().locations()]
+    }
+
+
+@routes.route("/inventory/channels/{channel_id}", methods=["PUT"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def put_channel(channel_id: str) -> dict[str, Any]:
+    _admin()
+    _check(channel_id, ID_PATTERN, "channel_id")
+    change = ChannelChange.model_validate(_body())
+    catalog = dependencies.get_catalog()
+    unknown = [location_id for location_id in change.locations if catalog.location(location_id) is None]
+    if unknown:
+        raise InvalidInputError("locations: create these locations first", details={"unknown": unknown})
+    existing = catalog.channel(channel_id)
+    made_secret = existing is None or change.rotate_secret or not existing.signing_secret
+    channel = SalesChannel(
+        channel_id=channel_id,
+        **change.model_dump(mode="json", exclude={"rotate_secret", "rules"}),
+        rules=change.rules,
+        signing_secret=new_signing_secret() if made_secret else existing.signing_secret,  # type: ignore[union-attr]
+        updated_at=dependencies.get_clock().now(),
+    )
+    catalog.save_channel(channel)
+    view = channel.public()
+    if made_secret:
+        view["signing_secret"] = channel.signing_secret  # shown once; pushes are signed with it
+    return view
+
+
+@routes.route("/inventory/channels", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def get_channels() -> dict[str, Any]:
+    _admin()
+    return {"channels": [channel.public() for channel in dependencies.get_catalog().channels()]}
+
+
+# ------------------------------------------------------------------ stock
+def _sku_and_location(sku: str, location_id: str) -> None:
+    _check(sku, SKU_PATTERN, "sku")
+    _check(location_id, ID_PATTERN, "location_id")
+
+
+@routes.route("/inventory/stock/{sku}/{location_id}", methods=["PUT"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def put_count(sku: str, location_id: str) -> dict[str, Any]:
+    _admin()
+    _sku_and_location(sku, location_id)
+    count = CountRequest.model_validate(_body())
+    if count.counted_at is not None and count.counted_at.tzinfo is None:
+        raise InvalidInputError("counted_at needs a timezone offset")
+    inventory = dependencies.get_inventory()
+    movement = inventory.count(
+        sku,
+        location_id,
+        count.on_hand,
+        op_id=f"count:{count.request_id}",
+        source=count.source,
+        expected_on_hand=count.expected_on_hand,
+        counted_at=count.counted_at,
+    )
+    level = inventory.level(sku, location_id)
+    return {
+        "applied": movement is not None,
+        "movement": movement.model_dump(mode="json") if movement else None,
+        "level": level.model_dump(mode="json") if level else None,
+    }
+
+
+@routes.route("/inventory/stock/{sku}/{location_id}/adjustments", methods=["POST"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def post_adjustment(sku: str, location_id: str) -> Response:
+    _admin()
+    _sku_and_location(sku, location_id)
+    change = AdjustmentRequest.model_validate(_body())
+    inventory = dependencies.get_inventory()
+    movement = inventory.adjust(
+        sku,
+        location_id,
+        change.quantity,
+        op_id=f"adjust:{change.request_id}",
+        reason=change.reason,
+        source=change.source,
+        reference=change.reference,
+    )
+    level = inventory.level(sku, location_id)
+    return Response(
+        body={
+            "movement": movement.model_dump(mode="json"),
+            "level": level.model_dump(mode="json") if level else None,
+        },
+        status_code=201,
+    )
+
+
+@routes.route("/inventory/stock/{sku}/{location_id}/settings", methods=["PUT"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def put_stock_settings(sku: str, location_id: str) -> dict[str, Any]:
+    _admin()
+    _sku_and_location(sku, location_id)
+    change = StockSettingsChange.model_validate(_body())
+    settings = dependencies.get_inventory().configure(
+        sku, location_id, safety_stock=change.safety_stock, incoming=change.incoming, buckets=change.buckets
+    )
+    return settings.model_dump(mode="json")
+
+
+@routes.route("/inventory/stock/{sku}/{location_id}/movements", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def get_movements(sku: str, location_id: str) -> dict[str, Any]:
+    _admin()
+    _sku_and_location(sku, location_id)
+    params = _params()
+    movements, cursor = dependencies.get_catalog().movements(
+        sku, location_id, before=params.get("before"), limit=_limit(params)
+    )
+    return {"movements": [movement.model_dump(mode="json") for movement in movements], "next_before": cursor}
+
+
+@routes.route("/inventory/availability/{sku}", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def get_availability(sku: str) -> dict[str, Any]:
+    """Per location (on hand, reserved, available, sellable) and per channel (published, price).
+    `?channel=` limits it to one channel (and lets that channel's key ask)."""
+    _check(sku, SKU_PATTERN, "sku")
+    params = _params()
+    catalog = dependencies.get_catalog()
+    channel_id = params.get("channel")
+    if channel_id is not None:
+        require_sales_channel_or_admin(_authorization(), channel_id)
+        channel = catalog.channel(channel_id)
+        if channel is None:
+            raise NotFoundError(f"No channel {channel_id!r}")
+        channels = [channel]
+    else:
+        _admin()
+        channels = catalog.channels()
+    sync = dependencies.get_channel_sync()
+    location_ids = sorted({location_id for channel in channels for location_id in channel.locations})
+    if channel_id is None:
+        location_ids = sorted(set(location_ids) | {location.location_id for location in catalog.locations()})
+    levels = [sync.inventory.level(sku, location_id) for location_id in location_ids]
+    return {
+        "sku": sku,
+        "locations": [level.model_dump(mode="json") for level in levels if level is not None],
+        "channels": [
+            sync.view(channel, sku).model_dump(mode="json", exclude={"changed_at"}) for channel in channels
+        ],
+    }
+
+
+# ------------------------------------------------------------------ reservations
+@routes.route("/inventory/reservations", methods=["POST"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def post_reservation() -> Response:
+    body = _body()
+    channel_id = body.get("channel_id")
+    if not isinstance(channel_id, str):
+        raise InvalidInputError("channel_id: name the sales channel reserving")
+    require_sales_channel_or_admin(_authorization(), channel_id)
+    request = ReservationRequest.model_validate(body)
+    if dependencies.get_catalog().channel(request.channel_id) is None:
+        raise NotFoundError(f"No channel {request.channel_id!r}")
+    inventory = dependencies.get_inventory()
+    reservation, replayed = inventory.reserve(request)
+    return Response(body=reservation.view(inventory.clock.now()), status_code=200 if replayed else 201)
+
+
+def _reservation_for_caller(reservation_id: str) -> Any:
+    _check(reservation_id, r"^r[0-9a-f]{24}$", "reservation_id")
+    inventory = dependencies.get_inventory()
+    reservation = inventory.get(reservation_id)
+    require_sales_channel_or_admin(_authorization(), reservation.channel_id)
+    return inventory, reservation
+
+
+@routes.route("/inventory/reservations/{reservation_id}", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def get_reservation(reservation_id: str) -> dict[str, Any]:
+    inventory, reservation = _reservation_for_caller(reservation_id)
+    return reservation.view(inventory.clock.now())  # type: ignore[no-any-return]
+
+
+@routes.route("/inventory/reservations/{reservation_id}/commit", methods=["POST"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def post_commit(reservation_id: str) -> dict[str, Any]:
+    inventory, _ = _reservation_for_caller(reservation_id)
+    request = CommitRequest.model_validate(_body())
+    return inventory.commit(reservation_id, order_id=request.order_id).view(inventory.clock.now())  # type: ignore[no-any-return]
+
+
+@routes.route("/inventory/reservations/{reservation_id}/release", methods=["POST"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def post_release(reservation_id: str) -> dict[str, Any]:
+    inventory, _ = _reservation_for_caller(reservation_id)
+    _body()
+    return inventory.release(reservation_id, reason="released").view(inventory.clock.now())  # type: ignore[no-any-return]
+
+
+@routes.route("/inventory/reconciliation", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def get_reconciliation() -> dict[str, Any]:
+    _admin()
+    return {"reports": dependencies.get_catalog().reports(limit=_limit(_params(), default=10))}
+
+
+# ------------------------------------------------------------------ prices and promotions
+@routes.route("/prices/{sku}", methods=["PUT"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def put_price(sku: str) -> dict[str, Any]:
+    _admin()
+    _check(sku, SKU_PATTERN, "sku")
+    change = PriceChange.model_validate(_body())
+    entry = PriceEntry(sku=sku, **change.model_dump(), updated_at=dependencies.get_clock().now())
+    dependencies.get_catalog().save_entry(entry)
+    dependencies.get_sync_fan_out().price_changed([sku])
+    return entry.model_dump(mode="json")
+
+
+@routes.route("/prices/{sku}", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def get_price(sku: str) -> dict[str, Any]:
+    """The effective price on every channel (or `?channel=`), now or `?at=` (ISO time)."""
+    _check(sku, SKU_PATTERN, "sku")
+    params = _params()
+    catalog = dependencies.get_catalog()
+    channel_id = params.get("channel")
+    if channel_id is not None:
+        require_sales_channel_or_admin(_authorization(), channel_id)
+        channel_ids = [channel_id]
+    else:
+        _admin()
+        channel_ids = [channel.channel_id for channel in catalog.channels()]
+    at = dependencies.get_clock().now()
+    if "at" in params:
+        try:
+            at = datetime.fromisoformat(params["at"])
+        except ValueError as error:
+            raise InvalidInputError("at: an ISO 8601 time with an offset") from error
+        if at.tzinfo is None:
+            raise InvalidInputError("at: an ISO 8601 time with an offset")
+    entry = catalog.entry(sku)
+    if entry is None:
+        raise NotFoundError(f"No price for {sku!r}")
+    promotions = catalog.promotions()
+    return {
+        "sku": sku,
+        "at": at.isoformat(),
+        "base": str(entry.base),
+        "currency": entry.currency,
+        "channels": [
+            effective_price(entry, promotions, channel_id, at).model_dump(mode="json")
+            for channel_id in channel_ids
+        ],
+    }
+
+
+@routes.route("/promotions/{promotion_id}", methods=["PUT"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def put_promotion(promotion_id: str) -> dict[str, Any]:
+    _admin()
+    _check(promotion_id, ID_PATTERN, "promotion_id")
+    body = _body()
+    try:
+        promotion = Promotion.model_validate({**body, "promotion_id": promotion_id})
+    except ValidationError:
+        raise
+    catalog = dependencies.get_catalog()
+    before = next((p for p in catalog.promotions() if p.promotion_id == promotion_id), None)
+    catalog.save_promotion(promotion)
+    _push_if_live(promotion, before)
+    return promotion.model_dump(mode="json")
+
+
+def _push_if_live(promotion: Promotion | None, before: Promotion | None) -> None:
+    """A change to a promotion that is running (or was) reprices now; future ones wait for their start."""
+    from shared.domain.pricing import covered_skus
+
+    now = dependencies.get_clock().now()
+    live = [p for p in (promotion, before) if p is not None and p.starts_at <= now]
+    if live:
+        skus = covered_skus(dependencies.get_catalog(), live)
+        if skus:
+            dependencies.get_sync_fan_out().price_changed(skus)
+
+
+@routes.route("/promotions", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def get_promotions() -> dict[str, Any]:
+    _admin()
+    return {"promotions": [p.model_dump(mode="json") for p in dependencies.get_catalog().promotions()]}
+
+
+@routes.route("/promotions/{promotion_id}", methods=["DELETE"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def delete_promotion(promotion_id: str) -> Response:
+    _admin()
+    _check(promotion_id, ID_PATTERN, "promotion_id")
+    catalog = dependencies.get_catalog()
+    before = next((p for p in catalog.promotions() if p.promotion_id == promotion_id), None)
+    if before is None or not catalog.delete_promotion(promotion_id):
+        raise NotFoundError(f"No promotion {promotion_id!r}")
+    _push_if_live(None, before)
+    return Response(body="", status_code=204)

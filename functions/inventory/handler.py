@@ -1,0 +1,109 @@
+"""Inventory consumer: bus events (via InventoryQueue). `OrderPlaced` takes the order's stock once
+(from the till's store when the order names a location, else from the first location of the
+channel it came through), unless a reservation already sold it; `OrderRefunded` puts returned
+units back where they were taken from. A failed record is retried; an unreadable one ends on the DLQ."""
+
+from __future__ import annotations
+
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import ValidationError
+
+from shared import dependencies
+from shared.adapters.events import BusEvent, BusEventRecord
+from shared.domain.customers import ORDER_PLACED, ORDER_REFUNDED
+from shared.domain.errors import OmnireachError
+from shared.domain.inventory import Inventory, SaleLine, restock_refund, sell_order
+from shared.observability import logger, metrics, tracer
+
+
+def sale_lines(raw_lines: Any) -> list[SaleLine]:
+    lines = []
+    for raw in raw_lines if isinstance(raw_lines, list) else []:
+        if not isinstance(raw, dict) or not raw.get("sku"):
+            continue
+        try:
+            quantity = Decimal(str(raw.get("quantity", 1)))
+        except InvalidOperation:
+            continue
+        if quantity > 0 and quantity == quantity.to_integral_value():
+            lines.append(SaleLine(sku=str(raw["sku"]), quantity=int(quantity)))
+    return lines
+
+
+def _sale_location(inventory: Inventory, detail: dict[str, Any]) -> str | None:
+    order = detail.get("order") or {}
+    named = order.get("location_id")
+    if isinstance(named, str) and inventory.directory.location_exists(named):
+        return named
+    locations = inventory.directory.channel_locations(str(detail.get("channel") or ""))
+    return locations[0] if locations else None
+
+
+def _handle(inventory: Inventory, event: BusEvent) -> str:
+    detail = event.detail
+    order_id = detail.get("order_id")
+    if not isinstance(order_id, str) or not order_id:
+        return "ignored"
+    if event.detail_type == ORDER_PLACED:
+        lines = sale_lines((detail.get("order") or {}).get("lines"))
+        location_id = _sale_location(inventory, detail)
+        if not lines or location_id is None:
+            return "ignored"
+        moved = sell_order(
+            inventory,
+            order_id=order_id,
+            lines=lines,
+            location_id=location_id,
+            source=str(detail.get("channel")),
+        )
+        return "sold" if moved else "already_sold"
+    if event.detail_type == ORDER_REFUNDED:
+        lines = sale_lines(detail.get("lines"))
+        refund_id = str(detail.get("refund_id") or "")
+        if not lines or not refund_id:
+            return "ignored"
+        moved = restock_refund(
+            inventory, order_id=order_id, refund_id=refund_id, lines=lines, source=str(detail.get("channel"))
+        )
+        return "restocked" if moved else "ignored"
+    return "ignored"
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    inventory = dependencies.get_inventory()
+    failed: list[str] = []
+    counts: dict[str, int] = {}
+    for raw in event["Records"]:
+        try:
+            record = BusEventRecord.model_validate(raw)
+        except ValidationError as error:
+            logger.error(
+                "unreadable bus event",
+                extra={"message_id": raw.get("messageId"), "errors": error.error_count()},
+            )
+            failed.append(raw["messageId"])
+            continue
+        try:
+            outcome = _handle(inventory, record.body)
+        except OmnireachError as error:
+            logger.warning(
+                "inventory event retried",
+                extra={"code": error.code, "reason": error.message, "detail_type": record.body.detail_type},
+            )
+            failed.append(record.messageId)
+            continue
+        counts[outcome] = counts.get(outcome, 0) + 1
+    for outcome, count in counts.items():
+        metrics.add_metric(
+            name=f"Inventory{outcome.title().replace('_', '')}", unit=MetricUnit.Count, value=count
+        )
+    metrics.add_metric(name="InventoryEventsFailed", unit=MetricUnit.Count, value=len(failed))
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
