@@ -44,7 +44,7 @@ class ChannelSimulator:
         simulator = self
 
         class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - the base class's name
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
             def _answer(self, status: int, body: dict[str, Any] | None = None) -> None:
@@ -55,7 +55,7 @@ class ChannelSimulator:
                 self.end_headers()
                 self.wfile.write(data)
 
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+            def do_POST(self) -> None:
                 name, _, action = self.path.strip("/").partition("/")
                 channel = simulator.channels.get(name)
                 raw = self.rfile.read(int(self.headers.get("content-length") or 0))
@@ -65,7 +65,7 @@ class ChannelSimulator:
                 status = simulator._push(channel, raw, {k.lower(): v for k, v in self.headers.items()})
                 self._answer(status)
 
-            def do_GET(self) -> None:  # noqa: N802 - http.server's naming
+            def do_GET(self) -> None:
                 parsed = urllib.parse.urlparse(self.path)
                 name, _, action = parsed.path.strip("/").partition("/")
                 channel = simulator.channels.get(name)
