@@ -552,3 +552,164 @@ class InMemoryLoyaltyStore:
         if stored is None or stored.version != expected_version:
             raise ConcurrentUpdateError("changed")
         self.issued[coupon.code] = coupon.model_dump_json()
+
+
+@dataclass
+class InMemoryStock:
+    """StockStore and ReservationStore in memory, with the same conditions as the catalog table."""
+
+    settings_by_key: dict[tuple[str, str], Any] = field(default_factory=dict)
+    bucket_rows: dict[tuple[str, str, int], dict[str, Any]] = field(default_factory=dict)
+    moves: list[Any] = field(default_factory=list)
+    records: dict[str, Any] = field(default_factory=dict)
+    holds: dict[tuple[str, str, str], tuple[int, datetime]] = field(default_factory=dict)
+    due_index: dict[tuple[str, str], bool] = field(default_factory=dict)
+    claims: dict[str, dict[str, Any]] = field(default_factory=dict)
+    counted: dict[tuple[str, str], datetime] = field(default_factory=dict)
+
+    # stock
+    def settings(self, sku, location_id, *, fresh=False):
+        return self.settings_by_key.get((sku, location_id))
+
+    def save_settings(self, sku, location_id, settings):
+        self.settings_by_key[(sku, location_id)] = settings
+
+    def claim_count(self, sku, location_id, counted_at):
+        if (sku, location_id) in self.counted and self.counted[(sku, location_id)] >= counted_at:
+            return False
+        self.counted[(sku, location_id)] = counted_at
+        return True
+
+    def buckets(self, sku, location_id):
+        from shared.domain.inventory import Bucket
+
+        return [
+            Bucket(bucket=number, **{k: v for k, v in row.items() if k != "ops"}, ops=frozenset(row["ops"]))
+            for (s, loc, number), row in sorted(self.bucket_rows.items())
+            if (s, loc) == (sku, location_id)
+        ]
+
+    def create_buckets(self, sku, location_id, numbers, *, now):
+        for number in numbers:
+            self.bucket_rows.setdefault(
+                (sku, location_id, number),
+                {"on_hand": 0, "reserved": 0, "available": 0, "version": 0, "updated_at": now, "ops": set()},
+            )
+
+    def apply(self, sku, location_id, bucket, op_id, delta, *, keep_free=0, expected_version=None, now):
+        from shared.domain.inventory import Outcome
+
+        row = self.bucket_rows.get((sku, location_id, bucket))
+        if row is None:
+            return Outcome.MISSING
+        if op_id in row["ops"]:
+            return Outcome.ALREADY
+        if row["available"] < max(0, -delta.available) + keep_free or row["reserved"] < max(
+            0, -delta.reserved
+        ):
+            return Outcome.SHORT
+        if expected_version is not None and row["version"] != expected_version:
+            return Outcome.SHORT
+        row.update(
+            on_hand=row["on_hand"] + delta.on_hand,
+            reserved=row["reserved"] + delta.reserved,
+            available=row["available"] + delta.available,
+            version=row["version"] + 1,
+            updated_at=now,
+        )
+        row["ops"].add(op_id)
+        return Outcome.APPLIED
+
+    def undo(self, sku, location_id, bucket, op_id, delta, *, now):
+        row = self.bucket_rows.get((sku, location_id, bucket))
+        if row is None or op_id not in row["ops"]:
+            return False
+        row.update(
+            on_hand=row["on_hand"] - delta.on_hand,
+            reserved=row["reserved"] - delta.reserved,
+            available=row["available"] - delta.available,
+            version=row["version"] + 1,
+        )
+        row["ops"].discard(op_id)
+        return True
+
+    def clear(self, sku, location_id, bucket, op_ids):
+        row = self.bucket_rows.get((sku, location_id, bucket))
+        if row is not None:
+            row["ops"] -= set(op_ids)
+
+    def record_movements(self, movements):
+        self.moves.extend(movements)
+
+    # reservations
+    def create(self, reservation):
+        if reservation.reservation_id in self.records:
+            return False
+        self.records[reservation.reservation_id] = copy.deepcopy(reservation)
+        self.due_index[(reservation.expires_at.strftime("%Y-%m-%dT%H:%M"), reservation.reservation_id)] = True
+        return True
+
+    def get(self, reservation_id):
+        found = self.records.get(reservation_id)
+        return copy.deepcopy(found) if found else None
+
+    def save(self, reservation, *, expected_version):
+        current = self.records.get(reservation.reservation_id)
+        if current is None or current.version != expected_version:
+            return False
+        self.records[reservation.reservation_id] = copy.deepcopy(reservation)
+        return True
+
+    def add_holds(self, reservation):
+        for step in reservation.steps:
+            self.holds[(step.sku, step.location_id, reservation.reservation_id)] = (
+                step.quantity,
+                reservation.expires_at,
+            )
+
+    def remove_holds(self, reservation):
+        for step in reservation.steps:
+            self.holds.pop((step.sku, step.location_id, reservation.reservation_id), None)
+        self.due_index.pop(
+            (reservation.expires_at.strftime("%Y-%m-%dT%H:%M"), reservation.reservation_id), None
+        )
+
+    def expired_holds(self, sku, location_id, now):
+        return [
+            (rid, quantity, at)
+            for (s, loc, rid), (quantity, at) in self.holds.items()
+            if (s, loc) == (sku, location_id) and at <= now
+        ]
+
+    def due(self, until, *, limit):
+        minute = until.strftime("%Y-%m-%dT%H:%M")
+        return sorted(key for key in self.due_index if key[0] <= minute)[:limit]
+
+    def undue(self, minute, reservation_id):
+        self.due_index.pop((minute, reservation_id), None)
+
+    def advance_sweep(self, minute):
+        return None
+
+    def claim(self, key, detail, *, now):
+        if key in self.claims:
+            return copy.deepcopy(self.claims[key])
+        self.claims[key] = copy.deepcopy(detail)
+        return None
+
+    def finish_claim(self, key, result):
+        self.claims[key]["result"] = copy.deepcopy(result)
+
+    def claimed(self, key):
+        return copy.deepcopy(self.claims.get(key))
+
+
+@dataclass
+class StaticDirectory:
+    channels: dict[str, list[str]]
+
+    def channel_locations(self, channel_id: str) -> list[str]:
+        return list(self.channels.get(channel_id, []))
+
+    def location_exists(self, location_id: str) -> bool:
+        return any(location_id in locations for locations in self.channels.values())

@@ -525,11 +525,19 @@ class Inventory:
     def _change_on_hand(
         self, sku: str, location_id: str, settings: StockSettings, quantity: int, op_id: str, now: datetime
     ) -> list[tuple[int, Delta]]:
-        if quantity >= 0:
-            number = self.chooser.randrange(settings.buckets)
-            delta = Delta(on_hand=quantity, available=quantity)
-            self._expect(self.stock.apply(sku, location_id, number, op_id, delta, now=now), sku, location_id)
-            return [(number, delta)]
+        if quantity >= 0:  # spread over the buckets, so a hot SKU's takers find stock in each
+            share, extra = divmod(quantity, settings.buckets)
+            first = self.chooser.randrange(settings.buckets)
+            added = []
+            for offset in range(settings.buckets):
+                number = (first + offset) % settings.buckets
+                part = share + (1 if offset < extra else 0)
+                if part or offset == 0:
+                    delta = Delta(on_hand=part, available=part)
+                    outcome = self.stock.apply(sku, location_id, number, op_id, delta, now=now)
+                    self._expect(outcome, sku, location_id)
+                    added.append((number, delta))
+            return added
         remaining = -quantity
         taken: list[tuple[int, Delta]] = []
         for _attempt in range(5):  # a bucket that moved between read and write is read again

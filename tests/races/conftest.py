@@ -20,7 +20,11 @@ from infra.template import load_template
 from shared import dependencies
 
 DYNALITE = Path(__file__).resolve().parents[2] / ".tools" / "node_modules" / "dynalite" / "cli.js"
-TABLES = {"CustomersTable": "race-customers", "TouchpointsTable": "race-touchpoints"}
+TABLES = {
+    "CustomersTable": "race-customers",
+    "TouchpointsTable": "race-touchpoints",
+    "CatalogTable": "race-catalog",
+}
 
 
 def _free_port() -> int:
@@ -87,6 +91,7 @@ def on_dynalite(dynalite: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None
     monkeypatch.setenv("AWS_ENDPOINT_URL", dynalite)
     monkeypatch.setenv("CUSTOMERS_TABLE", TABLES["CustomersTable"])
     monkeypatch.setenv("TOUCHPOINTS_TABLE", TABLES["TouchpointsTable"])
+    monkeypatch.setenv("CATALOG_TABLE", TABLES["CatalogTable"])
     dependencies.reset()
     yield
     dependencies.reset()
