@@ -568,19 +568,19 @@ class InMemoryStock:
     counted: dict[tuple[str, str], datetime] = field(default_factory=dict)
 
     # stock
-    def settings(self, sku, location_id, *, fresh=False):
+    def settings(self, sku: str, location_id: str, *, fresh: bool = False) -> Any:
         return self.settings_by_key.get((sku, location_id))
 
-    def save_settings(self, sku, location_id, settings):
+    def save_settings(self, sku: str, location_id: str, settings: Any) -> None:
         self.settings_by_key[(sku, location_id)] = settings
 
-    def claim_count(self, sku, location_id, counted_at):
+    def claim_count(self, sku: str, location_id: str, counted_at: datetime) -> bool:
         if (sku, location_id) in self.counted and self.counted[(sku, location_id)] >= counted_at:
             return False
         self.counted[(sku, location_id)] = counted_at
         return True
 
-    def buckets(self, sku, location_id):
+    def buckets(self, sku: str, location_id: str) -> list[Any]:
         from shared.domain.inventory import Bucket
 
         return [
@@ -589,14 +589,25 @@ class InMemoryStock:
             if (s, loc) == (sku, location_id)
         ]
 
-    def create_buckets(self, sku, location_id, numbers, *, now):
+    def create_buckets(self, sku: str, location_id: str, numbers: Sequence[int], *, now: datetime) -> None:
         for number in numbers:
             self.bucket_rows.setdefault(
                 (sku, location_id, number),
                 {"on_hand": 0, "reserved": 0, "available": 0, "version": 0, "updated_at": now, "ops": set()},
             )
 
-    def apply(self, sku, location_id, bucket, op_id, delta, *, keep_free=0, expected_version=None, now):
+    def apply(
+        self,
+        sku: str,
+        location_id: str,
+        bucket: int,
+        op_id: str,
+        delta: Any,
+        *,
+        keep_free: int = 0,
+        expected_version: int | None = None,
+        now: datetime,
+    ) -> Any:
         from shared.domain.inventory import Outcome
 
         row = self.bucket_rows.get((sku, location_id, bucket))
@@ -620,7 +631,7 @@ class InMemoryStock:
         row["ops"].add(op_id)
         return Outcome.APPLIED
 
-    def undo(self, sku, location_id, bucket, op_id, delta, *, now):
+    def undo(self, sku: str, location_id: str, bucket: int, op_id: str, delta: Any, *, now: datetime) -> bool:
         row = self.bucket_rows.get((sku, location_id, bucket))
         if row is None or op_id not in row["ops"]:
             return False
@@ -633,74 +644,74 @@ class InMemoryStock:
         row["ops"].discard(op_id)
         return True
 
-    def clear(self, sku, location_id, bucket, op_ids):
+    def clear(self, sku: str, location_id: str, bucket: int, op_ids: Sequence[str]) -> None:
         row = self.bucket_rows.get((sku, location_id, bucket))
         if row is not None:
             row["ops"] -= set(op_ids)
 
-    def record_movements(self, movements):
+    def record_movements(self, movements: Sequence[Any]) -> None:
         self.moves.extend(movements)
 
     # reservations
-    def create(self, reservation):
+    def create(self, reservation: Any) -> bool:
         if reservation.reservation_id in self.records:
             return False
         self.records[reservation.reservation_id] = copy.deepcopy(reservation)
         self.due_index[(reservation.expires_at.strftime("%Y-%m-%dT%H:%M"), reservation.reservation_id)] = True
         return True
 
-    def get(self, reservation_id):
+    def get(self, reservation_id: str) -> Any:
         found = self.records.get(reservation_id)
         return copy.deepcopy(found) if found else None
 
-    def save(self, reservation, *, expected_version):
+    def save(self, reservation: Any, *, expected_version: int) -> bool:
         current = self.records.get(reservation.reservation_id)
         if current is None or current.version != expected_version:
             return False
         self.records[reservation.reservation_id] = copy.deepcopy(reservation)
         return True
 
-    def add_holds(self, reservation):
+    def add_holds(self, reservation: Any) -> None:
         for step in reservation.steps:
             self.holds[(step.sku, step.location_id, reservation.reservation_id)] = (
                 step.quantity,
                 reservation.expires_at,
             )
 
-    def remove_holds(self, reservation):
+    def remove_holds(self, reservation: Any) -> None:
         for step in reservation.steps:
             self.holds.pop((step.sku, step.location_id, reservation.reservation_id), None)
         self.due_index.pop(
             (reservation.expires_at.strftime("%Y-%m-%dT%H:%M"), reservation.reservation_id), None
         )
 
-    def expired_holds(self, sku, location_id, now):
+    def expired_holds(self, sku: str, location_id: str, now: datetime) -> list[tuple[str, int, datetime]]:
         return [
             (rid, quantity, at)
             for (s, loc, rid), (quantity, at) in self.holds.items()
             if (s, loc) == (sku, location_id) and at <= now
         ]
 
-    def due(self, until, *, limit):
+    def due(self, until: datetime, *, limit: int) -> list[tuple[str, str]]:
         minute = until.strftime("%Y-%m-%dT%H:%M")
         return sorted(key for key in self.due_index if key[0] <= minute)[:limit]
 
-    def undue(self, minute, reservation_id):
+    def undue(self, minute: str, reservation_id: str) -> None:
         self.due_index.pop((minute, reservation_id), None)
 
-    def advance_sweep(self, minute):
+    def advance_sweep(self, minute: str) -> None:
         return None
 
-    def claim(self, key, detail, *, now):
+    def claim(self, key: str, detail: dict[str, Any], *, now: datetime) -> dict[str, Any] | None:
         if key in self.claims:
             return copy.deepcopy(self.claims[key])
         self.claims[key] = copy.deepcopy(detail)
         return None
 
-    def finish_claim(self, key, result):
+    def finish_claim(self, key: str, result: dict[str, Any]) -> None:
         self.claims[key]["result"] = copy.deepcopy(result)
 
-    def claimed(self, key):
+    def claimed(self, key: str) -> dict[str, Any] | None:
         return copy.deepcopy(self.claims.get(key))
 
 

@@ -103,7 +103,7 @@ def test_200_reservations_from_two_channels_against_50_units_sell_exactly_50(on_
 def test_mixed_quantities_never_hold_more_than_the_stock(on_dynalite):
     stock = inventory()
     stock.adjust("MIXED-1", "wh", 50, op_id="receive-MIXED-1", reason="received", source="wms")
-    quantities = [random.Random(7).choice([1, 2, 3]) for _ in range(120)]  # noqa: S311 - test data
+    quantities = [random.Random(7).choice([1, 2, 3]) for _ in range(120)]
     held, refused = race(stock, "MIXED-1", quantities)
     level = stock.level("MIXED-1", "wh")
     assert sum(held) <= 50 and level.reserved == sum(held) and level.available == 50 - sum(held)
