@@ -467,6 +467,115 @@ class DemoDay:
             }
         )
 
+    def inventory(self, report: Any) -> None:
+        """One lamp model in the Shanghai store: an online order takes two (the store's POS view
+        drops), a till sale takes one (the web shop's view drops); each change is pushed, signed,
+        to simulated channel endpoints, which verify the signature and keep the latest value."""
+        from infra.channel_simulator import ChannelSimulator
+
+        admin = f"Bearer {self.admin_key}"
+        till_key = self.credentials.get("demo-store-till", {}).get("write_key")
+        if not till_key:
+            return
+        simulator = ChannelSimulator().start()
+        try:
+            self._call("PUT", "/inventory/locations/demo-dc", {"name": "East DC", "kind": "warehouse"}, admin)
+            self._call(
+                "PUT",
+                "/inventory/locations/demo-store-sh",
+                {"name": "Shanghai store", "kind": "store"},
+                admin,
+            )
+            channels = {
+                "demo-web": {"name": "Web shop", "kind": "web", "locations": ["demo-dc", "demo-store-sh"]},
+                "demo-pos-sh": {
+                    "name": "Shanghai POS",
+                    "kind": "pos",
+                    "locations": ["demo-store-sh"],
+                    "source_id": "demo-store-till",
+                },
+            }
+            for channel_id, body in channels.items():
+                status, made = self._call(
+                    "PUT", f"/inventory/channels/{channel_id}", body | simulator.urls(channel_id), admin
+                )
+                if status != 200:
+                    raise RuntimeError(f"demo: channel {channel_id} was answered {status}: {made}")
+                simulator.add(channel_id, made["signing_secret"])
+            self._call("PUT", "/prices/DEMO-LAMP", {"base": "299.00", "category": "lighting"}, admin)
+            self._call(
+                "PUT",
+                "/inventory/stock/DEMO-LAMP/demo-store-sh",
+                {"on_hand": 5, "request_id": "demo-count-1"},
+                admin,
+            )
+            pos, web = simulator.channels["demo-pos-sh"], simulator.channels["demo-web"]
+            self._await(
+                lambda: pos.shown.get("DEMO-LAMP", {}).get("available") == 5, "the first count's push"
+            )
+
+            cart = {
+                "request_id": "demo-cart-1",
+                "channel_id": "demo-web",
+                "lines": [{"sku": "DEMO-LAMP", "quantity": 2}],
+            }
+            status, held = self._call("POST", "/inventory/reservations", cart, admin)
+            if status != 201:
+                raise RuntimeError(f"demo: the web reservation was answered {status}: {held}")
+            self._call(
+                "POST",
+                f"/inventory/reservations/{held['reservation_id']}/commit",
+                {"order_id": "DEMO-WEB-1"},
+                admin,
+            )
+            self._await(
+                lambda: pos.shown.get("DEMO-LAMP", {}).get("available") == 3, "the online sale at the store"
+            )
+
+            sale = {
+                "type": "track",
+                "userId": "demo-walk-in",
+                "event": "Order Completed",
+                "messageId": "demo-store-sale-1",
+                "timestamp": self.now.isoformat(),
+                "properties": {
+                    "order_id": "DEMO-STORE-LAMP-1",
+                    "location_id": "demo-store-sh",
+                    "total": 299,
+                    "products": [{"sku": "DEMO-LAMP", "quantity": 1, "price": 299}],
+                },
+            }
+            till = "Basic " + base64.b64encode(f"{till_key}:".encode()).decode()
+            headers = {"Authorization": till, "Content-Type": "application/json"}
+            status = self._request("POST", "/v1/batch", json.dumps({"batch": [sale]}).encode(), headers)
+            if status >= 300:
+                raise RuntimeError(f"demo: the till's sale was answered {status}")
+            self._await(
+                lambda: web.shown.get("DEMO-LAMP", {}).get("available") == 2, "the store sale on the web"
+            )
+            report(
+                {
+                    "event": "demo_inventory",
+                    "sku": "DEMO-LAMP",
+                    "store_view_after_online_sale": 3,
+                    "web_view_after_store_sale": web.shown["DEMO-LAMP"]["available"],
+                    "pushes_received": {"demo-web": len(web.received), "demo-pos-sh": len(pos.received)},
+                    "pushes_refused": web.refused + pos.refused,
+                    "stale_pushes": web.stale + pos.stale,
+                    "price_on_channels": web.shown["DEMO-LAMP"]["price"],
+                }
+            )
+        finally:
+            simulator.stop()
+
+    @staticmethod
+    def _await(condition: Any, what: str, seconds: float = 60) -> None:
+        deadline = time.monotonic() + seconds
+        while not condition():
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"demo: {what} did not arrive within {seconds:g} s")
+            time.sleep(0.2)
+
     def run(self, report: Any) -> None:
         started = time.monotonic()
         self.create_sources()
@@ -488,6 +597,7 @@ class DemoDay:
                     }
                 )
         self.membership(report)
+        self.inventory(report)
         report(
             {
                 "event": "demo_done",

@@ -224,6 +224,13 @@ def test_the_demo_day_reaches_the_archive_on_every_channel():
         member = stack.record("demo_membership")  # earned online, redeemed in store
         assert member["redeemed_in_store"] == {"channel": "pos", "discount": "20"}, member
         assert member["balance"] == 368 - 200, member
+        stock = stack.record("demo_inventory")  # an online sale lowers the store and back
+        assert (stock["store_view_after_online_sale"], stock["web_view_after_store_sale"]) == (3, 2), stock
+        assert (
+            stock["stale_pushes"] == 0
+            and stock["pushes_refused"] == 0
+            and stock["price_on_channels"] == "299.00"
+        )
         assert set(done["sent"]) == {"web", "app", "ecommerce", "pos", "callcenter", "wechat", "email"}
         for channel, touchpoint_id in done["samples"].items():
             stored = wait_for(
