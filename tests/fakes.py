@@ -724,3 +724,6 @@ class StaticDirectory:
 
     def location_exists(self, location_id: str) -> bool:
         return any(location_id in locations for locations in self.channels.values())
+
+    def location_known_as(self, source_id: str, external_id: str) -> str | None:
+        return None

@@ -1,7 +1,10 @@
 """Inventory consumer: bus events (via InventoryQueue). `OrderPlaced` takes the order's stock once
 (from the till's store when the order names a location, else from the first location of the
 channel it came through), unless a reservation already sold it; `OrderRefunded` puts returned
-units back where they were taken from. A failed record is retried; an unreadable one ends on the DLQ."""
+units back where they were taken from; a `TouchpointRecorded` of type `inventory` (Shopify's
+`inventory_levels/update`) is a level the channel reports for one of its locations: applied as a
+count, ordered by its time, so an older report never rolls back a newer one. A failed record is
+retried; an unreadable one ends on the DLQ."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from pydantic import ValidationError
 from shared import dependencies
 from shared.adapters.events import BusEvent, BusEventRecord
 from shared.domain.customers import ORDER_PLACED, ORDER_REFUNDED
+from shared.domain.ingest import TOUCHPOINT_RECORDED
 from shared.domain.errors import OmnireachError
 from shared.domain.inventory import Inventory, SaleLine, restock_refund, sell_order
 from shared.observability import logger, metrics, tracer
@@ -44,8 +48,42 @@ def _sale_location(inventory: Inventory, detail: dict[str, Any]) -> str | None:
     return locations[0] if locations else None
 
 
+def _reported_level(inventory: Inventory, detail: dict[str, Any]) -> str:
+    """The channel says how many are available at its location: on hand becomes that plus what
+    our reservations hold there, as of the report's time."""
+    from datetime import datetime
+
+    properties = detail.get("properties") or {}
+    sku = str(properties.get("sku") or properties.get("inventory_item_id") or "")
+    external = properties.get("location_id")
+    try:
+        available = int(properties["available"])
+        counted_at = datetime.fromisoformat(str(detail["occurred_at"]))
+    except (KeyError, TypeError, ValueError):
+        return "ignored"
+    location_id = (
+        inventory.directory.location_known_as(str(detail.get("source_id")), str(external))
+        if external is not None
+        else None
+    )
+    if not sku or location_id is None or available < 0:
+        return "ignored"
+    level = inventory.level(sku, location_id)
+    moved = inventory.count(
+        sku,
+        location_id,
+        available + (level.reserved if level else 0),
+        op_id=f"level:{detail.get('touchpoint_id')}",
+        source=str(detail.get("source_id")),
+        counted_at=counted_at,
+    )
+    return "counted" if moved else "unchanged"
+
+
 def _handle(inventory: Inventory, event: BusEvent) -> str:
     detail = event.detail
+    if event.detail_type == TOUCHPOINT_RECORDED:
+        return _reported_level(inventory, detail) if detail.get("type") == "inventory" else "ignored"
     order_id = detail.get("order_id")
     if not isinstance(order_id, str) or not order_id:
         return "ignored"

@@ -342,6 +342,10 @@ class LocationDirectory(Protocol):
 
     def location_exists(self, location_id: str) -> bool: ...
 
+    def location_known_as(self, source_id: str, external_id: str) -> str | None:
+        """Our location a source calls `external_id` (a channel reporting its own levels)."""
+        ...
+
 
 def reservation_id_for(channel_id: str, request_id: str) -> str:
     return "r" + hashlib.sha256(f"{channel_id}\x1f{request_id}".encode()).hexdigest()[:24]

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import datetime
-from typing import Literal, Protocol
+from typing import Annotated, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
@@ -36,6 +36,9 @@ def publish(pool: int, rules: ChannelRules) -> int:
     return min(published, rules.cap) if rules.cap is not None else published
 
 
+EXTERNAL_ID = r"^[A-Za-z0-9_-]{1,63}:[A-Za-z0-9._-]{1,100}$"
+
+
 class Location(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -43,14 +46,21 @@ class Location(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["warehouse", "store"]
     timezone: str | None = Field(default=None, max_length=64)
+    external_ids: list[str] = Field(default_factory=list)
 
 
 class LocationChange(BaseModel):
+    """`external_ids`: `<source_id>:<the source's id for this location>` (a Shopify location id),
+    so levels a channel reports for its location land on this one."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=200)
     kind: Literal["warehouse", "store"]
     timezone: str | None = Field(default=None, max_length=64)
+    external_ids: list[Annotated[str, Field(pattern=EXTERNAL_ID)]] = Field(
+        default_factory=list, max_length=20
+    )
 
 
 class ChannelChange(BaseModel):
@@ -134,3 +144,14 @@ class RegistryDirectory:
 
     def location_exists(self, location_id: str) -> bool:
         return self._registry.location(location_id) is not None
+
+    def location_known_as(self, source_id: str, external_id: str) -> str | None:
+        wanted = f"{source_id}:{external_id}"
+        return next(
+            (
+                location.location_id
+                for location in self._registry.locations()
+                if wanted in location.external_ids
+            ),
+            None,
+        )

@@ -456,3 +456,67 @@ def test_a_count_is_compare_and_set_and_an_older_count_never_rolls_back(stack, c
     assert (status, moved["movement"]["on_hand"], moved["movement"]["shortfall"]) == (201, -8, 12)
     again = call(client, "post", "/inventory/stock/PEN-1/wh-east/adjustments", adjustment)[1]
     assert again["movement"] == moved["movement"] and again["level"]["on_hand"] == 0
+
+
+SHOP_SECRET = "shpss_inventory_levels_secret"
+
+
+def shopify_level(client, event_id: str, available: int, updated_at: str) -> None:
+    import hashlib
+    import hmac
+
+    body = json.dumps(
+        {"inventory_item_id": 808, "location_id": 655441491, "available": available, "updated_at": updated_at}
+    ).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Shopify-Topic": "inventory_levels/update",
+        "X-Shopify-Event-Id": event_id,
+        "X-Shopify-Hmac-Sha256": base64.b64encode(
+            hmac.new(SHOP_SECRET.encode(), body, hashlib.sha256).digest()
+        ).decode(),
+    }
+    assert client.http.post("/webhooks/shopify/shop", headers=headers, body=body).status_code == 200
+
+
+def test_levels_a_shopify_store_reports_apply_in_time_order(stack, client):
+    create_source(
+        NewSource(
+            source_id="shop", name="Shop", kind="shopify", channel="ecommerce", signing_secret=SHOP_SECRET
+        ),
+        registry=dependencies.get_source_registry(),
+    )
+    location = {"name": "Shopify-run store", "kind": "store", "external_ids": ["shop:655441491"]}
+    assert call(client, "put", "/inventory/locations/store-bj", location)[0] == 200
+    count(client, "808", "store-bj", 10, "c-1")
+    reserve(
+        client,
+        {
+            "request_id": "bj-1",
+            "channel_id": "web",
+            "pickup_location_id": "store-bj",
+            "lines": [{"sku": "808", "quantity": 2}],
+        },
+    )
+
+    def pipeline() -> None:
+        assert deliver(stack, drain(stack)) == {"batchItemFailures": []}
+        run_queue(stack, "InventoryQueue", inventory_consumer, "InventoryFunction")
+
+    shopify_level(client, "lvl-2", 6, "2026-11-24T08:30:00Z")
+    pipeline()
+    found = level(client, "808", "store-bj")
+    assert (found["available"], found["reserved"], found["on_hand"]) == (
+        6,
+        2,
+        8,
+    )  # Shopify's 6 plus our 2 held
+    shopify_level(client, "lvl-1", 9, "2026-11-24T08:00:00Z")  # older, delivered late
+    shopify_level(client, "lvl-2", 6, "2026-11-24T08:30:00Z")  # the same event again
+    pipeline()
+    assert level(client, "808", "store-bj")["available"] == 6
+    status, ledger = call(client, "get", "/inventory/stock/808/store-bj/movements")
+    assert [(m["reason"], m["on_hand"], m["source"]) for m in ledger["movements"]] == [
+        ("count", -2, "shop"),
+        ("count", 10, "admin"),
+    ]
