@@ -8,6 +8,7 @@ retried; an unreadable one ends on the DLQ."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
@@ -19,8 +20,8 @@ from pydantic import ValidationError
 from shared import dependencies
 from shared.adapters.events import BusEvent, BusEventRecord
 from shared.domain.customers import ORDER_PLACED, ORDER_REFUNDED
-from shared.domain.ingest import TOUCHPOINT_RECORDED
 from shared.domain.errors import OmnireachError
+from shared.domain.ingest import TOUCHPOINT_RECORDED
 from shared.domain.inventory import Inventory, SaleLine, restock_refund, sell_order
 from shared.observability import logger, metrics, tracer
 
@@ -51,8 +52,6 @@ def _sale_location(inventory: Inventory, detail: dict[str, Any]) -> str | None:
 def _reported_level(inventory: Inventory, detail: dict[str, Any]) -> str:
     """The channel says how many are available at its location: on hand becomes that plus what
     our reservations hold there, as of the report's time."""
-    from datetime import datetime
-
     properties = detail.get("properties") or {}
     sku = str(properties.get("sku") or properties.get("inventory_item_id") or "")
     external = properties.get("location_id")
