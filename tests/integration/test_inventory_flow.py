@@ -516,6 +516,7 @@ def test_levels_a_shopify_store_reports_apply_in_time_order(stack, client):
     pipeline()
     assert level(client, "808", "store-bj")["available"] == 6
     status, ledger = call(client, "get", "/inventory/stock/808/store-bj/movements")
+    assert status == 200
     assert [(m["reason"], m["on_hand"], m["source"]) for m in ledger["movements"]] == [
         ("count", -2, "shop"),
         ("count", 10, "admin"),
