@@ -477,7 +477,7 @@ class DemoDay:
         till_key = self.credentials.get("demo-store-till", {}).get("write_key")
         if not till_key:
             return
-        simulator = ChannelSimulator().start()
+        simulator = ChannelSimulator().start()  # stays up with the stack: later pushes keep arriving
         try:
             self._call("PUT", "/inventory/locations/demo-dc", {"name": "East DC", "kind": "warehouse"}, admin)
             self._call(
@@ -563,10 +563,12 @@ class DemoDay:
                     "pushes_refused": web.refused + pos.refused,
                     "stale_pushes": web.stale + pos.stale,
                     "price_on_channels": web.shown["DEMO-LAMP"]["price"],
+                    "channel_endpoints": simulator.base_url,
                 }
             )
-        finally:
+        except BaseException:
             simulator.stop()
+            raise
 
     @staticmethod
     def _await(condition: Any, what: str, seconds: float = 60) -> None:
