@@ -12,15 +12,12 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import ValidationError
 
 from shared import dependencies
-from shared.adapters.events import BusEvent, BusEventRecord
+from shared.adapters.events import BusEvent, consume_bus_records
 from shared.domain.customers import ORDER_PLACED, ORDER_REFUNDED
-from shared.domain.errors import OmnireachError
 from shared.domain.ingest import TOUCHPOINT_RECORDED
 from shared.domain.inventory import Inventory, SaleLine, restock_refund, sell_order
 from shared.observability import logger, metrics, tracer
@@ -116,31 +113,6 @@ def _handle(inventory: Inventory, event: BusEvent) -> str:
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
     inventory = dependencies.get_inventory()
-    failed: list[str] = []
-    counts: dict[str, int] = {}
-    for raw in event["Records"]:
-        try:
-            record = BusEventRecord.model_validate(raw)
-        except ValidationError as error:
-            logger.error(
-                "unreadable bus event",
-                extra={"message_id": raw.get("messageId"), "errors": error.error_count()},
-            )
-            failed.append(raw["messageId"])
-            continue
-        try:
-            outcome = _handle(inventory, record.body)
-        except OmnireachError as error:
-            logger.warning(
-                "inventory event retried",
-                extra={"code": error.code, "reason": error.message, "detail_type": record.body.detail_type},
-            )
-            failed.append(record.messageId)
-            continue
-        counts[outcome] = counts.get(outcome, 0) + 1
-    for outcome, count in counts.items():
-        metrics.add_metric(
-            name=f"Inventory{outcome.title().replace('_', '')}", unit=MetricUnit.Count, value=count
-        )
-    metrics.add_metric(name="InventoryEventsFailed", unit=MetricUnit.Count, value=len(failed))
-    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
+    return consume_bus_records(
+        event["Records"], lambda bus_event: _handle(inventory, bus_event), consumer="Inventory"
+    )

@@ -1,18 +1,22 @@
-"""The product's EventBridge bus: the publisher, and the envelope as a rule delivers it to a queue."""
+"""The product's EventBridge bus: the publisher, the envelope as a rule delivers it to a queue, and
+the loop every bus consumer runs over its SQS batch."""
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from botocore.exceptions import BotoCoreError, ClientError
-from pydantic import BaseModel, Field, Json
+from pydantic import BaseModel, Field, Json, ValidationError
 
 from shared.adapters.aws_clients import client as aws_client
 from shared.adapters.batching import chunks
-from shared.domain.errors import DependencyUnavailableError
+from shared.domain.errors import DependencyUnavailableError, OmnireachError
+from shared.observability import logger, metrics
 
 EVENT_SOURCE = "omnireach"
 PUT_EVENTS_ENTRIES = 10
@@ -71,3 +75,39 @@ class EventBridgePublisher:
             self._put(failed, retries=retries - 1)
         else:
             raise DependencyUnavailableError("The event bus rejected events", details={"failed": len(failed)})
+
+
+def consume_bus_records(
+    records: list[dict[str, Any]], handle: Callable[[BusEvent], str], *, consumer: str
+) -> PartialItemFailureResponse:
+    """Hand each bus event of an SQS batch to `handle`, which answers an outcome. An unreadable
+    record, or one whose handling raised a product error (a dependency was down, a write
+    conflicted), is reported as failed so SQS brings it back; repeated failures end on the DLQ.
+    Outcomes are counted as metrics `<consumer><Outcome>`."""
+    failed: list[str] = []
+    counts: dict[str, int] = {}
+    for raw in records:
+        try:
+            record = BusEventRecord.model_validate(raw)
+        except ValidationError as error:
+            logger.error(
+                "unreadable bus event",
+                extra={"message_id": raw.get("messageId"), "errors": error.error_count()},
+            )
+            failed.append(raw["messageId"])
+            continue
+        try:
+            outcome = handle(record.body)
+        except OmnireachError as error:
+            logger.warning(
+                f"{consumer.lower()} event retried",
+                extra={"code": error.code, "reason": error.message, "detail_type": record.body.detail_type},
+            )
+            failed.append(record.messageId)
+            continue
+        counts[outcome] = counts.get(outcome, 0) + 1
+    for outcome, count in counts.items():
+        name = outcome.title().replace("_", "")
+        metrics.add_metric(name=f"{consumer}{name}", unit=MetricUnit.Count, value=count)
+    metrics.add_metric(name=f"{consumer}EventsFailed", unit=MetricUnit.Count, value=len(failed))
+    return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
