@@ -28,16 +28,14 @@ units in `make bench` can be read straight off this file. Everything short-lived
 from __future__ import annotations
 
 import json
-import time
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
-from shared.adapters.aws_clients import client as aws_client
+from shared.adapters.dynamo.low_level import BATCH_GET_LIMIT, LowLevelTable, dump, epoch, iso, load, minute
 from shared.domain.channel_sync import SyncState
 from shared.domain.errors import DependencyUnavailableError
 from shared.domain.inventory import (
@@ -52,18 +50,7 @@ from shared.domain.inventory import (
 from shared.domain.pricing import PriceEntry, Promotion
 from shared.domain.sales_channels import Location, SalesChannel
 
-T = TypeVar("T")
-_serializer, _deserializer = TypeSerializer(), TypeDeserializer()
 CLAIM_DAYS = {"order": 400, "stock": 7}  # refunds look up orders for a year; retries need >= 24 h
-BATCH_GET_LIMIT = 100
-
-
-def _dump(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _serializer.serialize(value) for key, value in item.items() if value is not None}
-
-
-def _load(item: dict[str, Any]) -> dict[str, Any]:
-    return {key: _deserializer.deserialize(value) for key, value in item.items()}
 
 
 def _stock_pk(sku: str, location_id: str) -> str:
@@ -74,132 +61,10 @@ def _bucket_sk(bucket: int) -> str:
     return f"B#{bucket:02d}"
 
 
-def _iso(moment: datetime) -> str:
-    return moment.astimezone(UTC).isoformat(timespec="microseconds")
-
-
-def _epoch(moment: datetime) -> int:
-    return int(moment.timestamp())
-
-
-def _minute(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
-
-
-def _condition_failed(error: ClientError) -> bool:
-    return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
-
-
-class DynamoCatalog:
+class DynamoCatalog(LowLevelTable):
     """Implements StockStore, ReservationStore, ChannelRegistry, PriceBookStore and SyncStore."""
 
-    def __init__(
-        self,
-        table_name: str,
-        *,
-        client: Any = None,
-        cache_seconds: float = 30.0,
-        monotonic: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._table = table_name
-        self._client = client or aws_client("dynamodb")
-        self._cache_seconds = cache_seconds
-        self._monotonic = monotonic
-        self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
-
-    # ------------------------------------------------------------ plumbing
-    def _call(self, operation: str, **kwargs: Any) -> Any:
-        try:
-            return getattr(self._client, operation)(TableName=self._table, **kwargs)
-        except ClientError as error:
-            if _condition_failed(error):
-                raise
-            raise DependencyUnavailableError(
-                "The catalog table did not answer",
-                details={"cause": error.response.get("Error", {}).get("Code")},
-            ) from error
-        except BotoCoreError as error:
-            raise DependencyUnavailableError(
-                "The catalog table did not answer", details={"cause": str(error)}
-            ) from error
-
-    def _get(self, pk: str, sk: str, *, consistent: bool = True) -> dict[str, Any] | None:
-        found = self._call("get_item", Key=_dump({"pk": pk, "sk": sk}), ConsistentRead=consistent).get("Item")
-        return _load(found) if found else None
-
-    def _put(
-        self,
-        item: dict[str, Any],
-        *,
-        condition: str | None = None,
-        names: dict[str, str] | None = None,
-        values: dict[str, Any] | None = None,
-    ) -> bool:
-        kwargs: dict[str, Any] = {"Item": _dump(item)}
-        if condition:
-            kwargs["ConditionExpression"] = condition
-        if names:
-            kwargs["ExpressionAttributeNames"] = names
-        if values:
-            kwargs["ExpressionAttributeValues"] = _dump(values)
-        try:
-            self._call("put_item", **kwargs)
-        except ClientError:
-            return False
-        return True
-
-    def _delete(self, pk: str, sk: str) -> None:
-        self._call("delete_item", Key=_dump({"pk": pk, "sk": sk}))
-
-    def _query(
-        self,
-        pk: str,
-        *,
-        start: str | None = None,
-        end: str | None = None,
-        after: dict[str, Any] | None = None,
-        limit: int | None = None,
-        forward: bool = True,
-        consistent: bool = False,
-    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
-        condition, values = "pk = :pk", {":pk": pk}
-        if start is not None and end is not None:
-            condition += " AND sk BETWEEN :start AND :end"
-            values |= {":start": start, ":end": end}
-        kwargs: dict[str, Any] = {
-            "KeyConditionExpression": condition,
-            "ExpressionAttributeValues": _dump(values),
-            "ScanIndexForward": forward,
-            "ConsistentRead": consistent,
-        }
-        if after:
-            kwargs["ExclusiveStartKey"] = _dump(after)
-        if limit:
-            kwargs["Limit"] = limit
-        response = self._call("query", **kwargs)
-        last = response.get("LastEvaluatedKey")
-        return [_load(item) for item in response.get("Items", [])], (_load(last) if last else None)
-
-    def _query_all(self, pk: str, **kwargs: Any) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        after = None
-        while True:
-            page, after = self._query(pk, after=after, **kwargs)
-            items += page
-            if after is None:
-                return items
-
-    def _cached(self, key: tuple[str, str], load: Callable[[], T]) -> T:
-        now = self._monotonic()
-        hit = self._cache.get(key)
-        if hit is not None and now - hit[0] < self._cache_seconds:
-            return hit[1]  # type: ignore[no-any-return]
-        value = load()
-        self._cache[key] = (now, value)
-        return value
-
-    def forget(self) -> None:
-        self._cache.clear()
+    name = "catalog"
 
     # ------------------------------------------------------------ stock
     def settings(self, sku: str, location_id: str, *, fresh: bool = False) -> StockSettings | None:
@@ -219,11 +84,11 @@ class DynamoCatalog:
         try:
             self._call(
                 "update_item",
-                Key=_dump({"pk": _stock_pk(sku, location_id), "sk": "SETTINGS"}),
+                Key=dump({"pk": _stock_pk(sku, location_id), "sk": "SETTINGS"}),
                 UpdateExpression="SET last_count_at = :at",
                 # Invariant: counts only move forward in time.
                 ConditionExpression="attribute_not_exists(last_count_at) OR last_count_at < :at",
-                ExpressionAttributeValues=_dump({":at": _iso(counted_at)}),
+                ExpressionAttributeValues=dump({":at": iso(counted_at)}),
             )
         except ClientError:
             return False
@@ -254,7 +119,7 @@ class DynamoCatalog:
                     "reserved": 0,
                     "available": 0,
                     "version": 0,
-                    "updated_at": _iso(now),
+                    "updated_at": iso(now),
                 },
                 condition="attribute_not_exists(pk)",  # never reset a bucket that exists
             )
@@ -279,7 +144,7 @@ class DynamoCatalog:
             ":rs": delta.reserved,
             ":av": delta.available,
             ":one": 1,
-            ":at": _iso(now),
+            ":at": iso(now),
             ":op": op_id,
             ":ops": {op_id},
         }
@@ -296,13 +161,13 @@ class DynamoCatalog:
         try:
             self._call(
                 "update_item",
-                Key=_dump(key),
+                Key=dump(key),
                 UpdateExpression=(
                     "SET on_hand = on_hand + :oh, reserved = reserved + :rs, available = available + :av, "
                     "version = version + :one, updated_at = :at ADD ops :ops"
                 ),
                 ConditionExpression=" AND ".join(conditions),
-                ExpressionAttributeValues=_dump(values),
+                ExpressionAttributeValues=dump(values),
             )
         except ClientError:
             item = self._get(key["pk"], key["sk"])
@@ -319,19 +184,19 @@ class DynamoCatalog:
         try:
             self._call(
                 "update_item",
-                Key=_dump({"pk": _stock_pk(sku, location_id), "sk": _bucket_sk(bucket)}),
+                Key=dump({"pk": _stock_pk(sku, location_id), "sk": _bucket_sk(bucket)}),
                 UpdateExpression=(
                     "SET on_hand = on_hand - :oh, reserved = reserved - :rs, available = available - :av, "
                     "version = version + :one, updated_at = :at DELETE ops :ops"
                 ),
                 ConditionExpression="contains(ops, :op)",  # only what this operation did is taken back
-                ExpressionAttributeValues=_dump(
+                ExpressionAttributeValues=dump(
                     {
                         ":oh": delta.on_hand,
                         ":rs": delta.reserved,
                         ":av": delta.available,
                         ":one": 1,
-                        ":at": _iso(now),
+                        ":at": iso(now),
                         ":op": op_id,
                         ":ops": {op_id},
                     }
@@ -344,9 +209,9 @@ class DynamoCatalog:
     def clear(self, sku: str, location_id: str, bucket: int, op_ids: Sequence[str]) -> None:
         self._call(
             "update_item",
-            Key=_dump({"pk": _stock_pk(sku, location_id), "sk": _bucket_sk(bucket)}),
+            Key=dump({"pk": _stock_pk(sku, location_id), "sk": _bucket_sk(bucket)}),
             UpdateExpression="DELETE ops :ops",
-            ExpressionAttributeValues=_dump({":ops": set(op_ids)}),
+            ExpressionAttributeValues=dump({":ops": set(op_ids)}),
         )
 
     def record_movements(self, movements: Sequence[Movement]) -> None:
@@ -354,7 +219,7 @@ class DynamoCatalog:
             self._put(
                 {
                     "pk": f"MOVES#{movement.sku}#{movement.location_id}",
-                    "sk": f"{_iso(movement.at)}#{movement.op_id}",
+                    "sk": f"{iso(movement.at)}#{movement.op_id}",
                     "body": movement.model_dump_json(exclude_defaults=True),
                 }
             )
@@ -375,9 +240,9 @@ class DynamoCatalog:
         if created:
             self._put(
                 {
-                    "pk": f"DUE#{_minute(reservation.expires_at)}",
+                    "pk": f"DUE#{minute(reservation.expires_at)}",
                     "sk": reservation.reservation_id,
-                    "expires_at": _epoch(reservation.expires_at + KEEP_CLOSED),
+                    "expires_at": epoch(reservation.expires_at + KEEP_CLOSED),
                 }
             )
         return created
@@ -389,7 +254,7 @@ class DynamoCatalog:
             "sk": "RES",
             "version": reservation.version,
             "body": reservation.model_dump_json(exclude={"version"}),
-            "expires_at": _epoch(max(ends, reservation.expires_at + KEEP_CLOSED)),
+            "expires_at": epoch(max(ends, reservation.expires_at + KEEP_CLOSED)),
         }
 
     def get(self, reservation_id: str) -> Reservation | None:
@@ -410,9 +275,9 @@ class DynamoCatalog:
             self._put(
                 {
                     "pk": f"HOLDS#{step.sku}#{step.location_id}",
-                    "sk": f"{_iso(reservation.expires_at)}#{reservation.reservation_id}",
+                    "sk": f"{iso(reservation.expires_at)}#{reservation.reservation_id}",
                     "quantity": step.quantity,
-                    "expires_at": _epoch(reservation.expires_at + KEEP_CLOSED),
+                    "expires_at": epoch(reservation.expires_at + KEEP_CLOSED),
                 }
             )
 
@@ -421,12 +286,12 @@ class DynamoCatalog:
             if step.location_id:
                 self._delete(
                     f"HOLDS#{step.sku}#{step.location_id}",
-                    f"{_iso(reservation.expires_at)}#{reservation.reservation_id}",
+                    f"{iso(reservation.expires_at)}#{reservation.reservation_id}",
                 )
-        self._delete(f"DUE#{_minute(reservation.expires_at)}", reservation.reservation_id)
+        self._delete(f"DUE#{minute(reservation.expires_at)}", reservation.reservation_id)
 
     def expired_holds(self, sku: str, location_id: str, now: datetime) -> list[tuple[str, int, datetime]]:
-        items = self._query_all(f"HOLDS#{sku}#{location_id}", start="0", end=_iso(now))
+        items = self._query_all(f"HOLDS#{sku}#{location_id}", start="0", end=iso(now))
         holds = []
         for item in items:
             at, _, reservation_id = item["sk"].partition("#")
@@ -434,19 +299,8 @@ class DynamoCatalog:
         return holds
 
     def due(self, until: datetime, *, limit: int) -> list[tuple[str, str]]:
-        cursor = self._get("CURSOR", "SWEEP")
-        start = (
-            datetime.fromisoformat(cursor["minute"] + ":00+00:00") if cursor else until - timedelta(hours=1)
-        )
-        start = max(start, until - timedelta(days=8))
-        found: list[tuple[str, str]] = []
-        moment = start
-        while moment <= until and len(found) < limit:
-            minute = _minute(moment)
-            items, _ = self._query(f"DUE#{minute}", limit=limit - len(found))
-            found += [(minute, item["sk"]) for item in items]
-            moment += timedelta(minutes=1)
-        return found
+        found = self.due_in_minutes("DUE", "SWEEP", until, limit=limit, advance=False)
+        return [(key, item["sk"]) for key, item in found]
 
     def undue(self, minute: str, reservation_id: str) -> None:
         self._delete(f"DUE#{minute}", reservation_id)
@@ -460,7 +314,7 @@ class DynamoCatalog:
             "pk": f"CLAIM#{key}",
             "sk": "CLAIM",
             "body": json.dumps(detail),
-            "expires_at": _epoch(now + timedelta(days=days)),
+            "expires_at": epoch(now + timedelta(days=days)),
         }
         if self._put(item, condition="attribute_not_exists(pk)"):  # the first to claim does the work
             return None
@@ -469,10 +323,10 @@ class DynamoCatalog:
     def finish_claim(self, key: str, result: dict[str, Any]) -> None:
         self._call(
             "update_item",
-            Key=_dump({"pk": f"CLAIM#{key}", "sk": "CLAIM"}),
+            Key=dump({"pk": f"CLAIM#{key}", "sk": "CLAIM"}),
             UpdateExpression="SET #result = :result",
             ExpressionAttributeNames={"#result": "result"},
-            ExpressionAttributeValues=_dump({":result": json.dumps(result, default=str)}),
+            ExpressionAttributeValues=dump({":result": json.dumps(result, default=str)}),
         )
 
     def claimed(self, key: str) -> dict[str, Any] | None:
@@ -529,7 +383,7 @@ class DynamoCatalog:
 
     def entries(self, skus: Sequence[str]) -> dict[str, PriceEntry]:
         found: dict[str, PriceEntry] = {}
-        keys = [_dump({"pk": "PRICE", "sk": sku}) for sku in dict.fromkeys(skus)]
+        keys = [dump({"pk": "PRICE", "sk": sku}) for sku in dict.fromkeys(skus)]
         for start in range(0, len(keys), BATCH_GET_LIMIT):
             pending: dict[str, Any] = {self._table: {"Keys": keys[start : start + BATCH_GET_LIMIT]}}
             while pending:
@@ -538,7 +392,7 @@ class DynamoCatalog:
                 except (ClientError, BotoCoreError) as error:
                     raise DependencyUnavailableError("The catalog table did not answer") from error
                 for item in response.get("Responses", {}).get(self._table, []):
-                    entry = PriceEntry.model_validate_json(_load(item)["body"])
+                    entry = PriceEntry.model_validate_json(load(item)["body"])
                     found[entry.sku] = entry
                 pending = response.get("UnprocessedKeys") or {}
         return found
@@ -578,13 +432,13 @@ class DynamoCatalog:
         """Advance a schedule's cursor; False if another run moved it first (it did the work)."""
         if previous is None:
             return self._put(
-                {"pk": "CURSOR", "sk": name, "at": _iso(at)}, condition="attribute_not_exists(pk)"
+                {"pk": "CURSOR", "sk": name, "at": iso(at)}, condition="attribute_not_exists(pk)"
             )
         return self._put(
-            {"pk": "CURSOR", "sk": name, "at": _iso(at)},
+            {"pk": "CURSOR", "sk": name, "at": iso(at)},
             condition="#at = :previous",
             names={"#at": "at"},
-            values={":previous": _iso(previous)},
+            values={":previous": iso(previous)},
         )
 
     # ------------------------------------------------------------ sync state
@@ -592,16 +446,16 @@ class DynamoCatalog:
         try:
             response = self._call(
                 "update_item",
-                Key=_dump({"pk": f"SYNC#{channel_id}", "sk": sku}),
+                Key=dump({"pk": f"SYNC#{channel_id}", "sk": sku}),
                 UpdateExpression="SET lease_until = :until",
                 # Invariant: one push of a SKU to a channel at a time.
                 ConditionExpression="attribute_not_exists(lease_until) OR lease_until < :now",
-                ExpressionAttributeValues=_dump({":until": _iso(until), ":now": _iso(now)}),
+                ExpressionAttributeValues=dump({":until": iso(until), ":now": iso(now)}),
                 ReturnValues="ALL_NEW",
             )
         except ClientError:
             return None
-        return self._sync_state(_load(response["Attributes"]), channel_id)
+        return self._sync_state(load(response["Attributes"]), channel_id)
 
     @staticmethod
     def _sync_state(item: dict[str, Any], channel_id: str) -> SyncState:
@@ -623,14 +477,14 @@ class DynamoCatalog:
                 "available": state.available,
                 "price": None if state.price is None else str(state.price),
                 "sequence": state.sequence,
-                "sent_at": _iso(state.sent_at) if state.sent_at else None,
+                "sent_at": iso(state.sent_at) if state.sent_at else None,
             }
         )
 
     def free(self, channel_id: str, sku: str) -> None:
         self._call(
             "update_item",
-            Key=_dump({"pk": f"SYNC#{channel_id}", "sk": sku}),
+            Key=dump({"pk": f"SYNC#{channel_id}", "sk": sku}),
             UpdateExpression="REMOVE lease_until",
         )
 
@@ -645,7 +499,7 @@ class DynamoCatalog:
                 "pk": "RECON",
                 "sk": report["run_at"],
                 "body": json.dumps(report, default=str),
-                "expires_at": _epoch(datetime.fromisoformat(report["run_at"]) + timedelta(days=30)),
+                "expires_at": epoch(datetime.fromisoformat(report["run_at"]) + timedelta(days=30)),
             }
         )
 

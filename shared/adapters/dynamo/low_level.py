@@ -1,0 +1,176 @@
+"""A table through the low-level DynamoDB client: the plumbing the catalog and engagement tables
+share (marshalling, errors as domain errors, paged queries, a small per-process cache)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import BotoCoreError, ClientError
+
+from shared.adapters.aws_clients import client as aws_client
+from shared.domain.errors import DependencyUnavailableError
+
+T = TypeVar("T")
+_serializer, _deserializer = TypeSerializer(), TypeDeserializer()
+BATCH_GET_LIMIT = 100
+
+
+def dump(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(value) for key, value in item.items() if value is not None}
+
+
+def load(item: dict[str, Any]) -> dict[str, Any]:
+    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def epoch(moment: datetime) -> int:
+    return int(moment.timestamp())
+
+
+def minute(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
+
+
+def condition_failed(error: ClientError) -> bool:
+    return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
+
+
+class LowLevelTable:
+    name = "table"
+
+    def __init__(
+        self,
+        table_name: str,
+        *,
+        client: Any = None,
+        cache_seconds: float = 30.0,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._table = table_name
+        self._client = client or aws_client("dynamodb")
+        self._cache_seconds = cache_seconds
+        self._monotonic = monotonic
+        self._cache: dict[tuple[str, str], tuple[float, Any]] = {}
+
+    # ------------------------------------------------------------ plumbing
+    def _call(self, operation: str, **kwargs: Any) -> Any:
+        try:
+            return getattr(self._client, operation)(TableName=self._table, **kwargs)
+        except ClientError as error:
+            if condition_failed(error):
+                raise
+            raise DependencyUnavailableError(
+                f"The {self.name} table did not answer",
+                details={"cause": error.response.get("Error", {}).get("Code")},
+            ) from error
+        except BotoCoreError as error:
+            raise DependencyUnavailableError(
+                f"The {self.name} table did not answer", details={"cause": str(error)}
+            ) from error
+
+    def _get(self, pk: str, sk: str, *, consistent: bool = True) -> dict[str, Any] | None:
+        found = self._call("get_item", Key=dump({"pk": pk, "sk": sk}), ConsistentRead=consistent).get("Item")
+        return load(found) if found else None
+
+    def _put(
+        self,
+        item: dict[str, Any],
+        *,
+        condition: str | None = None,
+        names: dict[str, str] | None = None,
+        values: dict[str, Any] | None = None,
+    ) -> bool:
+        kwargs: dict[str, Any] = {"Item": dump(item)}
+        if condition:
+            kwargs["ConditionExpression"] = condition
+        if names:
+            kwargs["ExpressionAttributeNames"] = names
+        if values:
+            kwargs["ExpressionAttributeValues"] = dump(values)
+        try:
+            self._call("put_item", **kwargs)
+        except ClientError:
+            return False
+        return True
+
+    def _delete(self, pk: str, sk: str) -> None:
+        self._call("delete_item", Key=dump({"pk": pk, "sk": sk}))
+
+    def _query(
+        self,
+        pk: str,
+        *,
+        start: str | None = None,
+        end: str | None = None,
+        after: dict[str, Any] | None = None,
+        limit: int | None = None,
+        forward: bool = True,
+        consistent: bool = False,
+    ) -> tuple[list[dict[str, Any]], dict[str, Any] | None]:
+        condition, values = "pk = :pk", {":pk": pk}
+        if start is not None and end is not None:
+            condition += " AND sk BETWEEN :start AND :end"
+            values |= {":start": start, ":end": end}
+        kwargs: dict[str, Any] = {
+            "KeyConditionExpression": condition,
+            "ExpressionAttributeValues": dump(values),
+            "ScanIndexForward": forward,
+            "ConsistentRead": consistent,
+        }
+        if after:
+            kwargs["ExclusiveStartKey"] = dump(after)
+        if limit:
+            kwargs["Limit"] = limit
+        response = self._call("query", **kwargs)
+        last = response.get("LastEvaluatedKey")
+        return [load(item) for item in response.get("Items", [])], (load(last) if last else None)
+
+    def _query_all(self, pk: str, **kwargs: Any) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        after = None
+        while True:
+            page, after = self._query(pk, after=after, **kwargs)
+            items += page
+            if after is None:
+                return items
+
+    def _cached(self, key: tuple[str, str], load: Callable[[], T]) -> T:
+        now = self._monotonic()
+        hit = self._cache.get(key)
+        if hit is not None and now - hit[0] < self._cache_seconds:
+            return hit[1]  # type: ignore[no-any-return]
+        value = load()
+        self._cache[key] = (now, value)
+        return value
+
+    def forget(self) -> None:
+        self._cache.clear()
+
+    # ------------------------------------------------------------ minute indexes
+    def due_in_minutes(
+        self, prefix: str, cursor: str, until: datetime, *, limit: int, advance: bool = True
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Items of `<prefix>#<minute>` partitions from the cursor's minute to `until`'s, oldest
+        first. The cursor then moves to the oldest minute returned (its items are deleted once
+        handled), or to `until` when nothing is due: a later call never skips an unhandled item."""
+        item = self._get("CURSOR", cursor)
+        start = datetime.fromisoformat(item["minute"] + ":00+00:00") if item else until - timedelta(hours=1)
+        start = max(start, until - timedelta(days=8))
+        found: list[tuple[str, dict[str, Any]]] = []
+        moment = start
+        while moment <= until and len(found) < limit:
+            key = minute(moment)
+            items, _ = self._query(f"{prefix}#{key}", limit=limit - len(found))
+            found += [(key, entry) for entry in items]
+            moment += timedelta(minutes=1)
+        if advance:
+            self._put({"pk": "CURSOR", "sk": cursor, "minute": found[0][0] if found else minute(until)})
+        return found
