@@ -10,9 +10,11 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from functions.api.routes.campaigns import NewCampaign, NewJourney
 from functions.api.routes.members import DefinitionChange, ExchangeRequest, IssueRequest, ReferrerRequest
 from shared.domain.channels.standard import StandardWebhookPayload
 from shared.domain.coupons import CouponCheck, CouponDefinition
+from shared.domain.frequency import FrequencyPolicy
 from shared.domain.identifiers import IdentifierType
 from shared.domain.inventory import (
     AdjustmentRequest,
@@ -80,6 +82,9 @@ def build() -> dict[str, Any]:
             (CommitRequest, "validation"),
             (PriceChange, "validation"),
             (Promotion, "validation"),
+            (FrequencyPolicy, "validation"),
+            (NewCampaign, "validation"),
+            (NewJourney, "validation"),
         ],
         by_alias=True,
         ref_template=REF,
@@ -530,6 +535,7 @@ def build() -> dict[str, Any]:
     }
     _membership_paths(paths, admin)
     _inventory_paths(paths, admin)
+    _campaign_paths(paths, admin)
     paths["/health"] = {
         "get": {
             "summary": "Liveness",
@@ -866,6 +872,137 @@ def _inventory_paths(paths: dict[str, Any], admin: Any) -> None:
         ),
     }
     paths["/promotions"] = {"get": op("Every promotion", admin, [], None, "200", (401,), tag="pricing")}
+
+
+def _campaign_paths(paths: dict[str, Any], admin: Any) -> None:
+    """Campaigns, journeys, the frequency policy, reports, the inbox and one-click unsubscribe."""
+    channel: list[dict[str, list[str]]] = [{"adminKey": []}, {"writeKey": []}]
+
+    def op(
+        summary: str,
+        security: Any,
+        params: list[str],
+        body: str | None,
+        ok: str,
+        errors: tuple[int, ...],
+        tag: str = "campaigns",
+        media: str = "application/json",
+    ) -> dict[str, Any]:
+        operation: dict[str, Any] = {
+            "summary": summary,
+            "tags": [tag],
+            "security": security,
+            "parameters": [
+                {"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in params
+            ],
+            "responses": {
+                ok: {
+                    "description": "OK",
+                    "content": {
+                        media: {"schema": {"type": "object" if media.endswith("json") else "string"}}
+                    },
+                },
+                **_errors(*errors),
+            },
+        }
+        if body:
+            operation["requestBody"] = {"required": True, **_json(_ref(body))}
+        return operation
+
+    paths["/frequency-policy"] = {
+        "get": op(
+            "The frequency policy: caps, quiet hours, default timezone, attribution windows, costs",
+            admin,
+            [],
+            None,
+            "200",
+            (401,),
+        ),
+        "put": op("Replace the frequency policy", admin, [], "FrequencyPolicy", "200", (400, 401)),
+    }
+    paths["/campaigns"] = {
+        "post": op("Create a campaign (draft)", admin, [], "NewCampaign", "201", (400, 401, 404, 409)),
+        "get": op("Every campaign", admin, [], None, "200", (401,)),
+    }
+    cid = ["campaign_id"]
+    paths["/campaigns/{campaign_id}"] = {"get": op("A campaign", admin, cid, None, "200", (400, 401, 404))}
+    for action, summary in (
+        ("launch", "Launch (or resume) a campaign"),
+        ("pause", "Pause: nothing more is sent; waiting sends are parked"),
+        ("resume", "Resume from where it stopped (no resends, no skips)"),
+        ("cancel", "Cancel: the rest are suppressed as cancelled"),
+    ):
+        paths[f"/campaigns/{{campaign_id}}/{action}"] = {
+            "post": op(summary, admin, cid, None, "200", (400, 401, 404, 409))
+        }
+    paths["/campaigns/{campaign_id}/report"] = {
+        "get": op(
+            "Audience, outcomes, conversions, revenue, holdout, lift (95 % interval), cost, ROI",
+            admin,
+            cid,
+            None,
+            "200",
+            (400, 401, 404),
+        )
+    }
+    paths["/campaigns/{campaign_id}/outcomes.csv"] = {
+        "get": op(
+            "Every targeted customer's outcome, as CSV",
+            admin,
+            cid,
+            None,
+            "200",
+            (400, 401, 404),
+            media="text/csv",
+        )
+    }
+    paths["/journey-templates"] = {
+        "get": op("The shipped journey templates", admin, [], None, "200", (401,), tag="journeys")
+    }
+    paths["/journeys"] = {
+        "post": op(
+            "Create a journey from a template or a definition",
+            admin,
+            [],
+            "NewJourney",
+            "201",
+            (400, 401, 404, 409),
+            tag="journeys",
+        ),
+        "get": op("Every journey", admin, [], None, "200", (401,), tag="journeys"),
+    }
+    jid = ["journey_id"]
+    paths["/journeys/{journey_id}"] = {
+        "get": op("A journey", admin, jid, None, "200", (400, 401, 404), tag="journeys")
+    }
+    paths["/journeys/{journey_id}/pause"] = {
+        "post": op("Pause (timers wait)", admin, jid, None, "200", (400, 401, 404), tag="journeys")
+    }
+    paths["/journeys/{journey_id}/resume"] = {
+        "post": op("Resume", admin, jid, None, "200", (400, 401, 404), tag="journeys")
+    }
+    paths["/journeys/{journey_id}/report"] = {
+        "get": op("Outcomes and conversions", admin, jid, None, "200", (400, 401, 404), tag="journeys")
+    }
+    paths["/journeys/{journey_id}/outcomes.csv"] = {
+        "get": op(
+            "Every send's outcome, as CSV",
+            admin,
+            jid,
+            None,
+            "200",
+            (400, 401, 404),
+            tag="journeys",
+            media="text/csv",
+        )
+    }
+    paths["/inbox/{profile_id}"] = {
+        "get": op("The in-app inbox, newest first", channel, ["profile_id"], None, "200", (401, 403))
+    }
+    paths["/unsubscribe/{token}"] = {
+        "get": op("What the link unsubscribes from (changes nothing)", [], ["token"], None, "200", (400,)),
+        "post": op("One-click unsubscribe (RFC 8058)", [], ["token"], None, "200", (400,)),
+    }
 
 
 def render() -> str:

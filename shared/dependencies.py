@@ -13,6 +13,7 @@ from shared.adapters.channel_endpoints import HttpChannelEndpoints
 from shared.adapters.dynamo.catalog_table import DynamoCatalog
 from shared.adapters.dynamo.conventions import bind_table
 from shared.adapters.dynamo.customers_table import CustomersTableItem, DynamoCustomerGraph, DynamoPersonalData
+from shared.adapters.dynamo.engagement_table import DynamoEngagement
 from shared.adapters.dynamo.loyalty_store import DynamoLoyaltyStore
 from shared.adapters.dynamo.recompute_jobs import (
     DynamoProfileSampler,
@@ -27,8 +28,10 @@ from shared.adapters.dynamo.touchpoints_table import (
 )
 from shared.adapters.events import EventBridgePublisher
 from shared.adapters.s3 import S3ExportFiles
+from shared.adapters.senders import HttpSender, InboxSender, SesSender, SnsSender
 from shared.adapters.sns import HttpsSnsCertificates, HttpsSnsSubscriptions
 from shared.adapters.sqs import (
+    SqsDispatchQueue,
     SqsErasureJobs,
     SqsExportQueue,
     SqsQueueInspector,
@@ -38,6 +41,8 @@ from shared.adapters.sqs import (
 )
 from shared.clock import SystemClock
 from shared.domain.audience_export import ExportFiles, ExportJobs, ExportQueue
+from shared.domain.campaign_service import CampaignService
+from shared.domain.campaigns import Dispatcher
 from shared.domain.channel_sync import ChannelEndpoints, ChannelSync, SyncFanOut
 from shared.domain.classification import ClassificationRules
 from shared.domain.coupons import Coupons
@@ -45,7 +50,10 @@ from shared.domain.errors import ConfigurationError
 from shared.domain.identity import IdentityPolicy, parse_policy
 from shared.domain.ingest import ArchivePolicy
 from shared.domain.inventory import Inventory
+from shared.domain.journeys import Journeys
 from shared.domain.loyalty import LoyaltyBook, LoyaltyRules
+from shared.domain.messaging import Sender
+from shared.domain.personalisation import ProfilePersonaliser
 from shared.domain.ports import (
     Clock,
     EventPublisher,
@@ -56,7 +64,9 @@ from shared.domain.ports import (
     TouchpointArchive,
     TouchpointQueue,
 )
+from shared.domain.pricing import effective_price
 from shared.domain.privacy import ErasureJobs, PersonalData
+from shared.domain.programs import CampaignRivals, StoredPrograms, unsubscribe_secret, unsubscribe_token
 from shared.domain.queue_health import MonitoredQueue
 from shared.domain.recompute import ProfileScanner, RecomputeJobs, RecomputeTasks
 from shared.domain.sales_channels import RegistryDirectory
@@ -237,6 +247,113 @@ def get_channel_sync() -> ChannelSync:
     )
 
 
+@functools.cache
+def get_engagement() -> DynamoEngagement:
+    settings = get_settings()
+    return DynamoEngagement(
+        settings.require("engagement_table"), cache_seconds=settings.catalog_cache_seconds
+    )
+
+
+@functools.cache
+def get_dispatch_queue() -> SqsDispatchQueue:
+    return SqsDispatchQueue(get_settings().require("dispatch_queue_url"))
+
+
+class CatalogPrices:
+    """A product's effective price on a channel now (for message content); None without a catalog."""
+
+    def price(self, sku: str, channel: str) -> tuple[str, str] | None:
+        if not get_settings().catalog_table:
+            return None
+        catalog = get_catalog()
+        entry = catalog.entry(sku)
+        if entry is None:
+            return None
+        found = effective_price(entry, catalog.promotions(), channel, get_clock().now())
+        return str(found.price), found.currency
+
+
+_senders: dict[str, Sender] = {}
+
+
+def use_senders(senders: dict[str, Sender]) -> None:
+    """Replace the senders (tests and the local stack's simulated providers)."""
+    _senders.clear()
+    _senders.update(senders)
+
+
+def get_senders() -> dict[str, Sender]:
+    if _senders:
+        return dict(_senders)
+    settings = get_settings()
+    senders: dict[str, Sender] = {
+        "email": SesSender(settings.ses_from_address),
+        "sms": SnsSender("sms"),
+        "push": SnsSender("push"),
+        "inbox": InboxSender(get_engagement(), lambda: get_clock().now()),
+    }
+    if settings.wechat_gateway_url:
+        senders["wechat"] = HttpSender(settings.wechat_gateway_url)
+    if settings.message_webhook_url:
+        senders["webhook"] = HttpSender(settings.message_webhook_url)
+    return senders
+
+
+def get_personaliser() -> ProfilePersonaliser:
+    settings = get_settings()
+    return ProfilePersonaliser(
+        classifications=get_segment_store() if settings.customers_table else None,
+        accounts=get_loyalty_store() if settings.customers_table else None,
+        prices=CatalogPrices(),
+        coupons=get_coupons() if settings.customers_table else None,
+    )
+
+
+def unsubscribe_link(profile_id: str, channel: str, program_id: str) -> str | None:
+    settings = get_settings()
+    if not settings.public_api_url or not settings.admin_api_key_sha256:
+        return None
+    token = unsubscribe_token(unsubscribe_secret(settings.admin_api_key_sha256), profile_id, channel)
+    return f"{settings.public_api_url.rstrip('/')}/unsubscribe/{token}"
+
+
+def get_dispatcher() -> Dispatcher:
+    engagement = get_engagement()
+    return Dispatcher(
+        store=engagement,
+        programs=StoredPrograms(engagement),
+        profiles=get_customer_graph(),
+        personaliser=get_personaliser(),
+        senders=get_senders(),
+        rivals=CampaignRivals(engagement, get_segment_store()),
+        clock=get_clock(),
+        unsubscribe_url=unsubscribe_link,
+    )
+
+
+def get_campaign_service() -> CampaignService:
+    return CampaignService(
+        store=get_engagement(),
+        queue=get_dispatch_queue(),
+        audience=get_segment_store(),
+        clock=get_clock(),
+        senders=get_senders(),
+    )
+
+
+def get_journeys() -> Journeys:
+    engagement = get_engagement()
+    return Journeys(
+        store=engagement,
+        queue=get_dispatch_queue(),
+        profiles=get_customer_graph(),
+        clock=get_clock(),
+        default_zone=engagement.policy().default_timezone,
+        facts=get_personaliser().facts,
+    )
+
+
 def get_refresher() -> Refresher:
     return Refresher(
         graph=get_customer_graph(),
@@ -335,6 +452,8 @@ def reset() -> None:
         get_event_publisher,
         get_sns_certificates,
         get_catalog,
+        get_engagement,
+        get_dispatch_queue,
         get_sync_requests,
         get_channel_endpoints,
         aws_clients.client,

@@ -28,6 +28,8 @@ ResourceSetting = Literal[
     "admin_api_key_sha256",
     "catalog_table",
     "channel_sync_queue_url",
+    "engagement_table",
+    "dispatch_queue_url",
 ]
 
 
@@ -46,6 +48,13 @@ class Settings(BaseSettings):
     exports_bucket: str | None = None
     catalog_table: str | None = None
     channel_sync_queue_url: str | None = None
+    engagement_table: str | None = None
+    dispatch_queue_url: str | None = None
+    # Messaging: senders' addresses and the base of one-click unsubscribe links.
+    ses_from_address: str = "marketing@example.com"
+    wechat_gateway_url: str = ""  # the official account's template-message endpoint (or a relay)
+    message_webhook_url: str = ""
+    public_api_url: str = ""
     # Queues the monitor watches: `name=url` pairs, comma-separated; a name ending in -dlq is a DLQ.
     monitored_queues: str = ""
     # Credentials: only the SHA-256 of the admin key is deployed, never the key.

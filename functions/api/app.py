@@ -5,6 +5,7 @@ from __future__ import annotations
 from chalice.app import Chalice, ConvertToMiddleware
 
 from functions.api.routes import (
+    campaigns,
     health,
     inventory,
     members,
@@ -27,6 +28,7 @@ app.register_blueprint(privacy.routes)
 app.register_blueprint(segments.routes)
 app.register_blueprint(members.routes)
 app.register_blueprint(inventory.routes)
+app.register_blueprint(campaigns.routes)
 app.register_blueprint(sources.routes)
 app.register_blueprint(webhooks.routes)
 app.register_blueprint(health.routes)

@@ -11,6 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.adapters.aws_clients import client as aws_client
 from shared.adapters.batching import chunks
+from shared.domain.campaigns import DispatchTask
 from shared.domain.channel_sync import sync_message
 from shared.domain.errors import DependencyUnavailableError
 from shared.domain.queue_health import QueueDepth
@@ -137,6 +138,40 @@ class SqsSyncRequests:
     def retry_later(self, receipt_handle: str, seconds: int) -> None:
         """Back off: the message comes back after `seconds` (SQS caps visibility at 12 h)."""
         with contextlib.suppress(BotoCoreError, ClientError):  # else the queue's own timeout applies
+            self._client.change_message_visibility(
+                QueueUrl=self._queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+            )
+
+
+class SqsDispatchQueue:
+    """Dispatch tasks, up to 20 per message (one message per batch the caller packs)."""
+
+    def __init__(self, queue_url: str, *, client: Any = None) -> None:
+        self._queue_url = queue_url
+        self._client = client or aws_client("sqs")
+
+    def send(self, batches: Sequence[Sequence[DispatchTask]]) -> None:
+        bodies = [
+            json.dumps({"tasks": [task.model_dump(mode="json") for task in batch]}, separators=(",", ":"))
+            for batch in batches
+            if batch
+        ]
+        for start in range(0, len(bodies), SQS_BATCH_ENTRIES):
+            entries = [
+                {"Id": str(i), "MessageBody": body}
+                for i, body in enumerate(bodies[start : start + SQS_BATCH_ENTRIES])
+            ]
+            try:
+                response = self._client.send_message_batch(QueueUrl=self._queue_url, Entries=entries)
+            except (BotoCoreError, ClientError) as error:
+                raise DependencyUnavailableError("The dispatch queue did not accept the tasks") from error
+            if response.get("Failed"):
+                raise DependencyUnavailableError(
+                    "The dispatch queue refused some tasks", details={"failed": len(response["Failed"])}
+                )
+
+    def retry_later(self, receipt_handle: str, seconds: int) -> None:
+        with contextlib.suppress(BotoCoreError, ClientError):
             self._client.change_message_visibility(
                 QueueUrl=self._queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
             )

@@ -1,0 +1,318 @@
+"""Campaigns, journeys, the frequency policy, reports (JSON and CSV), the in-app inbox and one-click
+unsubscribe. Admin key everywhere except the inbox (a channel key may read it) and unsubscribe
+(the signed link is the credential)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any
+
+from chalice.app import Blueprint, Response
+from pydantic import BaseModel, ConfigDict, Field
+
+from functions.api.access import require_admin, require_channel_or_admin
+from functions.api.errors import BEARER_CHALLENGE, http_errors
+from functions.api.request_body import json_object
+from functions.api.routes.sources import ADMIN_BODY_BYTES
+from shared import dependencies
+from shared.domain.campaigns import ID, CampaignChange, measure
+from shared.domain.errors import InvalidInputError, NotFoundError
+from shared.domain.frequency import CHANNELS, FrequencyPolicy
+from shared.domain.journeys import TEMPLATES, JourneyChange, from_template, program_id_of
+from shared.domain.programs import JOURNEY_PREFIX, read_unsubscribe_token, unsubscribe_secret
+from shared.settings import get_settings
+
+routes = Blueprint(__name__)
+CSV_ROWS_MAX = 100_000
+
+
+class NewCampaign(CampaignChange):
+    campaign_id: str = Field(pattern=ID)
+
+
+class NewJourney(BaseModel):
+    """From a shipped template (`template`, with `overrides` of its fields) or a full definition."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    journey_id: str = Field(pattern=ID)
+    template: str | None = None
+    overrides: dict[str, Any] = Field(default_factory=dict)
+    definition: JourneyChange | None = None
+
+
+def _body() -> dict[str, Any]:
+    return json_object(routes.current_request.raw_body or b"", max_bytes=ADMIN_BODY_BYTES)
+
+
+def _admin() -> None:
+    require_admin(routes.current_request.headers.get("authorization"))
+
+
+def _id(value: str, name: str) -> str:
+    if not re.fullmatch(ID, value):
+        raise InvalidInputError(f"{name}: {value!r} is not a valid id")
+    return value
+
+
+# ------------------------------------------------------------------ frequency policy
+@routes.route("/frequency-policy", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def get_policy() -> dict[str, Any]:
+    _admin()
+    return dependencies.get_engagement().policy().model_dump(mode="json")
+
+
+@routes.route("/frequency-policy", methods=["PUT"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def put_policy() -> dict[str, Any]:
+    _admin()
+    policy = FrequencyPolicy.model_validate(_body())
+    dependencies.get_engagement().save_policy(policy)
+    return policy.model_dump(mode="json")
+
+
+# ------------------------------------------------------------------ campaigns
+@routes.route("/campaigns", methods=["POST"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def post_campaign() -> Response:
+    _admin()
+    new = NewCampaign.model_validate(_body())
+    if new.campaign_id.startswith(JOURNEY_PREFIX):
+        raise InvalidInputError(f"campaign_id: {JOURNEY_PREFIX}* names journeys")
+    if dependencies.get_segment_store().definition(new.segment_id) is None:
+        raise NotFoundError(f"No segment {new.segment_id!r}")
+    campaign = dependencies.get_campaign_service().create(
+        new.campaign_id, CampaignChange.model_validate(new.model_dump(exclude={"campaign_id"}))
+    )
+    return Response(body=campaign.model_dump(mode="json"), status_code=201)
+
+
+@routes.route("/campaigns", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def get_campaigns() -> dict[str, Any]:
+    _admin()
+    return {
+        "campaigns": [
+            c.model_dump(
+                mode="json",
+                include={"campaign_id", "name", "status", "segment_id", "priority", "launched_at"},
+            )
+            for c in dependencies.get_engagement().campaigns()
+        ]
+    }
+
+
+@routes.route("/campaigns/{campaign_id}", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def get_campaign(campaign_id: str) -> dict[str, Any]:
+    _admin()
+    return dependencies.get_campaign_service().get(_id(campaign_id, "campaign_id")).model_dump(mode="json")
+
+
+def _campaign_action(campaign_id: str, action: str) -> dict[str, Any]:
+    _admin()
+    service = dependencies.get_campaign_service()
+    verbs = {
+        "launch": service.launch,
+        "pause": service.pause,
+        "resume": service.resume,
+        "cancel": service.cancel,
+    }
+    return verbs[action](_id(campaign_id, "campaign_id")).model_dump(mode="json")
+
+
+@routes.route("/campaigns/{campaign_id}/launch", methods=["POST"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def post_launch(campaign_id: str) -> dict[str, Any]:
+    return _campaign_action(campaign_id, "launch")
+
+
+@routes.route("/campaigns/{campaign_id}/pause", methods=["POST"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def post_pause(campaign_id: str) -> dict[str, Any]:
+    return _campaign_action(campaign_id, "pause")
+
+
+@routes.route("/campaigns/{campaign_id}/resume", methods=["POST"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def post_resume(campaign_id: str) -> dict[str, Any]:
+    return _campaign_action(campaign_id, "resume")
+
+
+@routes.route("/campaigns/{campaign_id}/cancel", methods=["POST"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def post_cancel(campaign_id: str) -> dict[str, Any]:
+    return _campaign_action(campaign_id, "cancel")
+
+
+@routes.route("/campaigns/{campaign_id}/report", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def get_campaign_report(campaign_id: str) -> dict[str, Any]:
+    _admin()
+    return dependencies.get_campaign_service().report(_id(campaign_id, "campaign_id"))
+
+
+CSV_FIELDS = [
+    "profile_id",
+    "run_key",
+    "status",
+    "reason",
+    "channel",
+    "variant",
+    "at",
+    "sent_at",
+    "deferred_until",
+    "timezone",
+    "timezone_source",
+    "holdout",
+]
+
+
+def _csv(program_id: str) -> Response:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore")
+    writer.writeheader()
+    for count, row in enumerate(dependencies.get_engagement().rows(program_id)):
+        if count >= CSV_ROWS_MAX:
+            break
+        writer.writerow(row.model_dump(mode="json"))
+    return Response(body=out.getvalue(), status_code=200, headers={"Content-Type": "text/csv; charset=utf-8"})
+
+
+@routes.route("/campaigns/{campaign_id}/outcomes.csv", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def get_campaign_csv(campaign_id: str) -> Response:
+    _admin()
+    dependencies.get_campaign_service().get(_id(campaign_id, "campaign_id"))
+    return _csv(campaign_id)
+
+
+# ------------------------------------------------------------------ journeys
+@routes.route("/journey-templates", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def get_templates() -> dict[str, Any]:
+    _admin()
+    return {"templates": TEMPLATES}
+
+
+@routes.route("/journeys", methods=["POST"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def post_journey() -> Response:
+    _admin()
+    new = NewJourney.model_validate(_body())
+    if (new.template is None) == (new.definition is None):
+        raise InvalidInputError("Give either `template` (with `overrides`) or `definition`")
+    change = from_template(new.template, new.overrides) if new.template else new.definition
+    assert change is not None
+    for step in change.steps:
+        if step.send is not None:
+            missing = [c for c in step.send.channels if c not in dependencies.get_senders()]
+            if missing:
+                raise InvalidInputError(
+                    "no sender is configured for these channels", details={"channels": missing}
+                )
+    journey = dependencies.get_journeys().create(new.journey_id, change)
+    return Response(body=journey.model_dump(mode="json", by_alias=True), status_code=201)
+
+
+@routes.route("/journeys", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def get_journeys() -> dict[str, Any]:
+    _admin()
+    return {
+        "journeys": [
+            j.model_dump(mode="json", include={"journey_id", "name", "trigger", "status"})
+            for j in dependencies.get_engagement().journeys()
+        ]
+    }
+
+
+@routes.route("/journeys/{journey_id}", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def get_journey(journey_id: str) -> dict[str, Any]:
+    _admin()
+    journey = dependencies.get_engagement().journey(_id(journey_id, "journey_id"))
+    if journey is None:
+        raise NotFoundError(f"No journey {journey_id!r}")
+    return journey.model_dump(mode="json", by_alias=True)
+
+
+def _journey_status(journey_id: str, status: str) -> dict[str, Any]:
+    _admin()
+    journey = dependencies.get_journeys().set_status(_id(journey_id, "journey_id"), status)  # type: ignore[arg-type]
+    return journey.model_dump(mode="json", by_alias=True)
+
+
+@routes.route("/journeys/{journey_id}/pause", methods=["POST"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def post_journey_pause(journey_id: str) -> dict[str, Any]:
+    return _journey_status(journey_id, "paused")
+
+
+@routes.route("/journeys/{journey_id}/resume", methods=["POST"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def post_journey_resume(journey_id: str) -> dict[str, Any]:
+    return _journey_status(journey_id, "active")
+
+
+@routes.route("/journeys/{journey_id}/report", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def get_journey_report(journey_id: str) -> dict[str, Any]:
+    _admin()
+    engagement = dependencies.get_engagement()
+    if engagement.journey(_id(journey_id, "journey_id")) is None:
+        raise NotFoundError(f"No journey {journey_id!r}")
+    program_id = program_id_of(journey_id)
+    rows = list(engagement.rows(program_id))
+    return {
+        "journey_id": journey_id,
+        **measure(rows, engagement.conversions(program_id), engagement.policy()),
+    }
+
+
+@routes.route("/journeys/{journey_id}/outcomes.csv", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def get_journey_csv(journey_id: str) -> Response:
+    _admin()
+    if dependencies.get_engagement().journey(_id(journey_id, "journey_id")) is None:
+        raise NotFoundError(f"No journey {journey_id!r}")
+    return _csv(program_id_of(journey_id))
+
+
+# ------------------------------------------------------------------ inbox and unsubscribe
+@routes.route("/inbox/{profile_id}", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def get_inbox(profile_id: str) -> dict[str, Any]:
+    require_channel_or_admin(routes.current_request.headers.get("authorization"))
+    return {"messages": dependencies.get_engagement().inbox(profile_id, limit=50)}
+
+
+def _token(token: str) -> tuple[str, str]:
+    secret = unsubscribe_secret(get_settings().require("admin_api_key_sha256"))
+    profile_id, channel = read_unsubscribe_token(secret, token)
+    if channel not in (*CHANNELS, "*"):
+        raise InvalidInputError("This unsubscribe link is not valid")
+    return profile_id, channel
+
+
+@routes.route("/unsubscribe/{token}", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def get_unsubscribe(token: str) -> dict[str, Any]:
+    """Looking at the link changes nothing (mail scanners open links); POST confirms."""
+    _, channel = _token(token)
+    return {"channel": channel, "confirm": "POST this URL to unsubscribe (RFC 8058 one-click)"}
+
+
+@routes.route("/unsubscribe/{token}", methods=["POST"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def post_unsubscribe(token: str) -> dict[str, Any]:
+    """RFC 8058 one-click: effective at once; every later send on that channel is suppressed
+    (`unsubscribed`), including messages already queued."""
+    profile_id, channel = _token(token)
+    dependencies.get_engagement().suppress(
+        profile_id, channel, reason="one-click", at=dependencies.get_clock().now()
+    )
+    return {"unsubscribed": True, "channel": channel}

@@ -1,0 +1,66 @@
+"""Engagement consumer (EngagementQueue): bus events that move journeys and measure campaigns.
+`OrderPlaced` is attributed to the customer's last message (and holdout assignment), exits the
+journeys it ends and enters those it starts; `TouchpointRecorded` of a cart or checkout event
+enters or exits cart abandonment; a `ProfileChanged` naming the birthday enters the birthday
+journey. Everything is keyed, so a redelivered event changes nothing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from shared import dependencies
+from shared.adapters.events import BusEvent, consume_bus_records
+from shared.domain.customers import ORDER_PLACED, PROFILE_CHANGED
+from shared.domain.ingest import TOUCHPOINT_RECORDED
+from shared.domain.programs import attribute_order
+from shared.observability import logger, metrics, tracer
+
+
+def _when(detail: dict[str, Any]) -> datetime:
+    text = detail.get("occurred_at")
+    return datetime.fromisoformat(text) if isinstance(text, str) else dependencies.get_clock().now()
+
+
+def handle(event: BusEvent) -> str:
+    detail = event.detail
+    profile_id = detail.get("profile_id")
+    if not isinstance(profile_id, str) or not profile_id:
+        return "ignored"
+    journeys = dependencies.get_journeys()
+    if event.detail_type == ORDER_PLACED:
+        order = detail.get("order") or {}
+        order_id = str(detail.get("order_id") or detail.get("touchpoint_id"))
+        try:
+            revenue = Decimal(str(order.get("total") or 0))
+        except InvalidOperation:
+            revenue = Decimal(0)
+        at = _when(detail)
+        attribute_order(
+            dependencies.get_engagement(), profile_id=profile_id, order_id=order_id, revenue=revenue, at=at
+        )
+        skus = [
+            str(line["sku"]) for line in order.get("lines", []) if isinstance(line, dict) and line.get("sku")
+        ]
+        journeys.on_order(profile_id, order_id, skus, at)
+        return "order"
+    if event.detail_type == TOUCHPOINT_RECORDED and detail.get("type") == "track":
+        counts = journeys.on_track(
+            profile_id, str(detail.get("event")), detail.get("properties") or {}, _when(detail)
+        )
+        return "cart" if any(counts.values()) else "ignored"
+    if event.detail_type == PROFILE_CHANGED and "traits.birthday" in (detail.get("changed") or []):
+        journeys.on_profile_change(profile_id)
+        return "birthday"
+    return "ignored"
+
+
+@metrics.log_metrics
+@tracer.capture_lambda_handler
+@logger.inject_lambda_context(clear_state=True)
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
+    return consume_bus_records(event["Records"], handle, consumer="Engagement")

@@ -1,0 +1,393 @@
+"""The engagement table (campaigns, journeys, dispatch ledger, frequency counters, outcomes,
+attribution).
+
+| entity           | pk                          | sk                          | notes                       |
+|------------------|-----------------------------|-----------------------------|-----------------------------|
+| policy           | POLICY                      | POLICY                      | the frequency policy        |
+| campaign         | CAMPAIGN                    | <campaign_id>               | body; version               |
+| run              | RUN#<campaign_id>           | <run_id>                    | paging cursor; version      |
+| ledger row       | LEDGER#<program>#<shard>    | <run_key>|<profile_id>      | one per dispatch key        |
+| slot counter     | SLOT#<bucket>               | SLOT                        | n, ops (the sends counted)  |
+| deferral         | DEFER#<minute>              | <program>|<run>|<profile>   | the task, due that minute   |
+| parked send      | PARKED#<program>            | <run_key>|<profile_id>      | waiting for a resume        |
+| unsubscribe      | SUPPRESS#<profile_id>       | <channel>                   | from a one-click link       |
+| inbox message    | INBOX#<profile_id>          | <dispatch key hash>         | the in-app inbox; at        |
+| last message     | LAST#<profile_id>           | SENT / HOLDOUT              | for attribution             |
+| conversion       | CONV#<program>              | <order_id>|<profile_id>     | attributed orders           |
+| journey          | JOURNEY                     | <journey_id>                | body; version               |
+| instance         | JI#<profile_id>             | <journey_id>|<key>          | body; version               |
+| timer            | JTIMER#<minute>             | <profile>|<journey>|<key>   |                             |
+| cursor           | CURSOR                      | DEFER / JTIMER              | the sweeps' minute          |
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterator, Sequence
+from datetime import datetime, timedelta
+from typing import Any, Literal
+
+from botocore.exceptions import ClientError
+
+from shared.adapters.dynamo.low_level import LowLevelTable, dump, epoch, iso, minute
+from shared.domain.campaigns import LEDGER_SHARDS, Campaign, DispatchTask, LedgerRow, Run, ledger_shard
+from shared.domain.frequency import FrequencyPolicy
+from shared.domain.journeys import Instance, Journey
+from shared.domain.messaging import OutboundMessage
+
+KEEP_LEDGER = timedelta(days=400)
+
+
+def _task_sk(task: DispatchTask) -> str:
+    return f"{task.program_id}|{task.run_key}|{task.profile_id}"
+
+
+class DynamoEngagement(LowLevelTable):
+    """Implements EngagementStore, CampaignStore, JourneyStore, the inbox and the attribution records."""
+
+    name = "engagement"
+
+    # ------------------------------------------------------------ policy
+    def policy(self) -> FrequencyPolicy:
+        def load_policy() -> FrequencyPolicy:
+            item = self._get("POLICY", "POLICY")
+            return FrequencyPolicy.model_validate_json(item["body"]) if item else FrequencyPolicy()
+
+        return self._cached(("policy", ""), load_policy)
+
+    def save_policy(self, policy: FrequencyPolicy) -> None:
+        self._put({"pk": "POLICY", "sk": "POLICY", "body": policy.model_dump_json()})
+        self._cache.pop(("policy", ""), None)
+
+    # ------------------------------------------------------------ versioned bodies
+    def _save_versioned(self, pk: str, sk: str, body: str, version: int, expected: int, **extra: Any) -> bool:
+        item = {"pk": pk, "sk": sk, "body": body, "version": version, **extra}
+        if expected == 0:
+            return self._put(item, condition="attribute_not_exists(pk)")
+        return self._put(item, condition="version = :expected", values={":expected": expected})
+
+    # ------------------------------------------------------------ campaigns and runs
+    def campaigns(self) -> list[Campaign]:
+        return [
+            Campaign.model_validate({**json.loads(item["body"]), "version": int(item["version"])})
+            for item in self._query_all("CAMPAIGN", consistent=True)
+        ]
+
+    def campaign(self, campaign_id: str) -> Campaign | None:
+        item = self._get("CAMPAIGN", campaign_id)
+        return (
+            Campaign.model_validate({**json.loads(item["body"]), "version": int(item["version"])})
+            if item
+            else None
+        )
+
+    def save_campaign(self, campaign: Campaign, *, expected_version: int) -> bool:
+        return self._save_versioned(
+            "CAMPAIGN",
+            campaign.campaign_id,
+            campaign.model_dump_json(exclude={"version"}),
+            campaign.version,
+            expected_version,
+        )
+
+    def create_run(self, run: Run) -> bool:
+        return self._save_versioned(
+            f"RUN#{run.program_id}", run.run_id, run.model_dump_json(exclude={"version"}), 1, 0
+        )
+
+    def run(self, run_id: str) -> Run | None:
+        program_id = run_id.split("@", 1)[0]
+        item = self._get(f"RUN#{program_id}", run_id)
+        return (
+            Run.model_validate({**json.loads(item["body"]), "version": int(item["version"])})
+            if item
+            else None
+        )
+
+    def save_run(self, run: Run, *, expected_version: int) -> bool:
+        return self._save_versioned(
+            f"RUN#{run.program_id}",
+            run.run_id,
+            run.model_dump_json(exclude={"version"}),
+            run.version,
+            expected_version,
+        )
+
+    def runs(self, program_id: str) -> list[Run]:
+        return [
+            Run.model_validate({**json.loads(item["body"]), "version": int(item["version"])})
+            for item in self._query_all(f"RUN#{program_id}", consistent=True)
+        ]
+
+    # ------------------------------------------------------------ the ledger
+    @staticmethod
+    def _row_key(program_id: str, run_key: str, profile_id: str) -> tuple[str, str]:
+        return f"LEDGER#{program_id}#{ledger_shard(profile_id):02d}", f"{run_key}|{profile_id}"
+
+    def row(self, program_id: str, run_key: str, profile_id: str) -> LedgerRow | None:
+        item = self._get(*self._row_key(program_id, run_key, profile_id))
+        return (
+            LedgerRow.model_validate({**json.loads(item["body"]), "version": int(item["version"])})
+            if item
+            else None
+        )
+
+    def _row_item(self, row: LedgerRow) -> tuple[str, str, str, dict[str, Any]]:
+        pk, sk = self._row_key(row.program_id, row.run_key, row.profile_id)
+        body = row.model_dump_json(exclude={"version"}, exclude_none=True, exclude_defaults=True)
+        return pk, sk, body, {"expires_at": epoch(row.planned_at + KEEP_LEDGER)}
+
+    def create_row(self, row: LedgerRow) -> bool:
+        pk, sk, body, extra = self._row_item(row)
+        return self._save_versioned(pk, sk, body, row.version, 0, **extra)  # one row per dispatch key
+
+    def save_row(self, row: LedgerRow, *, expected_version: int) -> bool:
+        pk, sk, body, extra = self._row_item(row)
+        return self._save_versioned(pk, sk, body, row.version, expected_version, **extra)
+
+    def rows(self, program_id: str) -> Iterator[LedgerRow]:
+        for shard in range(LEDGER_SHARDS):
+            for item in self._query_all(f"LEDGER#{program_id}#{shard:02d}"):
+                yield LedgerRow.model_validate({**json.loads(item["body"]), "version": int(item["version"])})
+
+    def rows_page(
+        self, program_id: str, *, shard: int, after: str | None, limit: int
+    ) -> tuple[list[LedgerRow], str | None]:
+        pk = f"LEDGER#{program_id}#{shard:02d}"
+        items, last = self._query(pk, after={"pk": pk, "sk": after} if after else None, limit=limit)
+        rows = [
+            LedgerRow.model_validate({**json.loads(i["body"]), "version": int(i["version"])}) for i in items
+        ]
+        return rows, (last or {}).get("sk")
+
+    # ------------------------------------------------------------ frequency slots
+    def take_slot(
+        self, bucket: str, op_id: str, *, limit: int, expires_at: datetime
+    ) -> Literal["taken", "already", "full"]:
+        try:
+            self._call(
+                "update_item",
+                Key=dump({"pk": f"SLOT#{bucket}", "sk": "SLOT"}),
+                UpdateExpression="ADD n :one, ops :ops SET expires_at = :exp",
+                # Invariant: never more sends counted than the cap; each send counted once.
+                ConditionExpression="(attribute_not_exists(n) OR n < :limit) AND NOT contains(ops, :op)",
+                ExpressionAttributeValues=dump(
+                    {":one": 1, ":ops": {op_id}, ":op": op_id, ":limit": limit, ":exp": epoch(expires_at)}
+                ),
+            )
+        except ClientError:
+            item = self._get(f"SLOT#{bucket}", "SLOT")
+            return "already" if item and op_id in (item.get("ops") or ()) else "full"
+        return "taken"
+
+    def take_rolling_slot(
+        self, buckets: Sequence[str], op_id: str, *, limit: int, expires_at: datetime
+    ) -> Literal["taken", "already", "full"]:
+        """The window is several hour buckets: read them, then count in the current one on the
+        condition that it still holds what was read (optimistic; a race reads again)."""
+        for _ in range(5):
+            items = {bucket: self._get(f"SLOT#{bucket}", "SLOT") or {} for bucket in buckets}
+            if any(op_id in (item.get("ops") or ()) for item in items.values()):
+                return "already"
+            total = sum(int(item.get("n", 0)) for item in items.values())
+            if total >= limit:
+                return "full"
+            current = int(items[buckets[0]].get("n", 0))
+            condition = "attribute_not_exists(n)" if current == 0 else "n = :seen"
+            values: dict[str, Any] = {":one": 1, ":ops": {op_id}, ":exp": epoch(expires_at)}
+            if current:
+                values[":seen"] = current
+            try:
+                self._call(
+                    "update_item",
+                    Key=dump({"pk": f"SLOT#{buckets[0]}", "sk": "SLOT"}),
+                    UpdateExpression="ADD n :one, ops :ops SET expires_at = :exp",
+                    ConditionExpression=condition,
+                    ExpressionAttributeValues=dump(values),
+                )
+            except ClientError:
+                continue
+            return "taken"
+        return "full"
+
+    def give_slot(self, bucket: str, op_id: str) -> None:
+        try:
+            self._call(
+                "update_item",
+                Key=dump({"pk": f"SLOT#{bucket}", "sk": "SLOT"}),
+                UpdateExpression="ADD n :minus DELETE ops :ops",
+                ConditionExpression="contains(ops, :op)",  # only a send that was counted is given back
+                ExpressionAttributeValues=dump({":minus": -1, ":ops": {op_id}, ":op": op_id}),
+            )
+        except ClientError:
+            return
+
+    def slot_count(self, bucket: str) -> int:
+        item = self._get(f"SLOT#{bucket}", "SLOT")
+        return int(item.get("n", 0)) if item else 0
+
+    # ------------------------------------------------------------ deferrals and parking
+    def defer(self, task: DispatchTask, until: datetime) -> None:
+        self._put(
+            {
+                "pk": f"DEFER#{minute(until)}",
+                "sk": _task_sk(task),
+                "body": task.model_dump_json(),
+                "expires_at": epoch(until + timedelta(days=30)),
+            }
+        )
+
+    def due_deferred(self, until: datetime, *, limit: int) -> list[tuple[str, DispatchTask]]:
+        return [
+            (key, DispatchTask.model_validate_json(item["body"]))
+            for key, item in self.due_in_minutes("DEFER", "DEFER", until, limit=limit)
+        ]
+
+    def undefer(self, minute_key: str, task: DispatchTask) -> None:
+        self._delete(f"DEFER#{minute_key}", _task_sk(task))
+
+    def park(self, task: DispatchTask) -> None:
+        self._put(
+            {
+                "pk": f"PARKED#{task.program_id}",
+                "sk": f"{task.run_key}|{task.profile_id}",
+                "body": task.model_dump_json(),
+            }
+        )
+
+    def parked(self, program_id: str) -> list[DispatchTask]:
+        return [
+            DispatchTask.model_validate_json(item["body"])
+            for item in self._query_all(f"PARKED#{program_id}", consistent=True)
+        ]
+
+    def unpark(self, task: DispatchTask) -> None:
+        self._delete(f"PARKED#{task.program_id}", f"{task.run_key}|{task.profile_id}")
+
+    # ------------------------------------------------------------ consent, inbox, attribution
+    def is_suppressed(self, profile_id: str, channel: str) -> bool:
+        return (
+            self._get(f"SUPPRESS#{profile_id}", channel) is not None
+            or self._get(f"SUPPRESS#{profile_id}", "*") is not None
+        )
+
+    def suppress(self, profile_id: str, channel: str, *, reason: str, at: datetime) -> None:
+        self._put({"pk": f"SUPPRESS#{profile_id}", "sk": channel, "reason": reason, "at": iso(at)})
+
+    def add_to_inbox(self, message: OutboundMessage, *, at: datetime) -> None:
+        digest = hashlib.sha256(message.idempotency_key.encode()).hexdigest()[:24]
+        self._put(  # keyed by the dispatch key: delivering it again replaces it, never adds a second
+            {
+                "pk": f"INBOX#{message.profile_id}",
+                "sk": digest,
+                "at": iso(at),
+                "body": message.model_dump_json(include={"title", "body", "url", "program_id"}),
+                "expires_at": epoch(at + timedelta(days=90)),
+            },
+        )
+
+    def inbox(self, profile_id: str, *, limit: int) -> list[dict[str, Any]]:
+        items = self._query_all(f"INBOX#{profile_id}")  # 90 days of messages: a short list
+        items.sort(key=lambda item: item["at"], reverse=True)
+        return [{"at": item["at"], **json.loads(item["body"])} for item in items[:limit]]
+
+    def note_last_message(self, profile_id: str, record: dict[str, Any]) -> None:
+        self._put(
+            {
+                "pk": f"LAST#{profile_id}",
+                "sk": "HOLDOUT" if record.get("holdout") else "SENT",
+                "body": json.dumps(record),
+            }
+        )
+
+    def last_messages(self, profile_id: str) -> list[dict[str, Any]]:
+        return [json.loads(item["body"]) for item in self._query_all(f"LAST#{profile_id}")]
+
+    def add_conversion(self, program_id: str, record: dict[str, Any]) -> bool:
+        return self._put(
+            {
+                "pk": f"CONV#{program_id}",
+                "sk": f"{record['order_id']}|{record['profile_id']}",
+                "body": json.dumps(record),
+            },
+            condition="attribute_not_exists(pk)",  # an order converts once per program
+        )
+
+    def conversions(self, program_id: str) -> list[dict[str, Any]]:
+        return [json.loads(item["body"]) for item in self._query_all(f"CONV#{program_id}")]
+
+    # ------------------------------------------------------------ journeys
+    def journeys(self) -> list[Journey]:
+        return self._cached(
+            ("journeys", ""),
+            lambda: [
+                Journey.model_validate({**json.loads(i["body"]), "version": int(i["version"])})
+                for i in self._query_all("JOURNEY", consistent=True)
+            ],
+        )
+
+    def journey(self, journey_id: str) -> Journey | None:
+        return next((journey for journey in self.journeys() if journey.journey_id == journey_id), None)
+
+    def save_journey(self, journey: Journey, *, expected_version: int) -> bool:
+        saved = self._save_versioned(
+            "JOURNEY",
+            journey.journey_id,
+            journey.model_dump_json(exclude={"version"}, by_alias=True),
+            journey.version,
+            expected_version,
+        )
+        self._cache.pop(("journeys", ""), None)
+        return saved
+
+    def create_instance(self, instance: Instance) -> bool:
+        return self._save_versioned(
+            f"JI#{instance.profile_id}",
+            f"{instance.journey_id}|{instance.key}",
+            instance.model_dump_json(exclude={"version"}),
+            instance.version,
+            0,
+        )
+
+    def instance(self, profile_id: str, journey_id: str, key: str) -> Instance | None:
+        item = self._get(f"JI#{profile_id}", f"{journey_id}|{key}")
+        return (
+            Instance.model_validate({**json.loads(item["body"]), "version": int(item["version"])})
+            if item
+            else None
+        )
+
+    def instances(self, profile_id: str) -> list[Instance]:
+        return [
+            Instance.model_validate({**json.loads(i["body"]), "version": int(i["version"])})
+            for i in self._query_all(f"JI#{profile_id}", consistent=True)
+        ]
+
+    def save_instance(self, instance: Instance, *, expected_version: int) -> bool:
+        return self._save_versioned(
+            f"JI#{instance.profile_id}",
+            f"{instance.journey_id}|{instance.key}",
+            instance.model_dump_json(exclude={"version"}),
+            instance.version,
+            expected_version,
+        )
+
+    def set_timer(self, instance: Instance) -> None:
+        self._put(
+            {
+                "pk": f"JTIMER#{minute(instance.wake_at)}",
+                "sk": f"{instance.profile_id}|{instance.journey_id}|{instance.key}",
+                "expires_at": epoch(instance.wake_at + timedelta(days=30)),
+            }
+        )
+
+    def due_timers(self, until: datetime, *, limit: int) -> list[tuple[str, str, str, str]]:
+        found = []
+        for key, item in self.due_in_minutes("JTIMER", "JTIMER", until, limit=limit):
+            profile_id, journey_id, instance_key = item["sk"].split("|", 2)
+            found.append((key, profile_id, journey_id, instance_key))
+        return found
+
+    def clear_timer(self, minute_key: str, profile_id: str, journey_id: str, key: str) -> None:
+        self._delete(f"JTIMER#{minute_key}", f"{profile_id}|{journey_id}|{key}")
