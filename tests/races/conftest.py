@@ -24,6 +24,7 @@ TABLES = {
     "CustomersTable": "race-customers",
     "TouchpointsTable": "race-touchpoints",
     "CatalogTable": "race-catalog",
+    "EngagementTable": "race-engagement",
 }
 
 
@@ -92,6 +93,7 @@ def on_dynalite(dynalite: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None
     monkeypatch.setenv("CUSTOMERS_TABLE", TABLES["CustomersTable"])
     monkeypatch.setenv("TOUCHPOINTS_TABLE", TABLES["TouchpointsTable"])
     monkeypatch.setenv("CATALOG_TABLE", TABLES["CatalogTable"])
+    monkeypatch.setenv("ENGAGEMENT_TABLE", TABLES["EngagementTable"])
     dependencies.reset()
     yield
     dependencies.reset()
