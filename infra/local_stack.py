@@ -89,9 +89,14 @@ class LocalStack:
             parameters={
                 "Stage": options.stage,
                 "AdminApiKeySha256": hashlib.sha256(options.admin_key.encode()).hexdigest(),
+                "PublicApiUrl": f"http://{options.host}:{options.api_port}",
             },
         )
         os.environ.update(stack.shared_environment())
+        # Marketing email goes through the emulator's SES: its sender identity must be verified.
+        boto3.client("sesv2", endpoint_url=endpoint).create_email_identity(
+            EmailIdentity=os.environ.get("SES_FROM_ADDRESS", "marketing@example.com")
+        )
 
         from shared import dependencies
         from shared.domain.sources import NewSource, create_source

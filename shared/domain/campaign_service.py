@@ -27,6 +27,7 @@ from shared.domain.messaging import Senders
 from shared.domain.ports import Clock
 
 PAGE = 500
+LAUNCH_BUDGET_SECONDS = 5.0  # paging done inside the launch call; the scheduler pages the rest
 TASKS_PER_MESSAGE = 20
 
 
@@ -108,10 +109,17 @@ class CampaignService:
         check_launchable(campaign)
         if campaign.status == "paused":
             return self.resume(campaign_id)
-        return self._save(
+        launched = self._save(
             campaign.model_copy(update={"status": "active", "launched_at": self.clock.now()}),
             campaign.version,
         )
+        if launched.schedule.kind == "now":  # "now" means now: the first pages go out with the answer
+            counts = {"runs_created": 0, "paged": 0}
+            self._advance(
+                launched, started=time.monotonic(), budget_seconds=LAUNCH_BUDGET_SECONDS, counts=counts
+            )
+            return self.get(campaign_id)
+        return launched
 
     def pause(self, campaign_id: str) -> Campaign:
         campaign = self.get(campaign_id)
@@ -149,32 +157,10 @@ class CampaignService:
     def tick(self, *, budget_seconds: float = 40.0) -> dict[str, int]:
         started = time.monotonic()
         counts = {"runs_created": 0, "paged": 0, "deferred_due": 0}
-        now = self.clock.now()
         for campaign in self.store.campaigns():
-            if campaign.status != "active" or campaign.launched_at is None:
-                continue
-            occurrence = campaign.schedule.due(campaign.launched_at, campaign.last_run_at, now)
-            if occurrence is not None:
-                run = Run(
-                    run_id=f"{campaign.campaign_id}@{occurrence.strftime('%Y%m%dT%H%M%S')}",
-                    program_id=campaign.campaign_id,
-                    planned_at=occurrence,
-                )
-                if self.store.create_run(run):  # a schedule firing twice creates it once
-                    counts["runs_created"] += 1
-                moved = campaign.model_copy(update={"last_run_at": occurrence})
-                if not self.store.save_campaign(
-                    moved.model_copy(update={"version": campaign.version + 1}),
-                    expected_version=campaign.version,
-                ):
-                    continue
-                campaign = moved.model_copy(update={"version": campaign.version + 1})
-            for run in self.store.runs(campaign.campaign_id):
-                while run.status == "paging" and time.monotonic() - started < budget_seconds:
-                    run, paged = self._page(campaign, run)
-                    counts["paged"] += paged
-                    if self.store.campaign(campaign.campaign_id).status != "active":  # type: ignore[union-attr]
-                        break
+            if campaign.status == "active" and campaign.launched_at is not None:
+                self._advance(campaign, started=started, budget_seconds=budget_seconds, counts=counts)
+        now = self.clock.now()
         due = self.store.due_deferred(now, limit=2000)
         if due:
             self.queue.send(packed([task for _, task in due]))
@@ -182,6 +168,33 @@ class CampaignService:
                 self.store.undefer(minute, task)
             counts["deferred_due"] = len(due)
         return counts
+
+    def _advance(
+        self, campaign: Campaign, *, started: float, budget_seconds: float, counts: dict[str, int]
+    ) -> None:
+        """Create the run that is due (once), then page the campaign's runs within the budget."""
+        now = self.clock.now()
+        assert campaign.launched_at is not None
+        occurrence = campaign.schedule.due(campaign.launched_at, campaign.last_run_at, now)
+        if occurrence is not None:
+            run = Run(
+                run_id=f"{campaign.campaign_id}@{occurrence.strftime('%Y%m%dT%H%M%S')}",
+                program_id=campaign.campaign_id,
+                planned_at=occurrence,
+            )
+            if self.store.create_run(run):  # a schedule firing twice creates it once
+                counts["runs_created"] += 1
+            moved = campaign.model_copy(update={"last_run_at": occurrence, "version": campaign.version + 1})
+            if not self.store.save_campaign(moved, expected_version=campaign.version):
+                return  # another tick moved it: that one pages
+            campaign = moved
+        for run in self.store.runs(campaign.campaign_id):
+            while run.status == "paging" and time.monotonic() - started < budget_seconds:
+                run, paged = self._page(campaign, run)
+                counts["paged"] += paged
+                current = self.store.campaign(campaign.campaign_id)
+                if current is None or current.status != "active":
+                    return
 
     def _page(self, campaign: Campaign, run: Run) -> tuple[Run, int]:
         members, cursor = self.audience.members(campaign.segment_id, after=run.cursor, limit=PAGE)
