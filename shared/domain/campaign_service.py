@@ -239,6 +239,7 @@ class CampaignService:
                 for run in runs
             ],
             "targeted": sum(run.targeted for run in runs),
-            "complete": not paging and open_rows == 0,
+            # Every targeted customer has a row, and every row has its outcome.
+            "complete": not paging and len(rows) == sum(run.targeted for run in runs) and open_rows == 0,
             **figures,
         }

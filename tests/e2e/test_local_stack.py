@@ -224,6 +224,9 @@ def test_the_demo_day_reaches_the_archive_on_every_channel():
         member = stack.record("demo_membership")  # earned online, redeemed in store
         assert member["redeemed_in_store"] == {"channel": "pos", "discount": "20"}, member
         assert member["balance"] == 368 - 200, member
+        spring = stack.record("demo_campaign")["campaign"]  # every targeted customer has one outcome
+        assert spring["audience"] == spring["targeted"] == sum(spring["outcomes"].values()) > 0, spring
+        assert set(spring["outcomes"]) <= {"sent", "delivered", "suppressed"}, spring
         stock = stack.record("demo_inventory")  # an online sale lowers the store and back
         assert (stock["store_view_after_online_sale"], stock["web_view_after_store_sale"]) == (3, 2), stock
         assert (
