@@ -730,6 +730,250 @@ def measure_inventory(operations: int = 100, buckets: int = 8) -> dict[str, Any]
     return results
 
 
+def _bench_people(count: int, now: Any) -> list[Any]:
+    from shared.domain.identifiers import Identifier, IdentifierType
+    from shared.domain.profiles import ConsentState, Profile, TraitValue
+    from shared.domain.touchpoints import ConsentStatus
+
+    granted = {
+        "email:marketing": ConsentState(
+            status=ConsentStatus.GRANTED, at=now, source_id="bench", reason="form"
+        )
+    }
+    return [
+        Profile(
+            profile_id=f"bench-{index:06d}",
+            created_at=now,
+            identifiers=[Identifier(type=IdentifierType.EMAIL, value=f"p{index}@example.com")],
+            traits={
+                "first_name": TraitValue(value=f"P{index}", at=now, by="bench"),
+                "timezone": TraitValue(value="Europe/Amsterdam", at=now, by="bench"),
+            },
+            consent=granted,
+        )
+        for index in range(count)
+    ]
+
+
+def _seed_audience(people: list[Any], segment_id: str, now: Any) -> None:
+    """Profiles and their segment membership written straight into the tables (what the
+    touchpoint pipeline and the segment consumer would have left there)."""
+    from shared import dependencies
+    from shared.domain.segments import MembershipState, SegmentDefinition
+
+    graph, segments = dependencies.get_customer_graph(), dependencies.get_segment_store()
+    if segments.definition(segment_id) is None:
+        segments.create_definition(
+            SegmentDefinition.model_validate(
+                {
+                    "segment_id": segment_id,
+                    "name": segment_id,
+                    "rule": {"field": "identifiers.email", "op": "exists"},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        )
+    for person in people:
+        graph.save_profile(person)
+        segments.commit(
+            MembershipState(profile_id=person.profile_id), entered=[(segment_id, now)], exited=[], gone=False
+        )
+
+
+def measure_campaigns(messages: int = 300) -> dict[str, Any]:
+    """Request units, queue requests and our CPU per dispatched message on moto: one campaign to
+    `messages` consented customers, each message decided (consent, caps, quiet hours, variant,
+    render) and sent once through a recording sender; the emulator's CPU is left out by timing
+    what is spent inside botocore calls."""
+    import boto3
+    from moto import mock_aws
+
+    from infra.template import load_template
+    from shared import dependencies
+    from shared.clock import SystemClock
+    from shared.domain.campaigns import CampaignChange, DispatchTask
+
+    class Accepting:
+        idempotent = False
+
+        def send(self, message: Any) -> str:
+            return "ok"
+
+    resources = load_template()["Resources"]
+    saved_environment = dict(os.environ)
+    results: dict[str, Any] = {"messages": messages}
+    with mock_aws(), _restored(saved_environment):
+        dynamodb = boto3.client("dynamodb")
+        for logical_id, name in (
+            ("CustomersTable", "bench-customers"),
+            ("EngagementTable", "bench-engagement"),
+        ):
+            properties = resources[logical_id]["Properties"]
+            extra = (
+                {"GlobalSecondaryIndexes": properties["GlobalSecondaryIndexes"]}
+                if "GlobalSecondaryIndexes" in properties
+                else {}
+            )
+            dynamodb.create_table(
+                TableName=name,
+                AttributeDefinitions=properties["AttributeDefinitions"],
+                KeySchema=properties["KeySchema"],
+                BillingMode="PAY_PER_REQUEST",
+                **extra,
+            )
+        queue_url = boto3.client("sqs").create_queue(QueueName="bench-dispatch")["QueueUrl"]
+        os.environ.update(
+            CUSTOMERS_TABLE="bench-customers",
+            ENGAGEMENT_TABLE="bench-engagement",
+            DISPATCH_QUEUE_URL=queue_url,
+        )
+        dependencies.reset()
+        dependencies.use_senders({"email": Accepting()})
+        try:
+            now = SystemClock().now()
+            people = _bench_people(messages, now)
+            _seed_audience(people, "bench-all", now)
+            engagement = dependencies.get_engagement()
+            from shared.domain.frequency import FrequencyPolicy
+
+            engagement.save_policy(
+                FrequencyPolicy(
+                    caps=[{"scope": "channel", "channel": "email", "count": 3, "window": "week"}],
+                    quiet_hours=None,
+                )
+            )
+            change = CampaignChange.model_validate(
+                {
+                    "name": "Bench",
+                    "segment_id": "bench-all",
+                    "channels": ["email"],
+                    "variants": [
+                        {
+                            "variant_id": "v",
+                            "content": {"email": {"subject": "Hi", "body": "Hi {{ first_name }}"}},
+                        }
+                    ],
+                }
+            )
+            service = dependencies.get_campaign_service()
+            service.create("bench", change)
+            service.launch("bench")  # pages the audience onto the queue; the loop below plays the worker
+            dispatcher = dependencies.get_dispatcher()
+            from botocore.client import BaseClient
+
+            inside = [0.0]
+            with RequestMeter().watching() as meter:
+                counting = BaseClient._make_api_call
+
+                def timed(client: Any, operation: str, params: dict[str, Any]) -> Any:
+                    started = time.process_time()
+                    try:
+                        return counting(client, operation, params)
+                    finally:
+                        inside[0] += time.process_time() - started
+
+                BaseClient._make_api_call = timed
+                started = time.process_time()
+                try:
+                    for person in people:
+                        task = DispatchTask(
+                            program_id="bench", run_key="r1", profile_id=person.profile_id, planned_at=now
+                        )
+                        dispatcher.dispatch(task)
+                finally:
+                    ours = time.process_time() - started
+                    BaseClient._make_api_call = counting
+            rows = list(engagement.rows("bench"))
+            results["per_message"] = {
+                "dynamodb_wru": meter.write_units / messages,
+                "dynamodb_rru": meter.read_units / messages,
+                "handler_cpu_ms": (ours - inside[0]) * 1000 / messages,
+            }
+            results["outcomes"] = dict(Counter(row.status for row in rows))
+        finally:
+            dependencies.use_senders({})
+    return results
+
+
+def measure_local_campaign(size: int = 10_000) -> dict[str, Any]:
+    """The local stack (embedded emulator, every trigger running) dispatching one campaign to
+    `size` consented customers: seconds from launch until the report shows every one of them
+    with an outcome. The audience is written straight into the emulator's tables first."""
+    import socket
+    import urllib.request
+
+    from infra.local_stack import LocalStack, Options
+
+    def free_port() -> int:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return int(probe.getsockname()[1])
+
+    saved_environment = dict(os.environ)
+    options = Options(api_port=free_port(), emulator_port=free_port(), stage="bench")
+    stack = LocalStack(options, report=lambda record: None)
+    with _restored(saved_environment), captured_output():
+        stack.start()
+        try:
+            from shared import dependencies
+            from shared.clock import SystemClock
+
+            now = SystemClock().now()
+            dependencies.reset()
+            seeding = time.monotonic()
+            _seed_audience(_bench_people(size, now), "bench-all", now)
+            seeded = time.monotonic() - seeding
+
+            def call(method: str, path: str, body: Any = None) -> Any:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{options.api_port}{path}",
+                    data=json.dumps(body).encode() if body is not None else None,
+                    method=method,
+                    headers={
+                        "Authorization": f"Bearer {options.admin_key}",
+                        "Content-Type": "application/json",
+                    },
+                )
+                with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+                    return json.loads(response.read())
+
+            call("PUT", "/frequency-policy", {"quiet_hours": None})
+            call(
+                "POST",
+                "/campaigns",
+                {
+                    "campaign_id": "bench-10k",
+                    "name": "Bench",
+                    "segment_id": "bench-all",
+                    "channels": ["email"],
+                    "variants": [
+                        {
+                            "variant_id": "v",
+                            "content": {"email": {"subject": "Hi", "body": "Hi {{ first_name }}"}},
+                        }
+                    ],
+                },
+            )
+            started = time.monotonic()
+            call("POST", "/campaigns/bench-10k/launch")
+            report: dict[str, Any] = {}
+            while time.monotonic() - started < 3600:
+                report = call("GET", "/campaigns/bench-10k/report")
+                if report.get("complete"):
+                    break
+                time.sleep(max(2.0, size / 1000))  # a report reads every row: ask less often for more
+            return {
+                "size": size,
+                "seed_seconds": round(seeded, 1),
+                "dispatch_seconds": round(time.monotonic() - started, 1),
+                "outcomes": report.get("outcomes"),
+                "complete": report.get("complete"),
+            }
+        finally:
+            stack.stop()
+
+
 def measure_cpu(touchpoints: int) -> dict[str, float]:
     """Our own CPU and log bytes per touchpoint, with in-memory ports (no emulator time counted)."""
     from chalice.test import Client
@@ -930,6 +1174,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="make bench ARGS=...", description=__doc__.split("\n\n")[0])
     parser.add_argument("--touchpoints", type=int, default=1000, help="touchpoints per measurement")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument(
+        "--campaign-size", type=int, default=10_000, help="customers in the local-stack campaign (0: skip it)"
+    )
     args = parser.parse_args(argv)
     os.environ.update(
         AWS_ACCESS_KEY_ID="bench",
@@ -948,6 +1195,8 @@ def main(argv: list[str] | None = None) -> int:
     segments = measure_segments(args.touchpoints)
     membership = measure_membership()
     inventory = measure_inventory()
+    campaigns = measure_campaigns()
+    local_campaign = measure_local_campaign(args.campaign_size) if args.campaign_size else None
     cost = cost_per_million(requests, cpu)
     batched_cost = cost_per_million(batched, cpu, api_cpu_ms_per_touchpoint=batches["api_cpu_ms_per_event"])
     live = segments["live_per_touchpoint"]
@@ -971,6 +1220,8 @@ def main(argv: list[str] | None = None) -> int:
         "segments": segments,
         "membership": membership,
         "inventory": inventory,
+        "campaigns": campaigns,
+        "local_campaign": local_campaign,
         "usd_per_million_touchpoints": cost,
     }
     if args.json:
@@ -1040,6 +1291,18 @@ def main(argv: list[str] | None = None) -> int:
         f" / {hot['counter_writes_per_reservation']:.1f} counter writes;"
         f" one counter: {hot['one_counter']:.0f}/s)"
     )
+    line = campaigns["per_message"]
+    print(f"\nCampaigns ({campaigns['messages']} messages on moto; per dispatched message)")
+    print(
+        f"  {'a message decided and sent':38} WRU {line['dynamodb_wru']:9.2f}"
+        f"  RRU {line['dynamodb_rru']:9.2f}"
+        f"  handler CPU {line['handler_cpu_ms']:.2f} ms"
+    )
+    if local_campaign:
+        print(
+            f"  {'local stack, launch to every outcome':38} {local_campaign['dispatch_seconds']:9.1f} s"
+            f"  for {local_campaign['size']} customers ({local_campaign['outcomes']})"
+        )
     print("\nOur CPU per touchpoint (in-memory ports; emulator excluded)")
     print(f"  {'API function':34} {cpu['api_cpu_ms']:8.3f} ms   logs {cpu['api_log_bytes']:6.0f} B")
     consumer = f"  {'touchpoint consumer':34} {cpu['consumer_cpu_ms']:8.3f} ms"

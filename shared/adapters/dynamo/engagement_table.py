@@ -267,10 +267,8 @@ class DynamoEngagement(LowLevelTable):
 
     # ------------------------------------------------------------ consent, inbox, attribution
     def is_suppressed(self, profile_id: str, channel: str) -> bool:
-        return (
-            self._get(f"SUPPRESS#{profile_id}", channel) is not None
-            or self._get(f"SUPPRESS#{profile_id}", "*") is not None
-        )
+        items, _ = self._query(f"SUPPRESS#{profile_id}", consistent=True)  # one read covers every channel
+        return any(item["sk"] in (channel, "*") for item in items)
 
     def suppress(self, profile_id: str, channel: str, *, reason: str, at: datetime) -> None:
         self._put({"pk": f"SUPPRESS#{profile_id}", "sk": channel, "reason": reason, "at": iso(at)})
