@@ -699,9 +699,6 @@ class InMemoryStock:
     def undue(self, minute: str, reservation_id: str) -> None:
         self.due_index.pop((minute, reservation_id), None)
 
-    def advance_sweep(self, minute: str) -> None:
-        return None
-
     def claim(self, key: str, detail: dict[str, Any], *, now: datetime) -> dict[str, Any] | None:
         if key in self.claims:
             return copy.deepcopy(self.claims[key])

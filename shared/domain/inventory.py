@@ -317,14 +317,11 @@ class ReservationStore(Protocol):
         ...
 
     def due(self, until: datetime, *, limit: int) -> list[tuple[str, str]]:
-        """(minute, reservation id) of reservations due by `until` (their hold's end), oldest first."""
+        """(handle, reservation id) of reservations due by `until` (their hold's end), oldest first.
+        An entry stays due until `undue` removes it: a sweep never skips one."""
         ...
 
-    def undue(self, minute: str, reservation_id: str) -> None: ...
-
-    def advance_sweep(self, minute: str) -> None:
-        """Later sweeps start at `minute`: everything before it is handled."""
-        ...
+    def undue(self, handle: str, reservation_id: str) -> None: ...
 
     def claim(self, key: str, detail: dict[str, Any], *, now: datetime) -> dict[str, Any] | None:
         """Record that operation `key` starts (None), or answer the record it already has."""
@@ -660,8 +657,7 @@ class Inventory:
         counts = {"released": 0, "resumed": 0, "closed": 0, "busy": 0}
         now = self.clock.now()
         due = self.reservations.due(now, limit=limit)
-        waiting: list[str] = []
-        for minute, reservation_id in due:
+        for handle, reservation_id in due:
             reservation = self.reservations.get(reservation_id)
             try:
                 if reservation is None:
@@ -673,22 +669,17 @@ class Inventory:
                         counts["resumed"] += 1
                     settled = self._settled(reservation)
                     if settled.status is ReservationStatus.HELD and settled.expires_at > now:
-                        waiting.append(minute)  # ends later this minute: the next sweep
+                        # ends later this minute: the entry stays for the next sweep
                         continue
                     if settled.status is ReservationStatus.HELD:
                         self.release(reservation_id, reason="expired")
                         counts["released"] += 1
             except OperationInProgressError:
                 counts["busy"] += 1
-                waiting.append(minute)
                 continue
             except InsufficientStockError:
                 pass  # a resumed reservation that could not be held is closed as failed
-            self.reservations.undue(minute, reservation_id)
-        if len(due) < limit:
-            self.reservations.advance_sweep(min(waiting) if waiting else _minute(now))
-        elif waiting:
-            self.reservations.advance_sweep(min(waiting))
+            self.reservations.undue(handle, reservation_id)
         return counts
 
     def _transition(
@@ -834,10 +825,6 @@ class Inventory:
         self.listener.stock_changed(
             sorted({(step.sku, step.location_id) for step in final.steps if step.location_id})
         )
-
-
-def _minute(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M")
 
 
 def _hold(step: Step) -> Delta:

@@ -140,10 +140,10 @@ class JourneyStore(Protocol):
     def set_timer(self, instance: Instance) -> None: ...
 
     def due_timers(self, until: datetime, *, limit: int) -> list[tuple[str, str, str, str]]:
-        """(minute, profile id, journey id, key) of timers due by `until`."""
+        """(handle, profile id, journey id, key) of timers due by `until`."""
         ...
 
-    def clear_timer(self, minute: str, profile_id: str, journey_id: str, key: str) -> None: ...
+    def clear_timer(self, handle: str, profile_id: str, journey_id: str, key: str) -> None: ...
 
 
 class DispatchQueue(Protocol):
@@ -370,23 +370,22 @@ class Journeys:
     def sweep(self, *, limit: int = 1000) -> dict[str, int]:
         counts = {"fired": 0, "stale": 0}
         now = self.clock.now()
-        for minute, profile_id, journey_id, key in self.store.due_timers(now, limit=limit):
+        for handle, profile_id, journey_id, key in self.store.due_timers(now, limit=limit):
             instance = self.store.instance(profile_id, journey_id, key)
             journey = self.store.journey(journey_id)
             if instance is None or journey is None or instance.status != "waiting":
-                self.store.clear_timer(minute, profile_id, journey_id, key)
+                self.store.clear_timer(handle, profile_id, journey_id, key)
                 counts["stale"] += 1
                 continue
-            if instance.wake_at > now:  # a timer the instance has moved past
-                if instance.wake_at.strftime("%Y-%m-%dT%H:%M") != minute:
-                    self.store.clear_timer(minute, profile_id, journey_id, key)
+            if instance.wake_at > now:  # a timer the instance has moved past (a later one is set)
+                self.store.clear_timer(handle, profile_id, journey_id, key)
                 counts["stale"] += 1
                 continue
             if journey.status != "active":
                 continue  # paused: the timer is kept for when it resumes
             if self._advance(journey, instance):
                 counts["fired"] += 1
-            self.store.clear_timer(minute, profile_id, journey_id, key)
+            self.store.clear_timer(handle, profile_id, journey_id, key)
         return counts
 
     def _advance(self, journey: Journey, instance: Instance) -> bool:

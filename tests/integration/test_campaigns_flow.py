@@ -434,3 +434,65 @@ def test_an_order_after_a_message_is_attributed_to_it(stack, client, senders, cl
     assert run_queue(stack, "EngagementQueue", engagement_consumer, "EngagementEventsFunction") >= 2
     found = report(client, "measured")
     assert (found["conversions"], found["revenue"], found["conversion_rate"]) == (1, "299.00", 1.0)
+
+
+def test_the_higher_priority_campaign_wins_the_last_slot_and_the_other_waits_for_the_next_day(
+    stack, client, senders, clock
+):
+    oli = person(stack, "oli", email="oli@example.com")
+    call(client, "put", "/frequency-policy", {"caps": [{"scope": "all", "count": 1, "window": "day"}]})
+    content = [{"variant_id": "v1", "content": {"email": {"subject": "x", "body": "Hi"}}}]
+    campaign(client, "routine", channels=["email"], variants=content, priority=10)  # queued first
+    campaign(client, "flash", channels=["email"], variants=content, priority=90)
+    dispatch_all(stack)
+    routine = next(iter(dependencies.get_engagement().rows("routine")))
+    flash = next(iter(dependencies.get_engagement().rows("flash")))
+    assert (flash.status, routine.status, routine.reason) == ("sent", "deferred", "cap_priority")
+    assert (
+        routine.deferred_until is not None
+        and routine.deferred_until.isoformat() == "2026-11-24T16:00:00+00:00"
+    )
+    clock.current = routine.deferred_until + timedelta(
+        hours=9
+    )  # the next day, 09:00 local (after quiet hours)
+    assert tick()["deferred_due"] == 1
+    dispatch_all(stack)
+    assert next(iter(dependencies.get_engagement().rows("routine"))).status == "sent"
+    assert [m.program_id for m in senders["email"].sent] == ["flash", "routine"] and oli
+
+
+def test_lifecycle_journeys_wake_at_the_right_local_moment_and_end_on_the_right_order(
+    stack, client, senders, clock
+):
+    pia = person(stack, "pia", email="pia@example.com", consent=("email",))
+    for name in ("post_purchase", "win_back", "seasonal"):
+        status, made = call(
+            client, "post", "/journeys", {"journey_id": name.replace("_", "-"), "template": name}
+        )
+        assert status == 201, made
+    journeys = dependencies.get_journeys()
+    profile = dependencies.get_customer_graph().profiles([pia])[pia]
+    profile.purchases_by_month[2] = 3  # usually buys in March: reminded from 1 February
+    dependencies.get_customer_graph().save_profile(profile.model_copy(update={"version": profile.version}))
+    journeys.on_order(pia, "O-1", ["FORMULA-1"], NOW)
+    journeys.on_order(pia, "O-1", ["FORMULA-1"], NOW)  # the same order again: nothing new
+    waiting = {i.journey_id: i for i in dependencies.get_engagement().instances(pia)}
+    assert set(waiting) == {"post-purchase", "win-back", "seasonal"}
+    local = {
+        name: instance.wake_at.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Shanghai"))
+        for name, instance in waiting.items()
+    }
+    assert (
+        local["post-purchase"].isoformat() == "2026-12-12T10:00:00+08:00"
+    )  # 20-day cycle, 3 days before it runs out
+    assert local["win-back"].isoformat() == "2027-02-22T17:00:00+08:00"  # 90 days later (then 10:00 local)
+    assert local["seasonal"].isoformat() == "2027-02-01T10:00:00+08:00"
+    # A repurchase of the same product ends its follow-up; the win-back starts over.
+    journeys.on_order(pia, "O-2", ["FORMULA-1"], NOW + timedelta(days=5))
+    after = {(i.journey_id, i.key): i.status for i in dependencies.get_engagement().instances(pia)}
+    assert after[("post-purchase", "O-1")] == "exited" and after[("win-back", "O-1")] == "exited"
+    assert after[("post-purchase", "O-2")] == "waiting" and after[("win-back", "O-2")] == "waiting"
+    clock.current = waiting["post-purchase"].wake_at + timedelta(days=5)
+    tick()
+    dispatch_all(stack)
+    assert [m.body for m in senders["email"].sent] == []  # the exited follow-up sends nothing

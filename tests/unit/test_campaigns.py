@@ -156,3 +156,14 @@ def test_lift_and_roi_match_a_hand_computed_example():
     # ROI = (3000 - 500) / 500.
     assert (report["incremental_revenue"], report["cost"], report["roi"]) == ("3000.00", "500.000000", "5.00")
     assert report["channels"]["email"] == {"sent": 1000, "conversions": 80, "revenue": "8000"}
+
+
+def test_a_store_reminder_never_names_a_time_before_the_store_opens():
+    store = DailyWindow(start="09:00", end="21:00")
+    shanghai = where("Asia/Shanghai")
+    ten_to_nine = datetime(2026, 11, 24, 0, 50, tzinfo=UTC)  # 08:50 local
+    assert not store.contains(shanghai.local(ten_to_nine))
+    opens = store.next_start(ten_to_nine, shanghai)
+    assert shanghai.local(opens).isoformat() == "2026-11-24T09:00:00+08:00"
+    late = datetime(2026, 11, 24, 13, 30, tzinfo=UTC)  # 21:30 local: tomorrow at 09:00
+    assert shanghai.local(store.next_start(late, shanghai)).isoformat() == "2026-11-25T09:00:00+08:00"

@@ -8,7 +8,7 @@
 | movement       | MOVES#<sku>#<location> | <at>#<op_id>          | the ledger: body = Movement        |
 | reservation    | RES#<id>               | RES                   | body = Reservation; version        |
 | hold           | HOLDS#<sku>#<location> | <expires_at>#<res id> | quantity (read-time expiry)        |
-| due            | DUE#<minute>           | <res id>              | the sweeper's index of hold ends   |
+| due            | DUE#<day>              | <minute>|<res id>     | the sweeper's index of hold ends   |
 | claim          | CLAIM#<key>            | CLAIM                 | an operation's idempotency record  |
 | location       | LOCATION               | <id>                  | body = Location                    |
 | channel        | CHANNEL                | <id>                  | body = SalesChannel (and secret)   |
@@ -35,7 +35,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from shared.adapters.dynamo.low_level import BATCH_GET_LIMIT, LowLevelTable, dump, epoch, iso, load, minute
+from shared.adapters.dynamo.low_level import BATCH_GET_LIMIT, LowLevelTable, dump, epoch, iso, load
 from shared.domain.channel_sync import SyncState
 from shared.domain.errors import DependencyUnavailableError
 from shared.domain.inventory import (
@@ -238,12 +238,11 @@ class DynamoCatalog(LowLevelTable):
             condition="attribute_not_exists(pk)",  # one per request id
         )
         if created:
-            self._put(
-                {
-                    "pk": f"DUE#{minute(reservation.expires_at)}",
-                    "sk": reservation.reservation_id,
-                    "expires_at": epoch(reservation.expires_at + KEEP_CLOSED),
-                }
+            self.put_due(
+                "DUE",
+                reservation.expires_at,
+                reservation.reservation_id,
+                expires_at=epoch(reservation.expires_at + KEEP_CLOSED),
             )
         return created
 
@@ -288,7 +287,7 @@ class DynamoCatalog(LowLevelTable):
                     f"HOLDS#{step.sku}#{step.location_id}",
                     f"{iso(reservation.expires_at)}#{reservation.reservation_id}",
                 )
-        self._delete(f"DUE#{minute(reservation.expires_at)}", reservation.reservation_id)
+        self.delete_due(self.due_handle("DUE", reservation.expires_at, reservation.reservation_id))
 
     def expired_holds(self, sku: str, location_id: str, now: datetime) -> list[tuple[str, int, datetime]]:
         items = self._query_all(f"HOLDS#{sku}#{location_id}", start="0", end=iso(now))
@@ -299,14 +298,10 @@ class DynamoCatalog(LowLevelTable):
         return holds
 
     def due(self, until: datetime, *, limit: int) -> list[tuple[str, str]]:
-        found = self.due_in_minutes("DUE", "SWEEP", until, limit=limit, advance=False)
-        return [(key, item["sk"]) for key, item in found]
+        return [(handle, item_id) for handle, item_id, _ in self.due_items("DUE", until, limit=limit)]
 
-    def undue(self, minute: str, reservation_id: str) -> None:
-        self._delete(f"DUE#{minute}", reservation_id)
-
-    def advance_sweep(self, minute: str) -> None:
-        self._put({"pk": "CURSOR", "sk": "SWEEP", "minute": minute})
+    def undue(self, handle: str, reservation_id: str) -> None:
+        self.delete_due(handle)
 
     def claim(self, key: str, detail: dict[str, Any], *, now: datetime) -> dict[str, Any] | None:
         days = CLAIM_DAYS.get(key.partition(":")[0], 7)

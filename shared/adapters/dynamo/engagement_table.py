@@ -8,7 +8,7 @@ attribution).
 | run              | RUN#<campaign_id>           | <run_id>                    | paging cursor; version      |
 | ledger row       | LEDGER#<program>#<shard>    | <run_key>|<profile_id>      | one per dispatch key        |
 | slot counter     | SLOT#<bucket>               | SLOT                        | n, ops (the sends counted)  |
-| deferral         | DEFER#<minute>              | <program>|<run>|<profile>   | the task, due that minute   |
+| deferral         | DEFER#<day>                 | <minute>|<program>|<run>|.. | the task, due that minute   |
 | parked send      | PARKED#<program>            | <run_key>|<profile_id>      | waiting for a resume        |
 | unsubscribe      | SUPPRESS#<profile_id>       | <channel>                   | from a one-click link       |
 | inbox message    | INBOX#<profile_id>          | <dispatch key hash>         | the in-app inbox; at        |
@@ -16,7 +16,7 @@ attribution).
 | conversion       | CONV#<program>              | <order_id>|<profile_id>     | attributed orders           |
 | journey          | JOURNEY                     | <journey_id>                | body; version               |
 | instance         | JI#<profile_id>             | <journey_id>|<key>          | body; version               |
-| timer            | JTIMER#<minute>             | <profile>|<journey>|<key>   |                             |
+| timer            | JTIMER#<day>                | <profile>|<journey>|<key>   |                             |
 | cursor           | CURSOR                      | DEFER / JTIMER              | the sweeps' minute          |
 """
 
@@ -30,7 +30,7 @@ from typing import Any, Literal
 
 from botocore.exceptions import ClientError
 
-from shared.adapters.dynamo.low_level import LowLevelTable, dump, epoch, iso, minute
+from shared.adapters.dynamo.low_level import LowLevelTable, dump, epoch, iso
 from shared.domain.campaigns import LEDGER_SHARDS, Campaign, DispatchTask, LedgerRow, Run, ledger_shard
 from shared.domain.frequency import FrequencyPolicy
 from shared.domain.journeys import Instance, Journey
@@ -229,23 +229,22 @@ class DynamoEngagement(LowLevelTable):
 
     # ------------------------------------------------------------ deferrals and parking
     def defer(self, task: DispatchTask, until: datetime) -> None:
-        self._put(
-            {
-                "pk": f"DEFER#{minute(until)}",
-                "sk": _task_sk(task),
-                "body": task.model_dump_json(),
-                "expires_at": epoch(until + timedelta(days=30)),
-            }
+        self.put_due(
+            "DEFER",
+            until,
+            _task_sk(task),
+            body=task.model_dump_json(),
+            expires_at=epoch(until + timedelta(days=30)),
         )
 
     def due_deferred(self, until: datetime, *, limit: int) -> list[tuple[str, DispatchTask]]:
         return [
-            (key, DispatchTask.model_validate_json(item["body"]))
-            for key, item in self.due_in_minutes("DEFER", "DEFER", until, limit=limit)
+            (handle, DispatchTask.model_validate_json(item["body"]))
+            for handle, _, item in self.due_items("DEFER", until, limit=limit)
         ]
 
-    def undefer(self, minute_key: str, task: DispatchTask) -> None:
-        self._delete(f"DEFER#{minute_key}", _task_sk(task))
+    def undefer(self, handle: str, task: DispatchTask) -> None:
+        self.delete_due(handle)
 
     def park(self, task: DispatchTask) -> None:
         self._put(
@@ -372,20 +371,19 @@ class DynamoEngagement(LowLevelTable):
         )
 
     def set_timer(self, instance: Instance) -> None:
-        self._put(
-            {
-                "pk": f"JTIMER#{minute(instance.wake_at)}",
-                "sk": f"{instance.profile_id}|{instance.journey_id}|{instance.key}",
-                "expires_at": epoch(instance.wake_at + timedelta(days=30)),
-            }
+        self.put_due(
+            "JTIMER",
+            instance.wake_at,
+            f"{instance.profile_id}|{instance.journey_id}|{instance.key}",
+            expires_at=epoch(instance.wake_at + timedelta(days=30)),
         )
 
     def due_timers(self, until: datetime, *, limit: int) -> list[tuple[str, str, str, str]]:
         found = []
-        for key, item in self.due_in_minutes("JTIMER", "JTIMER", until, limit=limit):
-            profile_id, journey_id, instance_key = item["sk"].split("|", 2)
-            found.append((key, profile_id, journey_id, instance_key))
+        for handle, item_id, _ in self.due_items("JTIMER", until, limit=limit):
+            profile_id, journey_id, instance_key = item_id.split("|", 2)
+            found.append((handle, profile_id, journey_id, instance_key))
         return found
 
-    def clear_timer(self, minute_key: str, profile_id: str, journey_id: str, key: str) -> None:
-        self._delete(f"JTIMER#{minute_key}", f"{profile_id}|{journey_id}|{key}")
+    def clear_timer(self, handle: str, profile_id: str, journey_id: str, key: str) -> None:
+        self.delete_due(handle)

@@ -39,6 +39,10 @@ def minute(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M")
 
 
+def day(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d")
+
+
 def condition_failed(error: ClientError) -> bool:
     return bool(error.response.get("Error", {}).get("Code") == "ConditionalCheckFailedException")
 
@@ -154,23 +158,54 @@ class LowLevelTable:
     def forget(self) -> None:
         self._cache.clear()
 
-    # ------------------------------------------------------------ minute indexes
-    def due_in_minutes(
-        self, prefix: str, cursor: str, until: datetime, *, limit: int, advance: bool = True
-    ) -> list[tuple[str, dict[str, Any]]]:
-        """Items of `<prefix>#<minute>` partitions from the cursor's minute to `until`'s, oldest
-        first. The cursor then moves to the oldest minute returned (its items are deleted once
-        handled), or to `until` when nothing is due: a later call never skips an unhandled item."""
-        item = self._get("CURSOR", cursor)
-        start = datetime.fromisoformat(item["minute"] + ":00+00:00") if item else until - timedelta(hours=1)
-        start = max(start, until - timedelta(days=8))
-        found: list[tuple[str, dict[str, Any]]] = []
-        moment = start
-        while moment <= until and len(found) < limit:
-            key = minute(moment)
-            items, _ = self._query(f"{prefix}#{key}", limit=limit - len(found))
-            found += [(key, entry) for entry in items]
-            moment += timedelta(minutes=1)
+    # ------------------------------------------------------------ time indexes
+    # Items due at a moment, in one partition per UTC day (`<prefix>#<day>`) sorted by minute:
+    # a sweep reads the days from its cursor to today, each up to now, so it never skips an item
+    # however long it did not run, and a day's partition takes far fewer writes per second than
+    # DynamoDB allows one key.
+    def start_cursor(self, cursor: str, moment: datetime) -> None:
+        """Before the first item of an index is written: its sweep starts no later than that item's
+        day (once per process; a cursor that exists is left where it is)."""
+        if ("cursor", cursor) in self._cache:
+            return
+        self._put({"pk": "CURSOR", "sk": cursor, "day": day(moment)}, condition="attribute_not_exists(pk)")
+        self._cache[("cursor", cursor)] = (float("inf"), True)
+
+    def put_due(self, prefix: str, at: datetime, item_id: str, **attributes: Any) -> str:
+        self.start_cursor(prefix, at)
+        pk, sk = f"{prefix}#{day(at)}", f"{minute(at)}|{item_id}"
+        self._put({"pk": pk, "sk": sk, **attributes})
+        return f"{pk}\t{sk}"
+
+    @staticmethod
+    def due_handle(prefix: str, at: datetime, item_id: str) -> str:
+        return f"{prefix}#{day(at)}\t{minute(at)}|{item_id}"
+
+    def delete_due(self, handle: str) -> None:
+        pk, _, sk = handle.partition("\t")
+        self._delete(pk, sk)
+
+    def due_items(
+        self, prefix: str, until: datetime, *, limit: int, advance: bool = True
+    ) -> list[tuple[str, str, dict[str, Any]]]:
+        """(handle, item id, item) of items due by `until`, oldest day first. The cursor then moves
+        to the oldest day returned, or to today when nothing is due."""
+        cursor = self._get("CURSOR", prefix)
+        today = until.astimezone(UTC).date()
+        current = (
+            datetime.fromisoformat(cursor["day"]).date()
+            if cursor and cursor.get("day")
+            else today - timedelta(days=1)
+        )
+        found: list[tuple[str, str, dict[str, Any]]] = []
+        first_day: str | None = None
+        while current <= today and len(found) < limit:
+            pk = f"{prefix}#{current.isoformat()}"
+            items, _ = self._query(pk, start="0", end=f"{minute(until)}|~", limit=limit - len(found))
+            if items and first_day is None:
+                first_day = current.isoformat()
+            found += [(f"{pk}\t{item['sk']}", item["sk"].split("|", 1)[1], item) for item in items]
+            current += timedelta(days=1)
         if advance:
-            self._put({"pk": "CURSOR", "sk": cursor, "minute": found[0][0] if found else minute(until)})
+            self._put({"pk": "CURSOR", "sk": prefix, "day": first_day or today.isoformat()})
         return found
