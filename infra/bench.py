@@ -774,11 +774,19 @@ def _seed_audience(people: list[Any], segment_id: str, now: Any) -> None:
                 }
             )
         )
+    from shared.domain.customers import ConcurrentUpdateError
+
     for person in people:
         graph.save_profile(person)
-        segments.commit(
-            MembershipState(profile_id=person.profile_id), entered=[(segment_id, now)], exited=[], gone=False
-        )
+        for _ in range(5):
+            state = segments.state(person.profile_id) or MembershipState(profile_id=person.profile_id)
+            if segment_id in state.segments:
+                break
+            try:
+                segments.commit(state, entered=[(segment_id, now)], exited=[], gone=False)
+                break
+            except ConcurrentUpdateError:
+                continue
 
 
 def measure_campaigns(messages: int = 300) -> dict[str, Any]:

@@ -14,8 +14,8 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from functions.channel_sync.handler import backoff_seconds
 from shared import dependencies
+from shared.adapters.sqs import backoff_seconds
 from shared.domain.campaigns import DispatchTask
 from shared.domain.errors import OmnireachError
 from shared.domain.messaging import ThrottledError

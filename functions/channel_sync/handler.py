@@ -15,18 +15,10 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import dependencies
+from shared.adapters.sqs import backoff_seconds
 from shared.domain.channel_sync import EndpointError
 from shared.domain.errors import NotFoundError, OmnireachError
 from shared.observability import logger, metrics, tracer
-
-FIRST_RETRY_SECONDS = 10
-MAX_RETRY_SECONDS = 900
-
-
-def backoff_seconds(receive_count: int, chooser: random.Random) -> int:
-    """Full jitter over an exponential ceiling: 10, 20, 40, ... 900 s."""
-    ceiling = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(0, receive_count - 1))
-    return max(1, int(chooser.uniform(ceiling / 2, ceiling)))
 
 
 @metrics.log_metrics

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import random
 from collections.abc import Sequence
 from typing import Any
 
@@ -175,3 +176,13 @@ class SqsDispatchQueue:
             self._client.change_message_visibility(
                 QueueUrl=self._queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
             )
+
+
+FIRST_RETRY_SECONDS = 10
+MAX_RETRY_SECONDS = 900
+
+
+def backoff_seconds(receive_count: int, chooser: random.Random) -> int:
+    """Full jitter over an exponential ceiling: 10, 20, 40, ... 900 s."""
+    ceiling = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(0, receive_count - 1))
+    return max(1, int(chooser.uniform(ceiling / 2, ceiling)))

@@ -186,10 +186,6 @@ class DispatchTask(BaseModel):
     planned_at: datetime
 
 
-class CapOutcome(Protocol):
-    pass
-
-
 class EngagementStore(Protocol):
     def policy(self) -> FrequencyPolicy: ...
 

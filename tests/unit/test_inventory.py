@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from functions.channel_sync.handler import backoff_seconds
+from shared.adapters.sqs import backoff_seconds
 from shared.domain.errors import NotFoundError
 from shared.domain.inventory import (
     InsufficientStockError,
