@@ -774,19 +774,29 @@ def _seed_audience(people: list[Any], segment_id: str, now: Any) -> None:
                 }
             )
         )
-    from shared.domain.customers import ConcurrentUpdateError
+    # Written in batches, as the segment store's items: the emulator copies every table on each
+    # transaction, which makes seeding thousands through `commit` slow and memory-hungry.
+    from shared.adapters.dynamo.customers_table import CustomersTableItem
+    from shared.adapters.dynamo.segments_store import MembershipItem, MembershipStateItem
+    from shared.domain.segments import audience_shard
 
-    for person in people:
-        graph.save_profile(person)
-        for _ in range(5):
-            state = segments.state(person.profile_id) or MembershipState(profile_id=person.profile_id)
-            if segment_id in state.segments:
-                break
-            try:
-                segments.commit(state, entered=[(segment_id, now)], exited=[], gone=False)
-                break
-            except ConcurrentUpdateError:
-                continue
+    body = MembershipState(profile_id="-", segments={segment_id: now}).model_dump_json(
+        exclude={"version", "profile_id"}
+    )
+    with CustomersTableItem.batch_write() as batch:
+        for person in people:
+            graph.save_profile(person)
+            pk = f"PROFILE#{person.profile_id}"
+            batch.save(MembershipStateItem(pk, "SEGSTATE", version=1, body=body))
+            batch.save(
+                MembershipItem(
+                    pk,
+                    f"SEGMENT#{segment_id}",
+                    audience=f"{segment_id}#{audience_shard(person.profile_id)}",
+                    member=person.profile_id,
+                    since=now,
+                )
+            )
 
 
 def measure_campaigns(messages: int = 300) -> dict[str, Any]:
