@@ -236,6 +236,7 @@ def test_every_targeted_customer_has_exactly_one_outcome(stack, client, senders,
     )
     people = [consented, unconsented, addressless, capped, erased, sms_only]
     held_out = [p for p in people if p != erased and holdout("spring-sale", p, Decimal(20))]
+    assert held_out, "the holdout group is part of this audience"
     campaign(client, "spring-sale", holdout_percent="20", deferrable=False)
     tick()
     tick()  # the schedule firing twice makes one run
