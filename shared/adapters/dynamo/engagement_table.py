@@ -151,6 +151,30 @@ class DynamoEngagement(LowLevelTable):
             for item in self._query_all(f"LEDGER#{program_id}#{shard:02d}"):
                 yield LedgerRow.model_validate({**json.loads(item["body"]), "version": int(item["version"])})
 
+    def count_final_rows(self, program_id: str, *, shard: int) -> int:
+        """Rows of one shard that have their outcome (a cheap progress figure: keys and a filter)."""
+        total, after = 0, None
+        while True:
+            kwargs: dict[str, Any] = {
+                "KeyConditionExpression": "pk = :pk",
+                "FilterExpression": "NOT contains(body, :open1) AND NOT contains(body, :open2)",
+                "ExpressionAttributeValues": dump(
+                    {
+                        ":pk": f"LEDGER#{program_id}#{shard:02d}",
+                        ":open1": '"status":"processing"',
+                        ":open2": '"status":"sending"',
+                    }
+                ),
+                "Select": "COUNT",
+            }
+            if after:
+                kwargs["ExclusiveStartKey"] = after
+            response = self._call("query", **kwargs)
+            total += int(response.get("Count", 0))
+            after = response.get("LastEvaluatedKey")
+            if not after:
+                return total
+
     def rows_page(
         self, program_id: str, *, shard: int, after: str | None, limit: int
     ) -> tuple[list[LedgerRow], str | None]:
