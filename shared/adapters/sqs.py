@@ -110,15 +110,16 @@ class SqsExportQueue:
             raise DependencyUnavailableError("The export queue did not accept the job") from error
 
 
-class SqsSyncRequests:
-    """Channel sync requests: one message per (channel, SKU); the worker reads the value itself."""
+class _WorkQueue:
+    """A queue a worker backs off on: bodies sent in batches of 10, visibility moved on retry."""
+
+    name = "work"
 
     def __init__(self, queue_url: str, *, client: Any = None) -> None:
         self._queue_url = queue_url
         self._client = client or aws_client("sqs")
 
-    def request(self, pairs: Sequence[tuple[str, str]], *, force: bool = False) -> None:
-        bodies = [sync_message(channel_id, sku, force=force) for channel_id, sku in pairs]
+    def _send_bodies(self, bodies: Sequence[str]) -> None:
         for start in range(0, len(bodies), SQS_BATCH_ENTRIES):
             entries = [
                 {"Id": str(index), "MessageBody": body}
@@ -128,11 +129,11 @@ class SqsSyncRequests:
                 response = self._client.send_message_batch(QueueUrl=self._queue_url, Entries=entries)
             except (BotoCoreError, ClientError) as error:
                 raise DependencyUnavailableError(
-                    "The channel sync queue did not accept the requests"
+                    f"The {self.name} queue did not accept the messages"
                 ) from error
             if response.get("Failed"):
                 raise DependencyUnavailableError(
-                    "The channel sync queue refused some requests",
+                    f"The {self.name} queue refused some messages",
                     details={"failed": len(response["Failed"])},
                 )
 
@@ -144,38 +145,28 @@ class SqsSyncRequests:
             )
 
 
-class SqsDispatchQueue:
+class SqsSyncRequests(_WorkQueue):
+    """Channel sync requests: one message per (channel, SKU); the worker reads the value itself."""
+
+    name = "channel sync"
+
+    def request(self, pairs: Sequence[tuple[str, str]], *, force: bool = False) -> None:
+        self._send_bodies([sync_message(channel_id, sku, force=force) for channel_id, sku in pairs])
+
+
+class SqsDispatchQueue(_WorkQueue):
     """Dispatch tasks, up to 20 per message (one message per batch the caller packs)."""
 
-    def __init__(self, queue_url: str, *, client: Any = None) -> None:
-        self._queue_url = queue_url
-        self._client = client or aws_client("sqs")
+    name = "dispatch"
 
     def send(self, batches: Sequence[Sequence[DispatchTask]]) -> None:
-        bodies = [
-            json.dumps({"tasks": [task.model_dump(mode="json") for task in batch]}, separators=(",", ":"))
-            for batch in batches
-            if batch
-        ]
-        for start in range(0, len(bodies), SQS_BATCH_ENTRIES):
-            entries = [
-                {"Id": str(i), "MessageBody": body}
-                for i, body in enumerate(bodies[start : start + SQS_BATCH_ENTRIES])
+        self._send_bodies(
+            [
+                json.dumps({"tasks": [task.model_dump(mode="json") for task in batch]}, separators=(",", ":"))
+                for batch in batches
+                if batch
             ]
-            try:
-                response = self._client.send_message_batch(QueueUrl=self._queue_url, Entries=entries)
-            except (BotoCoreError, ClientError) as error:
-                raise DependencyUnavailableError("The dispatch queue did not accept the tasks") from error
-            if response.get("Failed"):
-                raise DependencyUnavailableError(
-                    "The dispatch queue refused some tasks", details={"failed": len(response["Failed"])}
-                )
-
-    def retry_later(self, receipt_handle: str, seconds: int) -> None:
-        with contextlib.suppress(BotoCoreError, ClientError):
-            self._client.change_message_visibility(
-                QueueUrl=self._queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
-            )
+        )
 
 
 FIRST_RETRY_SECONDS = 10

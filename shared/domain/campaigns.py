@@ -298,12 +298,6 @@ def address_of(profile: Profile, channel: str) -> str | None:
 
 # ------------------------------------------------------------------ the dispatcher
 @dataclass
-class Outcome:
-    status: str
-    reason: str | None = None
-
-
-@dataclass
 class Dispatcher:
     store: EngagementStore
     programs: ProgramDirectory
@@ -484,16 +478,7 @@ class Dispatcher:
                 }
             ),
         )
-        message = OutboundMessage(
-            idempotency_key=dispatch_key,
-            channel=channel,
-            address=address,
-            profile_id=row.profile_id,
-            program_id=row.program_id,
-            unsubscribe_url=self.unsubscribe_url(row.profile_id, channel, row.program_id),
-            **rendered,
-        )
-        return self._send(sending, message, taken, now)
+        return self._send(sending, self._message(row, channel, address, rendered), taken, now)
 
     def _send(self, row: LedgerRow, message: OutboundMessage, taken: list[str], now: datetime) -> str:
         sender = self.senders[message.channel]
@@ -541,16 +526,21 @@ class Dispatcher:
             rendered = self._render(content, context)
         except RenderError:
             return self._close(row, "failed", "render_error", now)
-        message = OutboundMessage(
+        message = self._message(row, row.channel or "", address or row.profile_id, rendered)
+        return self._send(row, message, [], now)
+
+    def _message(
+        self, row: LedgerRow, channel: str, address: str, rendered: dict[str, Any]
+    ) -> OutboundMessage:
+        return OutboundMessage(
             idempotency_key=row.key,
-            channel=row.channel,
-            address=address or row.profile_id,
+            channel=channel,
+            address=address,
             profile_id=row.profile_id,
             program_id=row.program_id,
-            unsubscribe_url=self.unsubscribe_url(row.profile_id, row.channel or "", row.program_id),
+            unsubscribe_url=self.unsubscribe_url(row.profile_id, channel, row.program_id),
             **rendered,
         )
-        return self._send(row, message, [], now)
 
     # ---------------------------------------------------------- the decisions
     def _timing(
@@ -645,7 +635,7 @@ class Dispatcher:
 
 
 # ------------------------------------------------------------------ the report
-def proportion_ci(successes: int, total: int) -> float:
+def _variance(successes: int, total: int) -> float:
     if total == 0:
         return 0.0
     p = successes / total
@@ -683,8 +673,7 @@ def measure(
     rate_c = len(converted_control) / len(control) if control else 0.0
     lift = rate_t - rate_c
     margin = 1.96 * math.sqrt(
-        proportion_ci(len(converted_treated), len(treated))
-        + proportion_ci(len(converted_control), len(control))
+        _variance(len(converted_treated), len(treated)) + _variance(len(converted_control), len(control))
     )
     sent_by_channel = Counter(row.channel for row in treated)
     cost = sum(

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -551,7 +551,3 @@ def from_template(name: str, overrides: dict[str, Any]) -> JourneyChange:
     if name not in TEMPLATES:
         raise NotFoundError(f"No journey template {name!r}", details={"templates": sorted(TEMPLATES)})
     return JourneyChange.model_validate({**TEMPLATES[name], **overrides})
-
-
-def utc(moment: datetime) -> datetime:
-    return moment.astimezone(UTC)

@@ -175,16 +175,6 @@ class DynamoEngagement(LowLevelTable):
             if not after:
                 return total
 
-    def rows_page(
-        self, program_id: str, *, shard: int, after: str | None, limit: int
-    ) -> tuple[list[LedgerRow], str | None]:
-        pk = f"LEDGER#{program_id}#{shard:02d}"
-        items, last = self._query(pk, after={"pk": pk, "sk": after} if after else None, limit=limit)
-        rows = [
-            LedgerRow.model_validate({**json.loads(i["body"]), "version": int(i["version"])}) for i in items
-        ]
-        return rows, (last or {}).get("sk")
-
     # ------------------------------------------------------------ frequency slots
     def take_slot(
         self, bucket: str, op_id: str, *, limit: int, expires_at: datetime
