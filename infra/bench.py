@@ -265,8 +265,8 @@ def measure_requests(touchpoints: int, *, batch: int = 1) -> dict[str, Any]:
     from infra.lambda_runtime import LambdaContext, sqs_event
     from infra.template import load_template
     from shared import dependencies
-    from shared.domain.credentials import secret_digest
-    from shared.domain.touchpoints import Source
+    from shared.domain.ingest.credentials import secret_digest
+    from shared.domain.ingest.touchpoints import Source
 
     template = load_template()
     saved_environment = dict(os.environ)
@@ -390,8 +390,8 @@ def measure_segments(touchpoints: int) -> dict[str, Any]:
     from infra.lambda_runtime import LambdaContext, sqs_event
     from infra.template import load_template
     from shared import dependencies
-    from shared.domain.credentials import secret_digest
-    from shared.domain.touchpoints import Source
+    from shared.domain.ingest.credentials import secret_digest
+    from shared.domain.ingest.touchpoints import Source
 
     template = load_template()
     specs = function_specs(template)
@@ -516,8 +516,9 @@ def measure_membership(members: int = 200) -> dict[str, Any]:
     from infra.template import load_template
     from shared import dependencies
     from shared.clock import SystemClock
-    from shared.domain.coupons import CouponCheck, CouponDefinition, Coupons
-    from shared.domain.loyalty import Account, Change, LoyaltyBook, LoyaltyRules, earn_for_order, redeem
+    from shared.domain.loyalty.book import LoyaltyBook, earn_for_order
+    from shared.domain.loyalty.coupons import CouponCheck, CouponDefinition, Coupons
+    from shared.domain.loyalty.ledger import Account, Change, LoyaltyRules, redeem
 
     class CountingPublisher:
         def __init__(self) -> None:
@@ -615,10 +616,11 @@ def measure_inventory(operations: int = 100, buckets: int = 8) -> dict[str, Any]
     from infra.template import load_template
     from shared import dependencies
     from shared.clock import SystemClock
-    from shared.domain.channel_sync import ChannelSync, SyncFanOut
-    from shared.domain.inventory import Inventory, ReservationRequest
-    from shared.domain.pricing import PriceEntry
-    from shared.domain.sales_channels import Location, RegistryDirectory, SalesChannel
+    from shared.domain.commerce.channel_sync import ChannelSync, SyncFanOut
+    from shared.domain.commerce.inventory import Inventory
+    from shared.domain.commerce.pricing import PriceEntry
+    from shared.domain.commerce.sales_channels import Location, RegistryDirectory, SalesChannel
+    from shared.domain.commerce.stock import ReservationRequest
 
     class AcceptingEndpoints:
         def push(self, channel: Any, message_id: str, payload: Any, *, now: Any) -> None:
@@ -731,9 +733,9 @@ def measure_inventory(operations: int = 100, buckets: int = 8) -> dict[str, Any]
 
 
 def _bench_people(count: int, now: Any) -> list[Any]:
-    from shared.domain.identifiers import Identifier, IdentifierType
-    from shared.domain.profiles import ConsentState, Profile, TraitValue
-    from shared.domain.touchpoints import ConsentStatus
+    from shared.domain.customers.profiles import ConsentState, Profile, TraitValue
+    from shared.domain.ingest.touchpoints import ConsentStatus
+    from shared.domain.kernel.identifiers import Identifier, IdentifierType
 
     granted = {
         "email:marketing": ConsentState(
@@ -759,7 +761,7 @@ def _seed_audience(people: list[Any], segment_id: str, now: Any) -> None:
     """Profiles and their segment membership written straight into the tables (what the
     touchpoint pipeline and the segment consumer would have left there)."""
     from shared import dependencies
-    from shared.domain.segments import MembershipState, SegmentDefinition
+    from shared.domain.segments.live import MembershipState, SegmentDefinition
 
     graph, segments = dependencies.get_customer_graph(), dependencies.get_segment_store()
     if segments.definition(segment_id) is None:
@@ -778,7 +780,7 @@ def _seed_audience(people: list[Any], segment_id: str, now: Any) -> None:
     # transaction, which makes seeding thousands through `commit` slow and memory-hungry.
     from shared.adapters.dynamo.customers_table import CustomersTableItem
     from shared.adapters.dynamo.segments_store import MembershipItem, MembershipStateItem
-    from shared.domain.segments import audience_shard
+    from shared.domain.segments.live import audience_shard
 
     body = MembershipState(profile_id="-", segments={segment_id: now}).model_dump_json(
         exclude={"version", "profile_id"}
@@ -810,7 +812,7 @@ def measure_campaigns(messages: int = 300) -> dict[str, Any]:
     from infra.template import load_template
     from shared import dependencies
     from shared.clock import SystemClock
-    from shared.domain.campaigns import CampaignChange, DispatchTask
+    from shared.domain.engagement.models import CampaignChange, DispatchTask
 
     class Accepting:
         idempotent = False
@@ -853,7 +855,7 @@ def measure_campaigns(messages: int = 300) -> dict[str, Any]:
             people = _bench_people(messages, now)
             _seed_audience(people, "bench-all", now)
             engagement = dependencies.get_engagement()
-            from shared.domain.frequency import FrequencyPolicy
+            from shared.domain.engagement.frequency import FrequencyPolicy
 
             engagement.save_policy(
                 FrequencyPolicy(
@@ -977,7 +979,7 @@ def measure_local_campaign(size: int = 10_000) -> dict[str, Any]:
             call("POST", "/campaigns/bench-10k/launch")
             # Progress is counted cheaply (rows with an outcome, per ledger shard, Select=COUNT); the
             # report, which reads every row, is asked for once at the end.
-            from shared.domain.campaigns import LEDGER_SHARDS
+            from shared.domain.engagement.models import LEDGER_SHARDS
 
             engagement = dependencies.get_engagement()
             while time.monotonic() - started < 3600:
@@ -1008,7 +1010,7 @@ def measure_cpu(touchpoints: int) -> dict[str, float]:
     from functions.touchpoints.handler import lambda_handler as consume
     from infra.lambda_runtime import LambdaContext
     from infra.template import FunctionSpec
-    from shared.domain.touchpoints import Source
+    from shared.domain.ingest.touchpoints import Source
     from tests.fakes import (
         FakeClock,
         InMemoryCustomerGraph,
@@ -1097,7 +1099,7 @@ def measure_batches(batch: int = 100, batches: int = 20) -> dict[str, Any]:
     from chalice.test import Client
 
     from functions.api.app import app
-    from shared.domain.touchpoints import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, Source
+    from shared.domain.ingest.touchpoints import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, Source
     from tests.fakes import FakeClock, InMemorySourceRegistry, InMemoryTouchpointQueue
 
     registry, queue = InMemorySourceRegistry(), InMemoryTouchpointQueue()

@@ -15,8 +15,8 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from shared.domain.errors import AuthenticationError
-from shared.domain.signatures import verify_standard_webhooks
+from shared.domain.ingest.signatures import verify_standard_webhooks
+from shared.domain.kernel.errors import AuthenticationError
 
 
 @dataclass

@@ -24,8 +24,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
-from shared.domain.channels.ses import string_to_sign
-from shared.domain.signatures import wechat_signature
+from shared.domain.ingest.channels.ses import string_to_sign
+from shared.domain.ingest.signatures import wechat_signature
 
 SES_TOPIC = "arn:aws:sns:us-east-1:123456789012:omnireach-demo-ses"
 SNS_CERT_URL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-demo.pem"

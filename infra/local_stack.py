@@ -99,8 +99,8 @@ class LocalStack:
         )
 
         from shared import dependencies
-        from shared.domain.sources import NewSource, create_source
-        from shared.domain.touchpoints import Channel, SourceKind
+        from shared.domain.ingest.sources import NewSource, create_source
+        from shared.domain.ingest.touchpoints import Channel, SourceKind
 
         dependencies.reset()
         create_source(

@@ -12,22 +12,22 @@ from pydantic.json_schema import models_json_schema
 
 from functions.api.routes.campaigns import NewCampaign, NewJourney
 from functions.api.routes.members import DefinitionChange, ExchangeRequest, IssueRequest, ReferrerRequest
-from shared.domain.channels.standard import StandardWebhookPayload
-from shared.domain.coupons import CouponCheck, CouponDefinition
-from shared.domain.frequency import FrequencyPolicy
-from shared.domain.identifiers import IdentifierType
-from shared.domain.inventory import (
+from shared.domain.commerce.pricing import PriceChange, Promotion
+from shared.domain.commerce.sales_channels import ChannelChange, LocationChange
+from shared.domain.commerce.stock import (
     AdjustmentRequest,
     CommitRequest,
     CountRequest,
     ReservationRequest,
     StockSettingsChange,
 )
-from shared.domain.loyalty import AdjustRequest, RedeemRequest
-from shared.domain.pricing import PriceChange, Promotion
-from shared.domain.sales_channels import ChannelChange, LocationChange
-from shared.domain.sources import NewSource, SourceChange
-from shared.domain.touchpoints import SegmentCall, Source, Touchpoint
+from shared.domain.engagement.frequency import FrequencyPolicy
+from shared.domain.ingest.channels.standard import StandardWebhookPayload
+from shared.domain.ingest.sources import NewSource, SourceChange
+from shared.domain.ingest.touchpoints import SegmentCall, Source, Touchpoint
+from shared.domain.kernel.identifiers import IdentifierType
+from shared.domain.loyalty.book import AdjustRequest, RedeemRequest
+from shared.domain.loyalty.coupons import CouponCheck, CouponDefinition
 from shared.error_envelope import ErrorEnvelope
 
 OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.json"

@@ -40,37 +40,42 @@ from shared.adapters.sqs import (
     SqsTouchpointQueue,
 )
 from shared.clock import SystemClock
-from shared.domain.audience_export import ExportFiles, ExportJobs, ExportQueue
-from shared.domain.campaign_service import CampaignService
-from shared.domain.campaigns import Dispatcher
-from shared.domain.channel_sync import ChannelEndpoints, ChannelSync, SyncFanOut
-from shared.domain.classification import ClassificationRules
-from shared.domain.coupons import Coupons
-from shared.domain.errors import ConfigurationError
-from shared.domain.identity import IdentityPolicy, parse_policy
-from shared.domain.ingest import ArchivePolicy
-from shared.domain.inventory import Inventory
-from shared.domain.journeys import Journeys
-from shared.domain.loyalty import LoyaltyBook, LoyaltyRules
-from shared.domain.messaging import Sender
-from shared.domain.personalisation import ProfilePersonaliser
-from shared.domain.ports import (
-    Clock,
-    EventPublisher,
-    QueueInspector,
+from shared.domain.commerce.channel_sync import ChannelEndpoints, ChannelSync, SyncFanOut
+from shared.domain.commerce.inventory import Inventory
+from shared.domain.commerce.pricing import effective_price
+from shared.domain.commerce.sales_channels import RegistryDirectory
+from shared.domain.customers.identity import IdentityPolicy, parse_policy
+from shared.domain.customers.privacy import ErasureJobs, PersonalData
+from shared.domain.engagement.campaigns import CampaignService
+from shared.domain.engagement.dispatch import Dispatcher
+from shared.domain.engagement.journeys import Journeys
+from shared.domain.engagement.messaging import Sender
+from shared.domain.engagement.personalisation import ProfilePersonaliser
+from shared.domain.engagement.programs import (
+    CampaignRivals,
+    StoredPrograms,
+    unsubscribe_secret,
+    unsubscribe_token,
+)
+from shared.domain.ingest.intake import ArchivePolicy
+from shared.domain.ingest.ports import (
     SnsCertificates,
     SnsSubscriptions,
     SourceRegistry,
     TouchpointArchive,
     TouchpointQueue,
 )
-from shared.domain.pricing import effective_price
-from shared.domain.privacy import ErasureJobs, PersonalData
-from shared.domain.programs import CampaignRivals, StoredPrograms, unsubscribe_secret, unsubscribe_token
-from shared.domain.queue_health import MonitoredQueue
-from shared.domain.recompute import ProfileScanner, RecomputeJobs, RecomputeTasks
-from shared.domain.sales_channels import RegistryDirectory
-from shared.domain.segments import Refresher, SegmentStore
+from shared.domain.kernel.errors import ConfigurationError
+from shared.domain.kernel.ports import Clock, EventPublisher
+from shared.domain.loyalty.book import LoyaltyBook
+from shared.domain.loyalty.coupons import Coupons
+from shared.domain.loyalty.ledger import LoyaltyRules
+from shared.domain.operations.ports import QueueInspector
+from shared.domain.operations.queue_health import MonitoredQueue
+from shared.domain.segments.classification import ClassificationRules
+from shared.domain.segments.export import ExportFiles, ExportJobs, ExportQueue
+from shared.domain.segments.live import Refresher, SegmentStore
+from shared.domain.segments.recompute import ProfileScanner, RecomputeJobs, RecomputeTasks
 from shared.settings import get_settings
 
 

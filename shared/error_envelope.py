@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic import ValidationError as PydanticValidationError
 
-from shared.domain import errors
+from shared.domain.kernel import errors
 
 _STATUS_BY_ERROR: tuple[tuple[type[errors.OmnireachError], int], ...] = (
     (errors.PayloadTooLargeError, 413),

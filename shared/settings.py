@@ -14,7 +14,7 @@ from typing import Literal
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from shared.domain.errors import ConfigurationError
+from shared.domain.kernel.errors import ConfigurationError
 
 ResourceSetting = Literal[
     "touchpoints_table",

@@ -9,20 +9,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from shared.domain.classification import CutPoints
-from shared.domain.coupons import Coupon, MemberCoupon
-from shared.domain.credentials import secret_digest
-from shared.domain.customers import ConcurrentUpdateError, MergeCommit, MergeRecord, UnmergeCommit
-from shared.domain.errors import ConflictError, DependencyUnavailableError
-from shared.domain.identity import IdentityRecord
-from shared.domain.loyalty import Account
-from shared.domain.ports import ArchivedTouchpoint
-from shared.domain.privacy import ErasureRequest
-from shared.domain.profiles import Profile
-from shared.domain.queue_health import QueueDepth
-from shared.domain.recompute import PartSample, Phase, RecomputeJob
-from shared.domain.segments import MembershipState, SegmentDefinition
-from shared.domain.touchpoints import Source, SourceSecrets, Touchpoint
+from shared.domain.customers.identity import IdentityRecord
+from shared.domain.customers.ports import MergeCommit, MergeRecord, UnmergeCommit
+from shared.domain.customers.privacy import ErasureRequest
+from shared.domain.customers.profiles import Profile
+from shared.domain.ingest.credentials import secret_digest
+from shared.domain.ingest.ports import ArchivedTouchpoint
+from shared.domain.ingest.touchpoints import Source, SourceSecrets, Touchpoint
+from shared.domain.kernel.errors import ConcurrentUpdateError, ConflictError, DependencyUnavailableError
+from shared.domain.loyalty.coupons import Coupon, MemberCoupon
+from shared.domain.loyalty.ledger import Account
+from shared.domain.operations.queue_health import QueueDepth
+from shared.domain.segments.classification import CutPoints
+from shared.domain.segments.live import MembershipState, SegmentDefinition
+from shared.domain.segments.recompute import PartSample, Phase, RecomputeJob
 
 
 @dataclass
@@ -581,7 +581,7 @@ class InMemoryStock:
         return True
 
     def buckets(self, sku: str, location_id: str) -> list[Any]:
-        from shared.domain.inventory import Bucket
+        from shared.domain.commerce.stock import Bucket
 
         return [
             Bucket(bucket=number, **{k: v for k, v in row.items() if k != "ops"}, ops=frozenset(row["ops"]))
@@ -608,7 +608,7 @@ class InMemoryStock:
         expected_version: int | None = None,
         now: datetime,
     ) -> Any:
-        from shared.domain.inventory import Outcome
+        from shared.domain.commerce.stock import Outcome
 
         row = self.bucket_rows.get((sku, location_id, bucket))
         if row is None:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from shared import dependencies
-from shared.domain.credentials import basic_auth_username, bearer_token
-from shared.domain.errors import PermissionDeniedError
-from shared.domain.ingest import authenticate_source, check_admin_key
+from shared.domain.ingest.credentials import basic_auth_username, bearer_token
+from shared.domain.ingest.intake import authenticate_source, check_admin_key
+from shared.domain.kernel.errors import PermissionDeniedError
 from shared.settings import get_settings
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from chalice.app import Response
 from pydantic import ValidationError
 
-from shared.domain.errors import AuthenticationError, OmnireachError
+from shared.domain.kernel.errors import AuthenticationError, OmnireachError
 from shared.error_envelope import envelope, from_domain_error, from_validation_error
 from shared.observability import logger
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-from shared.domain.errors import InvalidInputError, PayloadTooLargeError
-from shared.domain.payloads import parse_json_object
+from shared.domain.ingest.payloads import parse_json_object
+from shared.domain.kernel.errors import InvalidInputError, PayloadTooLargeError
 
 
 def decoded(raw_body: bytes, content_encoding: str | None, *, max_bytes: int) -> bytes:

@@ -16,9 +16,9 @@ from pydantic import ValidationError
 
 from shared import dependencies
 from shared.adapters.sqs import backoff_seconds
-from shared.domain.campaigns import DispatchTask
-from shared.domain.errors import OmnireachError
-from shared.domain.messaging import ThrottledError
+from shared.domain.engagement.messaging import ThrottledError
+from shared.domain.engagement.models import DispatchTask
+from shared.domain.kernel.errors import OmnireachError
 from shared.observability import logger, metrics, tracer
 
 

@@ -15,9 +15,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import dependencies
 from shared.adapters.events import BusEvent, consume_bus_records
-from shared.domain.customers import ORDER_PLACED, PROFILE_CHANGED
-from shared.domain.ingest import TOUCHPOINT_RECORDED
-from shared.domain.programs import attribute_order
+from shared.domain.engagement.programs import attribute_order
+from shared.domain.ingest.intake import TOUCHPOINT_RECORDED
+from shared.domain.kernel.events import ORDER_PLACED, PROFILE_CHANGED
 from shared.observability import logger, metrics, tracer
 
 

@@ -16,8 +16,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import dependencies
 from shared.adapters.sqs import backoff_seconds
-from shared.domain.channel_sync import EndpointError
-from shared.domain.errors import NotFoundError, OmnireachError
+from shared.domain.commerce.channel_sync import EndpointError
+from shared.domain.kernel.errors import NotFoundError, OmnireachError
 from shared.observability import logger, metrics, tracer
 
 

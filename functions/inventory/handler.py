@@ -17,9 +17,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import dependencies
 from shared.adapters.events import BusEvent, consume_bus_records
-from shared.domain.customers import ORDER_PLACED, ORDER_REFUNDED
-from shared.domain.ingest import TOUCHPOINT_RECORDED
-from shared.domain.inventory import Inventory, SaleLine, restock_refund, sell_order
+from shared.domain.commerce.inventory import Inventory, restock_refund, sell_order
+from shared.domain.commerce.stock import SaleLine
+from shared.domain.ingest.intake import TOUCHPOINT_RECORDED
+from shared.domain.kernel.events import ORDER_PLACED, ORDER_REFUNDED
 from shared.observability import logger, metrics, tracer
 
 

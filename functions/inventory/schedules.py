@@ -17,7 +17,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import dependencies
-from shared.domain.pricing import boundaries_between, covered_skus
+from shared.domain.commerce.pricing import boundaries_between, covered_skus
 from shared.observability import logger, metrics, tracer
 
 PROMOTION_CURSOR = "PROMOTIONS"

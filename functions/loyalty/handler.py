@@ -12,9 +12,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import dependencies
 from shared.adapters.events import BusEvent, consume_bus_records
-from shared.domain.customers import ORDER_PLACED, ORDER_REFUNDED, PROFILE_CHANGED
-from shared.domain.loyalty import LoyaltyBook, earn_for_order, note_birthday, reverse_for_refund
-from shared.domain.segment_rules import birthday_month_day
+from shared.domain.kernel.events import ORDER_PLACED, ORDER_REFUNDED, PROFILE_CHANGED
+from shared.domain.loyalty.book import LoyaltyBook, earn_for_order, note_birthday, reverse_for_refund
+from shared.domain.segments.rules import birthday_month_day
 from shared.observability import logger, metrics, tracer
 
 BIRTHDAY_FIELDS = {"traits.birthday", "traits.timezone"}

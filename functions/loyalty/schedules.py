@@ -10,8 +10,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import dependencies
-from shared.domain.loyalty import run_daily
-from shared.domain.perks import issue_birthday_perks
+from shared.domain.loyalty.book import run_daily
+from shared.domain.loyalty.perks import issue_birthday_perks
 from shared.observability import logger, metrics, tracer
 
 

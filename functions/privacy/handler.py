@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field, Json
 
 from shared import dependencies
-from shared.domain.privacy import run_erasure
+from shared.domain.customers.privacy import run_erasure
 from shared.observability import logger, metrics, tracer
 from shared.settings import get_settings
 

@@ -9,7 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import dependencies
-from shared.domain.monitoring import check_queues
+from shared.domain.operations.monitoring import check_queues
 from shared.observability import logger, metrics, tracer
 
 

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field, Json
 
 from shared import dependencies
-from shared.domain.audience_export import run_export
+from shared.domain.segments.export import run_export
 from shared.observability import logger, metrics, tracer
 
 

@@ -13,8 +13,8 @@ from pydantic import ValidationError
 
 from shared import dependencies
 from shared.adapters.events import BusEventRecord
-from shared.domain.errors import OmnireachError
-from shared.domain.segments import profiles_named
+from shared.domain.kernel.errors import OmnireachError
+from shared.domain.segments.live import profiles_named
 from shared.observability import logger, metrics, tracer
 
 

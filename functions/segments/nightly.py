@@ -8,7 +8,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import dependencies
-from shared.domain.recompute import start_recompute
+from shared.domain.segments.recompute import start_recompute
 from shared.observability import logger, metrics, tracer
 from shared.settings import get_settings
 

@@ -13,7 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field, Json
 
 from shared import dependencies
-from shared.domain.recompute import Phase, apply_part, sample_part
+from shared.domain.segments.recompute import Phase, apply_part, sample_part
 from shared.observability import logger, metrics, tracer
 
 

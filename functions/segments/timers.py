@@ -9,7 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import dependencies
-from shared.domain.segments import run_due_rechecks
+from shared.domain.segments.live import run_due_rechecks
 from shared.observability import logger, metrics, tracer
 
 PAGE = 500

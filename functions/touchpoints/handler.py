@@ -14,9 +14,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json, ValidationError
 
 from shared import dependencies
-from shared.domain.customers import Outcome, fold_touchpoints
-from shared.domain.errors import OmnireachError
-from shared.domain.touchpoints import Touchpoint
+from shared.domain.customers.folding import Outcome, fold_touchpoints
+from shared.domain.ingest.touchpoints import Touchpoint
+from shared.domain.kernel.errors import OmnireachError
 from shared.observability import logger, metrics, tracer
 
 

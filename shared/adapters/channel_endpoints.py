@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from shared.domain.channel_sync import EndpointError
-from shared.domain.sales_channels import SalesChannel
+from shared.domain.commerce.channel_sync import EndpointError
+from shared.domain.commerce.sales_channels import SalesChannel
 
 TIMEOUT_SECONDS = 5
 

@@ -15,7 +15,7 @@ from pydantic import BaseModel, Field, Json, ValidationError
 
 from shared.adapters.aws_clients import client as aws_client
 from shared.adapters.batching import chunks
-from shared.domain.errors import DependencyUnavailableError, OmnireachError
+from shared.domain.kernel.errors import DependencyUnavailableError, OmnireachError
 from shared.observability import logger, metrics
 
 EVENT_SOURCE = "omnireach"

@@ -9,7 +9,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.adapters.aws_clients import client as aws_client
-from shared.domain.errors import DependencyUnavailableError
+from shared.domain.kernel.errors import DependencyUnavailableError
 
 DOWNLOAD_LINK_SECONDS = 3600
 

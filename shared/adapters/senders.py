@@ -25,7 +25,7 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.adapters.aws_clients import client as aws_client
-from shared.domain.messaging import OutboundMessage, PermanentSendError, ThrottledError
+from shared.domain.engagement.messaging import OutboundMessage, PermanentSendError, ThrottledError
 
 THROTTLING = {
     "TooManyRequestsException",

@@ -6,7 +6,7 @@ from __future__ import annotations
 import threading
 import urllib.request
 
-from shared.domain.errors import DependencyUnavailableError
+from shared.domain.kernel.errors import DependencyUnavailableError
 
 TIMEOUT_SECONDS = 2
 

@@ -12,12 +12,12 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.adapters.aws_clients import client as aws_client
 from shared.adapters.batching import chunks
-from shared.domain.campaigns import DispatchTask
-from shared.domain.channel_sync import sync_message
-from shared.domain.errors import DependencyUnavailableError
-from shared.domain.queue_health import QueueDepth
-from shared.domain.recompute import Phase
-from shared.domain.touchpoints import Touchpoint
+from shared.domain.commerce.channel_sync import sync_message
+from shared.domain.engagement.models import DispatchTask
+from shared.domain.ingest.touchpoints import Touchpoint
+from shared.domain.kernel.errors import DependencyUnavailableError
+from shared.domain.operations.queue_health import QueueDepth
+from shared.domain.segments.recompute import Phase
 
 SQS_BATCH_ENTRIES = 10
 SQS_BATCH_BYTES = 256 * 1024

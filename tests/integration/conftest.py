@@ -9,9 +9,9 @@ from infra.emulator import DeployedStack, deploy, function_specs
 from infra.lambda_runtime import LambdaContext
 from infra.template import load_template
 from shared import dependencies
-from shared.domain.credentials import secret_digest
-from shared.domain.sources import NewSource, create_source
-from shared.domain.touchpoints import Channel, SourceKind
+from shared.domain.ingest.credentials import secret_digest
+from shared.domain.ingest.sources import NewSource, create_source
+from shared.domain.ingest.touchpoints import Channel, SourceKind
 
 ADMIN_KEY = "integration-admin-key"
 WRITE_KEY = "integration-write-key"

@@ -8,8 +8,8 @@ from shared.adapters.dynamo.touchpoints_table import (
     DynamoSourceRegistry,
     DynamoTouchpointArchive,
 )
-from shared.domain.errors import ConflictError
-from shared.domain.touchpoints import Channel, Source, SourceKind, Touchpoint, TouchpointType
+from shared.domain.ingest.touchpoints import Channel, Source, SourceKind, Touchpoint, TouchpointType
+from shared.domain.kernel.errors import ConflictError
 
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 

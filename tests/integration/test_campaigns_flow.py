@@ -21,11 +21,11 @@ from functions.segments.handler import lambda_handler as segments_consumer
 from infra.lambda_runtime import sqs_event
 from shared import dependencies
 from shared.adapters.senders import InboxSender
-from shared.domain.campaigns import holdout
-from shared.domain.identifiers import Identifier, IdentifierType
-from shared.domain.identity import identity_key
-from shared.domain.messaging import OutboundMessage, ThrottledError
-from shared.domain.touchpoints import Channel, ConsentSignal, ConsentStatus, Touchpoint, TouchpointType
+from shared.domain.customers.identity import identity_key
+from shared.domain.engagement.dispatch import holdout
+from shared.domain.engagement.messaging import OutboundMessage, ThrottledError
+from shared.domain.ingest.touchpoints import Channel, ConsentSignal, ConsentStatus, Touchpoint, TouchpointType
+from shared.domain.kernel.identifiers import Identifier, IdentifierType
 from tests.fakes import FakeClock
 from tests.integration.conftest import context_for
 from tests.integration.test_erasure import run_privacy_jobs
@@ -319,7 +319,7 @@ def test_a_message_queued_before_an_unsubscribe_is_not_sent(stack, client, sende
     tick()  # on the queue now
     link = dependencies.unsubscribe_link(jen, "email", "queued")
     assert link is None  # no public URL in this stack: the token is made directly
-    from shared.domain.programs import unsubscribe_secret, unsubscribe_token
+    from shared.domain.engagement.programs import unsubscribe_secret, unsubscribe_token
     from shared.settings import get_settings
 
     token = unsubscribe_token(

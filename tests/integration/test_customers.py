@@ -9,11 +9,12 @@ import pytest
 
 from shared import dependencies
 from shared.adapters.dynamo.customers_table import DynamoCustomerGraph
-from shared.domain.customers import ConcurrentUpdateError, fold_touchpoints
-from shared.domain.history import walk
-from shared.domain.identifiers import IdentifierType
-from shared.domain.identity import identity_key
-from shared.domain.touchpoints import TouchpointType
+from shared.domain.customers.folding import fold_touchpoints
+from shared.domain.customers.history import walk
+from shared.domain.customers.identity import identity_key
+from shared.domain.ingest.touchpoints import TouchpointType
+from shared.domain.kernel.errors import ConcurrentUpdateError
+from shared.domain.kernel.identifiers import IdentifierType
 from tests.fakes import FakeClock, RecordingPublisher
 from tests.unit.customers_support import T0, ids, touchpoint
 

@@ -18,7 +18,7 @@ from functions.privacy.handler import lambda_handler as privacy_job
 from infra.bench import captured_output
 from infra.lambda_runtime import sqs_event
 from shared import dependencies
-from shared.domain.sources import NewSource, create_source
+from shared.domain.ingest.sources import NewSource, create_source
 from tests.integration.conftest import ADMIN_KEY, WRITE_KEY, context_for
 from tests.integration.test_touchpoint_slice import deliver, drain
 

@@ -15,8 +15,8 @@ from functions.api.app import app
 from functions.loyalty.handler import lambda_handler as loyalty_consumer
 from infra.lambda_runtime import sqs_event
 from shared import dependencies
-from shared.domain.sources import NewSource, create_source
-from shared.domain.touchpoints import Channel, SourceKind
+from shared.domain.ingest.sources import NewSource, create_source
+from shared.domain.ingest.touchpoints import Channel, SourceKind
 from tests.fakes import FakeClock
 from tests.integration.conftest import context_for
 from tests.integration.test_segments_flow import ADMIN, NOW, SEGMENT, api, run_queue

@@ -151,7 +151,7 @@ def test_the_same_webhook_delivered_three_times_is_one_touchpoint(stack, client)
     import hmac
 
     from shared import dependencies
-    from shared.domain.sources import NewSource, create_source
+    from shared.domain.ingest.sources import NewSource, create_source
 
     secret = "shpss_integration_secret_0123456789"
     create_source(

@@ -6,13 +6,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from shared import dependencies
-from shared.domain.campaigns import Dispatcher, DispatchTask, Program
-from shared.domain.errors import OmnireachError
-from shared.domain.frequency import FrequencyPolicy
-from shared.domain.identifiers import Identifier, IdentifierType
-from shared.domain.messaging import OutboundMessage
-from shared.domain.profiles import ConsentState, Profile, TraitValue
-from shared.domain.touchpoints import ConsentStatus
+from shared.domain.customers.profiles import ConsentState, Profile, TraitValue
+from shared.domain.engagement.dispatch import Dispatcher
+from shared.domain.engagement.frequency import FrequencyPolicy
+from shared.domain.engagement.messaging import OutboundMessage
+from shared.domain.engagement.models import DispatchTask, Program
+from shared.domain.ingest.touchpoints import ConsentStatus
+from shared.domain.kernel.errors import OmnireachError
+from shared.domain.kernel.identifiers import Identifier, IdentifierType
 from tests.fakes import FakeClock
 from tests.races.test_profile_races import run_together
 

@@ -9,14 +9,14 @@ from dataclasses import dataclass, field
 import pytest
 
 from shared import dependencies
-from shared.domain.inventory import (
+from shared.domain.commerce.inventory import Inventory
+from shared.domain.commerce.sales_channels import Location, RegistryDirectory, SalesChannel
+from shared.domain.commerce.stock import (
     InsufficientStockError,
-    Inventory,
     OperationInProgressError,
     ReservationRequest,
     ReservationStatus,
 )
-from shared.domain.sales_channels import Location, RegistryDirectory, SalesChannel
 from tests.fakes import FakeClock
 from tests.races.test_profile_races import run_together
 

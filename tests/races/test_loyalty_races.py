@@ -5,8 +5,9 @@ from __future__ import annotations
 from decimal import Decimal
 
 from shared import dependencies
-from shared.domain.coupons import CouponCheck, CouponDefinition, CouponRefusedError, Coupons
-from shared.domain.loyalty import InsufficientPointsError, LoyaltyBook, LoyaltyRules, earn_for_order, redeem
+from shared.domain.loyalty.book import LoyaltyBook, earn_for_order
+from shared.domain.loyalty.coupons import CouponCheck, CouponDefinition, CouponRefusedError, Coupons
+from shared.domain.loyalty.ledger import InsufficientPointsError, LoyaltyRules, redeem
 from tests.fakes import FakeClock, RecordingPublisher
 from tests.races.test_profile_races import run_together
 from tests.unit.test_loyalty import T0, order

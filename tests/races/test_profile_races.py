@@ -7,11 +7,11 @@ from collections.abc import Callable
 from datetime import timedelta
 
 from shared import dependencies
-from shared.domain.customers import FoldResult, fold_touchpoints
-from shared.domain.history import walk
-from shared.domain.identifiers import IdentifierType
-from shared.domain.profile_admin import find_by_identifier
-from shared.domain.touchpoints import TouchpointType
+from shared.domain.customers.admin import find_by_identifier
+from shared.domain.customers.folding import FoldResult, fold_touchpoints
+from shared.domain.customers.history import walk
+from shared.domain.ingest.touchpoints import TouchpointType
+from shared.domain.kernel.identifiers import IdentifierType
 from tests.fakes import FakeClock, RecordingPublisher
 from tests.unit.customers_support import T0, ids, touchpoint
 

@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from shared.domain.customers import Backoff, FoldResult, fold_touchpoints
-from shared.domain.identifiers import Identifier, IdentifierType
-from shared.domain.identity import IdentityPolicy
-from shared.domain.profiles import Profile
-from shared.domain.touchpoints import Channel, ConsentSignal, Order, Touchpoint, TouchpointType
+from shared.domain.customers.folding import Backoff, FoldResult, fold_touchpoints
+from shared.domain.customers.identity import IdentityPolicy
+from shared.domain.customers.profiles import Profile
+from shared.domain.ingest.touchpoints import Channel, ConsentSignal, Order, Touchpoint, TouchpointType
+from shared.domain.kernel.identifiers import Identifier, IdentifierType
 from tests.fakes import FakeClock, InMemoryCustomerGraph, InMemoryTouchpointArchive, RecordingPublisher
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)

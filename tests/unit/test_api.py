@@ -9,8 +9,8 @@ from chalice.test import Client
 
 from functions.api.app import app
 from shared import dependencies
-from shared.domain.credentials import secret_digest
-from shared.domain.touchpoints import Source
+from shared.domain.ingest.credentials import secret_digest
+from shared.domain.ingest.touchpoints import Source
 from tests.fakes import FakeClock, InMemorySourceRegistry, InMemoryTouchpointArchive, InMemoryTouchpointQueue
 
 WRITE_KEY = "wk-test"

@@ -8,8 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from shared.domain.campaigns import LedgerRow, Schedule, choose_variant, holdout, measure
-from shared.domain.frequency import (
+from shared.domain.engagement.dispatch import choose_variant, holdout
+from shared.domain.engagement.frequency import (
     Cap,
     DailyWindow,
     FrequencyPolicy,
@@ -18,7 +18,9 @@ from shared.domain.frequency import (
     resolve_timezone,
     window_of,
 )
-from shared.domain.messaging import RenderError, Variant, render
+from shared.domain.engagement.measurement import measure
+from shared.domain.engagement.messaging import RenderError, Variant, render
+from shared.domain.engagement.models import LedgerRow, Schedule
 
 QUIET = DailyWindow(start="21:00", end="08:00")
 

@@ -8,7 +8,8 @@ from decimal import Decimal
 
 import pytest
 
-from shared.domain.classification import (
+from shared.domain.customers.profiles import Profile
+from shared.domain.segments.classification import (
     ClassificationRules,
     CutPoints,
     LifecycleRules,
@@ -22,7 +23,6 @@ from shared.domain.classification import (
     quintile,
     quintile_thresholds,
 )
-from shared.domain.profiles import Profile
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 
@@ -145,7 +145,7 @@ def test_price_sensitivity(orders: int, revenue: int, discounted: int, expected:
 
 def test_classification_rules_come_from_one_setting(monkeypatch) -> None:
     from shared import dependencies
-    from shared.domain.errors import ConfigurationError
+    from shared.domain.kernel.errors import ConfigurationError
 
     monkeypatch.setenv(
         "CLASSIFICATION_RULES", '{"lifecycle": {"lapsed_days": 60}, "tiers": {"scheme": "five_types"}}'

@@ -2,8 +2,8 @@ import base64
 
 import pytest
 
-from shared.domain.credentials import basic_auth_username, bearer_token, matches_digest, secret_digest
-from shared.domain.errors import AuthenticationError
+from shared.domain.ingest.credentials import basic_auth_username, bearer_token, matches_digest, secret_digest
+from shared.domain.kernel.errors import AuthenticationError
 
 
 def basic(text: str) -> str:

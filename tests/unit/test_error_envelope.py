@@ -1,7 +1,7 @@
 import pytest
 from pydantic import BaseModel, ValidationError
 
-from shared.domain import errors
+from shared.domain.kernel import errors
 from shared.error_envelope import ErrorEnvelope, from_domain_error, from_validation_error
 
 

@@ -2,7 +2,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.domain.identifiers import IdentifierType, collect, normalise, normalise_email, normalise_phone
+from shared.domain.kernel.identifiers import (
+    IdentifierType,
+    collect,
+    normalise,
+    normalise_email,
+    normalise_phone,
+)
 
 
 @pytest.mark.parametrize(

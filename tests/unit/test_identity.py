@@ -6,10 +6,12 @@ from decimal import Decimal
 
 import pytest
 
-from shared.domain.customers import PROFILES_MERGED, ConcurrentUpdateError, Outcome, new_profile_id
-from shared.domain.identifiers import Identifier, IdentifierType
-from shared.domain.identity import IdentityPolicy, IdentityRecord, identity_key, parse_policy
-from shared.domain.touchpoints import Channel, ConsentSignal, ConsentStatus, TouchpointType
+from shared.domain.customers.folding import Outcome, new_profile_id
+from shared.domain.customers.identity import IdentityPolicy, IdentityRecord, identity_key, parse_policy
+from shared.domain.ingest.touchpoints import Channel, ConsentSignal, ConsentStatus, TouchpointType
+from shared.domain.kernel.errors import ConcurrentUpdateError
+from shared.domain.kernel.events import PROFILES_MERGED
+from shared.domain.kernel.identifiers import Identifier, IdentifierType
 from tests.unit.customers_support import Harness, ids, touchpoint
 
 

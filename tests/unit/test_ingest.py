@@ -4,9 +4,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from shared.domain.credentials import secret_digest
-from shared.domain.errors import AuthenticationError, PermissionDeniedError, TouchpointNotFoundError
-from shared.domain.ingest import (
+from shared.domain.ingest.credentials import secret_digest
+from shared.domain.ingest.intake import (
     TOUCHPOINT_RECORDED,
     ArchivePolicy,
     authenticate_source,
@@ -15,7 +14,7 @@ from shared.domain.ingest import (
     find_touchpoint,
     parse_segment_calls,
 )
-from shared.domain.touchpoints import (
+from shared.domain.ingest.touchpoints import (
     MAX_EVENT_BYTES,
     SegmentCall,
     SegmentCallType,
@@ -23,6 +22,7 @@ from shared.domain.touchpoints import (
     SourceKind,
     touchpoint_from_segment,
 )
+from shared.domain.kernel.errors import AuthenticationError, PermissionDeniedError, TouchpointNotFoundError
 from tests.fakes import (
     FakeClock,
     InMemorySourceRegistry,

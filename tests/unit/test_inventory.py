@@ -12,19 +12,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from shared.adapters.sqs import backoff_seconds
-from shared.domain.errors import NotFoundError
-from shared.domain.inventory import (
+from shared.domain.commerce.inventory import Inventory, restock_refund, sell_order
+from shared.domain.commerce.pricing import PriceEntry, Promotion, boundaries_between, effective_price
+from shared.domain.commerce.sales_channels import ChannelRules, publish
+from shared.domain.commerce.stock import (
     InsufficientStockError,
-    Inventory,
     ReservationClosedError,
     ReservationRequest,
     ReservationStatus,
     SaleLine,
-    restock_refund,
-    sell_order,
 )
-from shared.domain.pricing import PriceEntry, Promotion, boundaries_between, effective_price
-from shared.domain.sales_channels import ChannelRules, publish
+from shared.domain.kernel.errors import NotFoundError
 from tests.fakes import FakeClock, InMemoryStock, StaticDirectory
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)

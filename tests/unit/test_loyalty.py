@@ -10,27 +10,29 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from shared.domain.coupons import CouponCheck, CouponDefinition, CouponRefusedError, Coupons
-from shared.domain.errors import DependencyUnavailableError, InvalidInputError
-from shared.domain.loyalty import (
-    POINTS_CHANGED,
-    TIER_CHANGED,
-    EntryKind,
-    InsufficientPointsError,
+from shared.domain.kernel.errors import DependencyUnavailableError, InvalidInputError
+from shared.domain.loyalty.book import (
     LoyaltyBook,
-    LoyaltyRules,
-    ReferralRefusedError,
-    adjust,
     earn_for_order,
-    expire,
     note_birthday,
-    redeem,
     referral_code,
     reverse_for_refund,
     run_daily,
     set_referrer,
 )
-from shared.domain.perks import exchange_points, issue_birthday_perks, member_view
+from shared.domain.loyalty.coupons import CouponCheck, CouponDefinition, CouponRefusedError, Coupons
+from shared.domain.loyalty.ledger import (
+    POINTS_CHANGED,
+    TIER_CHANGED,
+    EntryKind,
+    InsufficientPointsError,
+    LoyaltyRules,
+    ReferralRefusedError,
+    adjust,
+    expire,
+    redeem,
+)
+from shared.domain.loyalty.perks import exchange_points, issue_birthday_perks, member_view
 from tests.fakes import FakeClock, InMemoryLoyaltyStore, RecordingPublisher
 
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)

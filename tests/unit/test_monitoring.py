@@ -1,5 +1,5 @@
-from shared.domain.monitoring import check_queues
-from shared.domain.queue_health import DEAD_LETTERS_WAITING, MonitoredQueue, QueueDepth
+from shared.domain.operations.monitoring import check_queues
+from shared.domain.operations.queue_health import DEAD_LETTERS_WAITING, MonitoredQueue, QueueDepth
 from tests.fakes import FakeClock, FakeQueueInspector, RecordingPublisher
 
 MAIN = MonitoredQueue("touchpoints", "q-main", is_dead_letter=False)

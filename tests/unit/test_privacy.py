@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from shared.domain.customers import Outcome
-from shared.domain.identity import identity_key
-from shared.domain.privacy import ErasureStatus, export_person, request_erasure, run_erasure
-from shared.domain.profile_admin import unmerge
-from shared.domain.touchpoints import TouchpointType
+from shared.domain.customers.admin import unmerge
+from shared.domain.customers.folding import Outcome
+from shared.domain.customers.identity import identity_key
+from shared.domain.customers.privacy import ErasureStatus, export_person, request_erasure, run_erasure
+from shared.domain.ingest.touchpoints import TouchpointType
 from tests.fakes import InMemoryPersonalData, RecordingErasureJobs
 from tests.unit.customers_support import Harness, ids, touchpoint
 

@@ -11,8 +11,8 @@ from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from shared.domain.identifiers import Identifier
-from shared.domain.touchpoints import Channel, ConsentSignal, ConsentStatus, Touchpoint, TouchpointType
+from shared.domain.ingest.touchpoints import Channel, ConsentSignal, ConsentStatus, Touchpoint, TouchpointType
+from shared.domain.kernel.identifiers import Identifier
 from tests.unit.customers_support import Harness, canonical, ids, touchpoint
 
 PEOPLE = ("ann", "bob", "cy")

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from shared.domain.classification import ClassificationRules, Tier
-from shared.domain.recompute import Phase, apply_part, sample_part, start_recompute
-from shared.domain.touchpoints import TouchpointType
+from shared.domain.ingest.touchpoints import TouchpointType
+from shared.domain.segments.classification import ClassificationRules, Tier
+from shared.domain.segments.recompute import Phase, apply_part, sample_part, start_recompute
 from tests.fakes import GraphScanner, InMemoryRecomputeJobs, QueuedRecomputeTasks
 from tests.unit.customers_support import T0, ids, touchpoint
 from tests.unit.test_segments import World

@@ -7,11 +7,11 @@ from decimal import Decimal
 
 import pytest
 
-from shared.domain.classification import Classification, Stage
-from shared.domain.errors import InvalidInputError
-from shared.domain.profiles import ConsentState, Profile, TraitValue
-from shared.domain.segment_rules import Subject, evaluate, parse_rule
-from shared.domain.touchpoints import ConsentStatus
+from shared.domain.customers.profiles import ConsentState, Profile, TraitValue
+from shared.domain.ingest.touchpoints import ConsentStatus
+from shared.domain.kernel.errors import InvalidInputError
+from shared.domain.segments.classification import Classification, Stage
+from shared.domain.segments.rules import Subject, evaluate, parse_rule
 
 NOW = datetime(2026, 11, 24, 12, 0, tzinfo=UTC)
 

@@ -10,9 +10,10 @@ from decimal import Decimal
 
 import pytest
 
-from shared.domain.classification import ClassificationRules
-from shared.domain.errors import ConflictError, InvalidInputError
-from shared.domain.segments import (
+from shared.domain.ingest.touchpoints import OrderLine, Touchpoint, TouchpointType
+from shared.domain.kernel.errors import ConflictError, InvalidInputError
+from shared.domain.segments.classification import ClassificationRules
+from shared.domain.segments.live import (
     LIFECYCLE_STAGE_CHANGED,
     SEGMENT_ENTERED,
     SEGMENT_EXITED,
@@ -25,7 +26,6 @@ from shared.domain.segments import (
     profiles_named,
     run_due_rechecks,
 )
-from shared.domain.touchpoints import OrderLine, Touchpoint, TouchpointType
 from tests.fakes import InMemorySegmentStore
 from tests.unit.customers_support import T0, Harness, ids, touchpoint
 
@@ -252,7 +252,7 @@ def test_segment_definitions_are_validated_versioned_and_previewed() -> None:
 def test_hashed_export_follows_the_published_normalisation() -> None:
     from hashlib import sha256
 
-    from shared.domain.audience_export import ExportFormat, normalised_email, rows_for
+    from shared.domain.segments.export import ExportFormat, normalised_email, rows_for
 
     assert normalised_email(" Foo.Bar@GMAIL.com ", ExportFormat.GOOGLE) == "foobar@gmail.com"
     assert normalised_email(" Foo.Bar@GMAIL.com ", ExportFormat.META) == "foo.bar@gmail.com"

@@ -14,8 +14,8 @@ from cryptography.x509.oid import NameOID
 
 from functions.api.app import app
 from shared import dependencies
-from shared.domain.channels.ses import string_to_sign
-from shared.domain.touchpoints import Channel, Source, SourceKind
+from shared.domain.ingest.channels.ses import string_to_sign
+from shared.domain.ingest.touchpoints import Channel, Source, SourceKind
 from tests.fakes import FakeClock, InMemorySourceRegistry, InMemoryTouchpointQueue
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:ses-events"
@@ -228,8 +228,8 @@ def test_not_an_sns_message_is_400(client, ports):
 
 def test_an_ses_source_needs_its_topic_arn(client, ports, monkeypatch):
     monkeypatch.setenv("ADMIN_API_KEY_SHA256", "0" * 64)
-    from shared.domain.errors import InvalidInputError
-    from shared.domain.sources import NewSource, create_source
+    from shared.domain.ingest.sources import NewSource, create_source
+    from shared.domain.kernel.errors import InvalidInputError
 
     registry = InMemorySourceRegistry()
     with pytest.raises(InvalidInputError, match="topic ARN"):

@@ -7,8 +7,13 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from standardwebhooks.webhooks import Webhook
 
-from shared.domain.errors import AuthenticationError
-from shared.domain.signatures import verify_shopify, verify_standard_webhooks, verify_wechat, wechat_signature
+from shared.domain.ingest.signatures import (
+    verify_shopify,
+    verify_standard_webhooks,
+    verify_wechat,
+    wechat_signature,
+)
+from shared.domain.kernel.errors import AuthenticationError
 
 # GitHub's published HMAC-SHA256 vector (validating-webhook-deliveries), in Shopify's base64 form.
 GITHUB_SECRET = "It's a Secret to Everybody"

@@ -5,8 +5,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
-from shared.domain.identifiers import Identifier, IdentifierType
-from shared.domain.touchpoints import (
+from shared.domain.ingest.touchpoints import (
     Channel,
     SegmentCall,
     Source,
@@ -14,6 +13,7 @@ from shared.domain.touchpoints import (
     corrected_occurrence,
     touchpoint_from_segment,
 )
+from shared.domain.kernel.identifiers import Identifier, IdentifierType
 
 SOURCE = Source(source_id="web-eu", channel=Channel.WEB, name="EU web shop", default_country_code="86")
 RECEIVED = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
@@ -200,8 +200,8 @@ def test_alias_keeps_the_previous_id():
 def test_alias_links_the_previous_id_as_the_visitors_anonymous_id():
     from datetime import UTC, datetime
 
-    from shared.domain.identifiers import Identifier, IdentifierType
-    from shared.domain.touchpoints import SegmentCall, Source, touchpoint_from_segment
+    from shared.domain.ingest.touchpoints import SegmentCall, Source, touchpoint_from_segment
+    from shared.domain.kernel.identifiers import Identifier, IdentifierType
 
     call = SegmentCall.model_validate({"type": "alias", "previousId": "cookie-9", "userId": "u-9"})
     tp = touchpoint_from_segment(

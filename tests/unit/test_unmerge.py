@@ -7,15 +7,15 @@ from datetime import timedelta
 
 import pytest
 
-from shared.domain.identity import identity_key
-from shared.domain.profile_admin import (
+from shared.domain.customers.admin import (
     MergeNotFoundError,
     UnmergeRefusedError,
     find_by_identifier,
     live_profile,
     unmerge,
 )
-from shared.domain.touchpoints import TouchpointType
+from shared.domain.customers.identity import identity_key
+from shared.domain.ingest.touchpoints import TouchpointType
 from tests.unit.customers_support import Harness, ids, touchpoint
 
 ANN = ids(anonymous_id="cookie-ann")

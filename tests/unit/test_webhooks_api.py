@@ -12,7 +12,7 @@ from standardwebhooks.webhooks import Webhook
 
 from functions.api.app import app
 from shared import dependencies
-from shared.domain.touchpoints import Channel, Source, SourceKind
+from shared.domain.ingest.touchpoints import Channel, Source, SourceKind
 from tests.fakes import FakeClock, InMemorySourceRegistry, InMemoryTouchpointQueue
 
 SHOP_SECRET = "shpss_0123456789abcdef0123456789abcdef"

@@ -10,8 +10,8 @@ from wechatpy.crypto import WeChatCrypto
 
 from functions.api.app import app
 from shared import dependencies
-from shared.domain.signatures import wechat_signature
-from shared.domain.touchpoints import Channel, Source, SourceKind
+from shared.domain.ingest.signatures import wechat_signature
+from shared.domain.ingest.touchpoints import Channel, Source, SourceKind
 from tests.fakes import FakeClock, InMemorySourceRegistry, InMemoryTouchpointQueue
 
 TOKEN = "pamtest"

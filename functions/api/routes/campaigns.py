@@ -17,11 +17,12 @@ from functions.api.errors import BEARER_CHALLENGE, http_errors
 from functions.api.request_body import json_object
 from functions.api.routes.sources import ADMIN_BODY_BYTES
 from shared import dependencies
-from shared.domain.campaigns import ID, CampaignChange, measure
-from shared.domain.errors import InvalidInputError, NotFoundError
-from shared.domain.frequency import CHANNELS, FrequencyPolicy
-from shared.domain.journeys import TEMPLATES, JourneyChange, from_template, program_id_of
-from shared.domain.programs import JOURNEY_PREFIX, read_unsubscribe_token, unsubscribe_secret
+from shared.domain.engagement.frequency import CHANNELS, FrequencyPolicy
+from shared.domain.engagement.journeys import TEMPLATES, JourneyChange, from_template, program_id_of
+from shared.domain.engagement.measurement import measure
+from shared.domain.engagement.models import ID, CampaignChange
+from shared.domain.engagement.programs import JOURNEY_PREFIX, read_unsubscribe_token, unsubscribe_secret
+from shared.domain.kernel.errors import InvalidInputError, NotFoundError
 from shared.settings import get_settings
 
 routes = Blueprint(__name__)

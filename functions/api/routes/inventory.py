@@ -18,8 +18,15 @@ from functions.api.errors import BEARER_CHALLENGE, http_errors
 from functions.api.request_body import json_object
 from functions.api.routes.sources import ADMIN_BODY_BYTES
 from shared import dependencies
-from shared.domain.errors import InvalidInputError, NotFoundError
-from shared.domain.inventory import (
+from shared.domain.commerce.pricing import PriceChange, PriceEntry, Promotion, effective_price
+from shared.domain.commerce.sales_channels import (
+    ChannelChange,
+    Location,
+    LocationChange,
+    SalesChannel,
+    new_signing_secret,
+)
+from shared.domain.commerce.stock import (
     ID_PATTERN,
     SKU_PATTERN,
     AdjustmentRequest,
@@ -28,14 +35,7 @@ from shared.domain.inventory import (
     ReservationRequest,
     StockSettingsChange,
 )
-from shared.domain.pricing import PriceChange, PriceEntry, Promotion, effective_price
-from shared.domain.sales_channels import (
-    ChannelChange,
-    Location,
-    LocationChange,
-    SalesChannel,
-    new_signing_secret,
-)
+from shared.domain.kernel.errors import InvalidInputError, NotFoundError
 
 routes = Blueprint(__name__)
 MAX_PAGE = 200
@@ -368,7 +368,7 @@ def put_promotion(promotion_id: str) -> dict[str, Any]:
 
 def _push_if_live(promotion: Promotion | None, before: Promotion | None) -> None:
     """A change to a promotion that is running (or was) reprices now; future ones wait for their start."""
-    from shared.domain.pricing import covered_skus
+    from shared.domain.commerce.pricing import covered_skus
 
     now = dependencies.get_clock().now()
     live = [p for p in (promotion, before) if p is not None and p.starts_at <= now]

@@ -17,19 +17,18 @@ from functions.api.errors import BEARER_CHALLENGE, http_errors
 from functions.api.request_body import json_object
 from functions.api.routes.sources import ADMIN_BODY_BYTES
 from shared import dependencies
-from shared.domain.coupons import CouponCheck, CouponDefinition
-from shared.domain.errors import InvalidInputError
-from shared.domain.loyalty import (
+from shared.domain.kernel.errors import InvalidInputError
+from shared.domain.loyalty.book import (
     AdjustRequest,
     Recorded,
     RedeemRequest,
-    adjust,
-    redeem,
     referral_code,
     set_referrer,
     summary,
 )
-from shared.domain.perks import exchange_points, member_view
+from shared.domain.loyalty.coupons import CouponCheck, CouponDefinition
+from shared.domain.loyalty.ledger import adjust, redeem
+from shared.domain.loyalty.perks import exchange_points, member_view
 
 routes = Blueprint(__name__)
 MAX_PAGE = 200

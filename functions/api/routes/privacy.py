@@ -12,10 +12,10 @@ from functions.api.errors import BEARER_CHALLENGE, http_errors
 from functions.api.request_body import json_object
 from functions.api.routes.sources import ADMIN_BODY_BYTES
 from shared import dependencies
-from shared.domain.errors import InvalidInputError
-from shared.domain.identifiers import IdentifierType, normalise
-from shared.domain.privacy import export_person, find_erasure, request_erasure
-from shared.domain.profile_admin import lookup_identifier
+from shared.domain.customers.admin import lookup_identifier
+from shared.domain.customers.privacy import export_person, find_erasure, request_erasure
+from shared.domain.kernel.errors import InvalidInputError
+from shared.domain.kernel.identifiers import IdentifierType, normalise
 
 routes = Blueprint(__name__)
 

@@ -9,8 +9,7 @@ from chalice.app import Blueprint
 from functions.api.access import require_admin
 from functions.api.errors import BEARER_CHALLENGE, http_errors
 from shared import dependencies
-from shared.domain.errors import InvalidInputError
-from shared.domain.profile_admin import (
+from shared.domain.customers.admin import (
     MAX_RECENT_TOUCHPOINTS,
     find_by_identifier,
     live_profile,
@@ -20,6 +19,7 @@ from shared.domain.profile_admin import (
     recent_touchpoints,
     unmerge,
 )
+from shared.domain.kernel.errors import InvalidInputError
 
 routes = Blueprint(__name__)
 

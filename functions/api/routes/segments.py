@@ -13,12 +13,11 @@ from functions.api.errors import BEARER_CHALLENGE, http_errors
 from functions.api.request_body import json_object
 from functions.api.routes.sources import ADMIN_BODY_BYTES
 from shared import dependencies
-from shared.domain.audience_export import ExportFormat, find_export, request_export
-from shared.domain.classification import classify
-from shared.domain.errors import InvalidInputError
-from shared.domain.profile_admin import live_profile
-from shared.domain.recompute import find_recompute, start_recompute
-from shared.domain.segments import (
+from shared.domain.customers.admin import live_profile
+from shared.domain.kernel.errors import InvalidInputError
+from shared.domain.segments.classification import classify
+from shared.domain.segments.export import ExportFormat, find_export, request_export
+from shared.domain.segments.live import (
     NewSegment,
     SegmentChange,
     change_segment,
@@ -26,6 +25,7 @@ from shared.domain.segments import (
     find_segment,
     preview,
 )
+from shared.domain.segments.recompute import find_recompute, start_recompute
 from shared.settings import get_settings
 
 routes = Blueprint(__name__)

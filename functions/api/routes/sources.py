@@ -10,7 +10,7 @@ from functions.api.access import require_admin
 from functions.api.errors import BEARER_CHALLENGE, http_errors
 from functions.api.request_body import json_object
 from shared import dependencies
-from shared.domain.sources import (
+from shared.domain.ingest.sources import (
     NewSource,
     SourceChange,
     change_source,

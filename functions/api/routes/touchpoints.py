@@ -9,7 +9,7 @@ from chalice.app import Blueprint
 from functions.api.access import require_admin
 from functions.api.errors import BEARER_CHALLENGE, http_errors
 from shared import dependencies
-from shared.domain.ingest import find_touchpoint
+from shared.domain.ingest.intake import find_touchpoint
 
 routes = Blueprint(__name__)
 

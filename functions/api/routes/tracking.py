@@ -9,16 +9,16 @@ from chalice.app import Blueprint, Request
 from functions.api.errors import BASIC_CHALLENGE, http_errors
 from functions.api.request_body import json_object
 from shared import dependencies
-from shared.domain.credentials import basic_auth_username
-from shared.domain.errors import InvalidBatchError, InvalidInputError, TooManyEventsError
-from shared.domain.ingest import IngestResult, authenticate_source, enqueue, parse_segment_calls
-from shared.domain.touchpoints import (
+from shared.domain.ingest.credentials import basic_auth_username
+from shared.domain.ingest.intake import IngestResult, authenticate_source, enqueue, parse_segment_calls
+from shared.domain.ingest.touchpoints import (
     MAX_BATCH_BYTES,
     MAX_BATCH_EVENTS,
     MAX_EVENT_BYTES,
     SegmentCallType,
     Source,
 )
+from shared.domain.kernel.errors import InvalidBatchError, InvalidInputError, TooManyEventsError
 from shared.observability import logger
 
 routes = Blueprint(__name__)

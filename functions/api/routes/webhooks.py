@@ -8,7 +8,7 @@ from chalice.app import Blueprint, Response
 
 from functions.api.errors import http_errors
 from shared import dependencies
-from shared.domain.webhooks import (
+from shared.domain.ingest.webhooks import (
     ingest_ses,
     ingest_shopify,
     ingest_standard_webhook,

@@ -36,9 +36,10 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.adapters.dynamo.low_level import BATCH_GET_LIMIT, LowLevelTable, dump, epoch, iso, load
-from shared.domain.channel_sync import SyncState
-from shared.domain.errors import DependencyUnavailableError
-from shared.domain.inventory import (
+from shared.domain.commerce.channel_sync import SyncState
+from shared.domain.commerce.pricing import PriceEntry, Promotion
+from shared.domain.commerce.sales_channels import Location, SalesChannel
+from shared.domain.commerce.stock import (
     KEEP_CLOSED,
     Bucket,
     Delta,
@@ -47,8 +48,7 @@ from shared.domain.inventory import (
     Reservation,
     StockSettings,
 )
-from shared.domain.pricing import PriceEntry, Promotion
-from shared.domain.sales_channels import Location, SalesChannel
+from shared.domain.kernel.errors import DependencyUnavailableError
 
 CLAIM_DAYS = {"order": 400, "stock": 7}  # refunds look up orders for a year; retries need >= 24 h
 

@@ -30,12 +30,12 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from shared.adapters.dynamo.conventions import is_condition_failure
-from shared.domain.customers import ConcurrentUpdateError, MergeCommit, MergeRecord, UnmergeCommit
-from shared.domain.errors import DependencyUnavailableError
-from shared.domain.identifiers import IdentifierType
-from shared.domain.identity import IdentityRecord
-from shared.domain.privacy import ErasureRequest
-from shared.domain.profiles import Profile
+from shared.domain.customers.identity import IdentityRecord
+from shared.domain.customers.ports import MergeCommit, MergeRecord, UnmergeCommit
+from shared.domain.customers.privacy import ErasureRequest
+from shared.domain.customers.profiles import Profile
+from shared.domain.kernel.errors import ConcurrentUpdateError, DependencyUnavailableError
+from shared.domain.kernel.identifiers import IdentifierType
 
 _PROFILE_FIELDS_OUTSIDE_BODY = {"profile_id", "version"}
 

@@ -31,10 +31,17 @@ from typing import Any, Literal
 from botocore.exceptions import ClientError
 
 from shared.adapters.dynamo.low_level import LowLevelTable, dump, epoch, iso
-from shared.domain.campaigns import LEDGER_SHARDS, Campaign, DispatchTask, LedgerRow, Run, ledger_shard
-from shared.domain.frequency import FrequencyPolicy
-from shared.domain.journeys import Instance, Journey
-from shared.domain.messaging import OutboundMessage
+from shared.domain.engagement.frequency import FrequencyPolicy
+from shared.domain.engagement.journeys import Instance, Journey
+from shared.domain.engagement.messaging import OutboundMessage
+from shared.domain.engagement.models import (
+    LEDGER_SHARDS,
+    Campaign,
+    DispatchTask,
+    LedgerRow,
+    Run,
+    ledger_shard,
+)
 
 KEEP_LEDGER = timedelta(days=400)
 

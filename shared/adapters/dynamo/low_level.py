@@ -12,7 +12,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.adapters.aws_clients import client as aws_client
-from shared.domain.errors import DependencyUnavailableError
+from shared.domain.kernel.errors import DependencyUnavailableError
 
 T = TypeVar("T")
 _serializer, _deserializer = TypeSerializer(), TypeDeserializer()

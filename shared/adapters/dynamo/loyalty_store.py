@@ -28,10 +28,9 @@ from pynamodb.exceptions import DoesNotExist, PynamoDBException
 
 from shared.adapters.dynamo.conventions import is_condition_failure
 from shared.adapters.dynamo.customers_table import CustomersTableItem
-from shared.domain.coupons import Coupon, CouponDefinition, MemberCoupon
-from shared.domain.customers import ConcurrentUpdateError
-from shared.domain.errors import ConflictError, DependencyUnavailableError
-from shared.domain.loyalty import Account, LedgerEntry
+from shared.domain.kernel.errors import ConcurrentUpdateError, ConflictError, DependencyUnavailableError
+from shared.domain.loyalty.coupons import Coupon, CouponDefinition, MemberCoupon
+from shared.domain.loyalty.ledger import Account, LedgerEntry
 
 ACCOUNT_SK = "LOYALTY"
 BATCH_GET_LIMIT = 100

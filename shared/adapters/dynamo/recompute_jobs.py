@@ -16,10 +16,9 @@ from pynamodb.exceptions import DoesNotExist, PynamoDBException
 
 from shared.adapters.dynamo.conventions import is_condition_failure
 from shared.adapters.dynamo.customers_table import CustomersTableItem, ProfileItem
-from shared.domain.customers import ConcurrentUpdateError
-from shared.domain.errors import DependencyUnavailableError
-from shared.domain.profiles import Profile
-from shared.domain.recompute import PartSample, RecomputeJob
+from shared.domain.customers.profiles import Profile
+from shared.domain.kernel.errors import ConcurrentUpdateError, DependencyUnavailableError
+from shared.domain.segments.recompute import PartSample, RecomputeJob
 
 SCAN_PAGE = 100
 

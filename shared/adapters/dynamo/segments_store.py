@@ -29,11 +29,15 @@ from pynamodb.transactions import TransactWrite
 
 from shared.adapters.dynamo.conventions import is_condition_failure
 from shared.adapters.dynamo.customers_table import CustomersTableItem
-from shared.domain.audience_export import AudienceExport
-from shared.domain.classification import CutPoints
-from shared.domain.customers import ConcurrentUpdateError
-from shared.domain.errors import ConflictError, DependencyUnavailableError, InvalidInputError
-from shared.domain.segments import AUDIENCE_SHARDS, MembershipState, SegmentDefinition, audience_shard
+from shared.domain.kernel.errors import (
+    ConcurrentUpdateError,
+    ConflictError,
+    DependencyUnavailableError,
+    InvalidInputError,
+)
+from shared.domain.segments.classification import CutPoints
+from shared.domain.segments.export import AudienceExport
+from shared.domain.segments.live import AUDIENCE_SHARDS, MembershipState, SegmentDefinition, audience_shard
 
 AUDIENCE_INDEX = "by_audience"
 RECHECK_LOOKBACK = timedelta(hours=48)  # older timers are picked up by the nightly recompute

@@ -37,10 +37,10 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from shared.adapters.dynamo.conventions import is_condition_failure
-from shared.domain.credentials import secret_digest
-from shared.domain.errors import ConflictError, DependencyUnavailableError
-from shared.domain.ports import ArchivedTouchpoint
-from shared.domain.touchpoints import Channel, Source, SourceKind, SourceSecrets, Touchpoint
+from shared.domain.ingest.credentials import secret_digest
+from shared.domain.ingest.ports import ArchivedTouchpoint
+from shared.domain.ingest.touchpoints import Channel, Source, SourceKind, SourceSecrets, Touchpoint
+from shared.domain.kernel.errors import ConflictError, DependencyUnavailableError
 
 T = TypeVar("T")
 

@@ -1,0 +1,443 @@
+"""Campaigns and their dispatch: exactly the messages the strategy says (不重), to everyone it
+targets with an outcome for each (不漏).
+
+A *program* is what sends: a campaign, or one send step of a journey. Each send is identified by
+its dispatch key (program, run, customer); its ledger row is written (conditionally) before the
+provider is called, and the provider's idempotency key is that row's id. So a duplicated queue
+message, a schedule that fires twice or a crash finds the row and does not send again.
+
+Every targeted customer ends with one outcome on their row: `sent`, `delivered`, `suppressed`
+(reason: `consent`, `unsubscribed`, `cap`, `quiet_hours_expired`, `expired`, `no_address`,
+`erased`, `holdout`, `cancelled`), `deferred` (until when) or `failed` (why). The report counts
+the rows, so the outcomes add up to the audience by construction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from shared.domain.customers.profiles import Profile
+from shared.domain.engagement.frequency import (
+    FrequencyPolicy,
+    LocalTime,
+    next_local_time,
+    resolve_timezone,
+    window_of,
+)
+from shared.domain.engagement.messaging import (
+    OutboundMessage,
+    PermanentSendError,
+    RenderError,
+    Senders,
+    ThrottledError,
+    Variant,
+    address_kind,
+    render,
+)
+from shared.domain.engagement.models import (
+    FINAL,
+    LEASE,
+    DispatchBusyError,
+    DispatchTask,
+    LedgerRow,
+    Program,
+    stable_bucket,
+)
+from shared.domain.engagement.ports import (
+    EngagementStore,
+    Personaliser,
+    ProfileSource,
+    ProgramDirectory,
+    Rivals,
+)
+from shared.domain.kernel.ports import Clock
+
+
+# ------------------------------------------------------------------ choosing
+def holdout(program_id: str, profile_id: str, percent: Decimal) -> bool:
+    return stable_bucket("holdout", program_id, profile_id) < int(percent * 100)
+
+
+def choose_variant(
+    program_id: str, variants: Sequence[Variant], facts: dict[str, set[str]], profile_id: str
+) -> Variant:
+    for variant in variants:
+        if variant.when and all(value in facts.get(key, set()) for key, value in variant.when.items()):
+            return variant
+    weighted = [variant for variant in variants if not variant.when and variant.weight]
+    if weighted:
+        point = stable_bucket("ab", program_id, profile_id, buckets=sum(v.weight for v in weighted))
+        for variant in weighted:
+            if point < variant.weight:
+                return variant
+            point -= variant.weight
+    return next((variant for variant in variants if not variant.when), variants[0])
+
+
+CONSENT_CHANNEL = {"email": "email", "sms": "sms", "push": "push", "wechat": "wechat"}
+
+
+def consent_allows(profile: Profile, channel: str, *, transactional: bool) -> bool:
+    """Marketing needs a grant on that channel; transactional messages only need no refusal.
+    The in-app inbox and webhooks ride on the customer's own session or integration."""
+    key = CONSENT_CHANNEL.get(channel)
+    if key is None:
+        return True
+    marketing = profile.consent.get(f"{key}:marketing")
+    status = marketing.status.value if marketing else None
+    if transactional:
+        return status not in ("denied", "revoked")
+    return status == "granted"
+
+
+def address_of(profile: Profile, channel: str) -> str | None:
+    kind = address_kind(channel)
+    if kind == "none":
+        return profile.profile_id
+    if kind == "push":
+        value = profile.trait("push_endpoint")
+        return value if isinstance(value, str) and value else None
+    values = [identifier.value for identifier in profile.identifiers if identifier.type.value == kind]
+    return values[0] if values else None
+
+
+# ------------------------------------------------------------------ the dispatcher
+@dataclass
+class Dispatcher:
+    store: EngagementStore
+    programs: ProgramDirectory
+    profiles: ProfileSource
+    personaliser: Personaliser
+    senders: Senders
+    rivals: Rivals
+    clock: Clock
+    unsubscribe_url: Callable[[str, str, str], str | None] = lambda profile_id, channel, program_id: None
+
+    def dispatch(self, task: DispatchTask) -> str:
+        now = self.clock.now()
+        found = self.programs.program(task.program_id, task.run_key)
+        row = self._claim(task, now)
+        if row is None:
+            return "duplicate"
+        if found is None or found[1] == "cancelled":
+            return self._close(row, "suppressed", "cancelled", now)
+        program, state = found
+        if state == "paused":
+            self.store.park(task)
+            self._save(row, row.model_copy(update={"status": "parked", "lease_until": None, "at": now}))
+            return "parked"
+        if row.status == "sending":  # a crash between the ledger write and the provider's answer
+            return self._recover(row, program, now)
+        return self._decide(row, program, now)
+
+    def _claim(self, task: DispatchTask, now: datetime) -> LedgerRow | None:
+        fresh = LedgerRow(
+            program_id=task.program_id,
+            run_key=task.run_key,
+            profile_id=task.profile_id,
+            status="processing",
+            planned_at=task.planned_at,
+            at=now,
+            lease_until=now + LEASE,
+        )
+        if self.store.create_row(fresh):
+            return fresh
+        row = self.store.row(task.program_id, task.run_key, task.profile_id)
+        if row is None:
+            raise DispatchBusyError("The ledger row is being written")
+        if row.status in FINAL:
+            return None
+        if row.status == "deferred" and row.deferred_until and row.deferred_until > now:
+            return None  # its time has not come: the deferral index brings it back
+        if row.status in ("processing", "sending") and row.lease_until and row.lease_until > now:
+            raise DispatchBusyError("Another worker is sending this message")
+        taken = row.model_copy(update={"lease_until": now + LEASE, "version": row.version + 1})
+        if not self.store.save_row(taken, expected_version=row.version):
+            raise DispatchBusyError("Another worker took this message")
+        return taken
+
+    def _save(self, before: LedgerRow, after: LedgerRow) -> LedgerRow:
+        after = after.model_copy(update={"version": before.version + 1})
+        if not self.store.save_row(after, expected_version=before.version):
+            raise DispatchBusyError("The ledger row changed meanwhile")
+        return after
+
+    def _close(self, row: LedgerRow, status: str, reason: str | None, now: datetime, **changes: Any) -> str:
+        self._save(
+            row,
+            row.model_copy(
+                update={"status": status, "reason": reason, "at": now, "lease_until": None, **changes}
+            ),
+        )
+        return f"{status}:{reason}" if reason else status
+
+    def _defer(self, row: LedgerRow, until: datetime, reason: str, now: datetime, **changes: Any) -> str:
+        self._save(
+            row,
+            row.model_copy(
+                update={
+                    "status": "deferred",
+                    "reason": reason,
+                    "deferred_until": until,
+                    "at": now,
+                    "lease_until": None,
+                    **changes,
+                }
+            ),
+        )
+        self.store.defer(
+            DispatchTask(
+                program_id=row.program_id,
+                run_key=row.run_key,
+                profile_id=row.profile_id,
+                planned_at=row.planned_at,
+            ),
+            until,
+        )
+        return f"deferred:{reason}"
+
+    def _decide(self, row: LedgerRow, program: Program, now: datetime) -> str:
+        profile = self.profiles.profiles([row.profile_id]).get(row.profile_id)
+        if profile is None or not profile.exists:
+            return self._close(row, "suppressed", "erased", now)
+        policy = self.store.policy()
+        where = resolve_timezone(profile.trait("timezone"), policy.default_timezone)
+        tz = {"timezone": where.zone, "timezone_source": where.source}
+        if holdout(row.program_id, row.profile_id, program.holdout_percent):
+            self.store.note_last_message(
+                row.profile_id,
+                {
+                    "program_id": row.program_id,
+                    "run_key": row.run_key,
+                    "at": now.isoformat(),
+                    "holdout": True,
+                },
+            )
+            return self._close(row, "suppressed", "holdout", now, holdout=True, **tz)
+        deadline = row.planned_at + timedelta(hours=program.send_by_hours)
+        when = self._timing(row, program, policy, where, now)
+        if when is not None:
+            target, reason = when
+            if target > deadline:
+                return self._close(
+                    row,
+                    "suppressed",
+                    f"{reason}_expired" if reason == "quiet_hours" else "expired",
+                    now,
+                    **tz,
+                )
+            return self._defer(row, target, reason, now, **tz)
+        channel, address, refusal = self._channel(profile, program)
+        if channel is None or address is None:
+            return self._close(row, "suppressed", refusal, now, **tz)
+        facts = self._facts(profile)
+        variant = choose_variant(row.program_id, program.variants, facts, row.profile_id)
+        content = variant.content[channel]  # type: ignore[index]
+        dispatch_key = row.key
+        try:  # a first render with a stand-in coupon: a broken template never takes a slot or a coupon
+            context = self.personaliser.context(
+                profile, program, channel, dispatch_key=dispatch_key, issue_coupon=False
+            )
+            self._render(content, {**context, "coupon_code": "COUPON"})
+        except RenderError as error:
+            return self._close(
+                row,
+                "failed",
+                "render_error",
+                now,
+                channel=channel,
+                variant=variant.variant_id,
+                provider_id=",".join(error.missing),
+                **tz,
+            )
+        if not program.exempt:
+            taken = self._take_caps(row, program, policy, channel, where, now)
+            if isinstance(taken, tuple):
+                until, reason = taken
+                if program.deferrable and until <= deadline:
+                    return self._defer(row, until, reason, now, channel=channel, **tz)
+                return self._close(row, "suppressed", reason, now, channel=channel, **tz)
+        else:
+            taken = []
+        if program.coupon_definition_id:
+            context = self.personaliser.context(
+                profile, program, channel, dispatch_key=dispatch_key, issue_coupon=True
+            )
+        try:
+            rendered = self._render(content, context)
+        except RenderError as error:
+            self._give_back(taken, dispatch_key)
+            return self._close(
+                row, "failed", "render_error", now, channel=channel, provider_id=",".join(error.missing), **tz
+            )
+        sending = self._save(
+            row,
+            row.model_copy(
+                update={
+                    "status": "sending",
+                    "channel": channel,
+                    "variant": variant.variant_id,
+                    "at": now,
+                    "lease_until": now + LEASE,
+                    **tz,
+                }
+            ),
+        )
+        return self._send(sending, self._message(row, channel, address, rendered), taken, now)
+
+    def _send(self, row: LedgerRow, message: OutboundMessage, taken: list[str], now: datetime) -> str:
+        sender = self.senders[message.channel]
+        try:
+            provider_id = sender.send(message)
+        except ThrottledError:
+            self._save(row, row.model_copy(update={"status": "processing", "lease_until": None}))
+            raise
+        except PermanentSendError as error:
+            self._give_back(taken, row.key)
+            return self._close(row, "failed", error.reason, now)
+        status = "delivered" if message.channel == "inbox" else "sent"
+        self.store.note_last_message(
+            row.profile_id,
+            {
+                "program_id": row.program_id,
+                "run_key": row.run_key,
+                "channel": message.channel,
+                "at": now.isoformat(),
+                "holdout": False,
+            },
+        )
+        return self._close(row, status, None, now, sent_at=now, provider_id=provider_id)
+
+    def _recover(self, row: LedgerRow, program: Program, now: datetime) -> str:
+        """The row says `sending` and its worker is gone. An idempotent provider is asked again
+        with the same key (it will not send twice); otherwise we cannot know, and say so."""
+        sender = self.senders.get(row.channel or "")
+        if sender is None or not sender.idempotent:
+            return self._close(row, "failed", "unconfirmed_after_crash", now)
+        profile = self.profiles.profiles([row.profile_id]).get(row.profile_id)
+        if profile is None or not profile.exists:
+            return self._close(row, "suppressed", "erased", now)
+        address = address_of(profile, row.channel or "")
+        variant = next((v for v in program.variants if v.variant_id == row.variant), program.variants[0])
+        content = variant.content[row.channel]  # type: ignore[index]
+        try:
+            context = self.personaliser.context(
+                profile,
+                program,
+                row.channel or "",
+                dispatch_key=row.key,
+                issue_coupon=bool(program.coupon_definition_id),
+            )
+            rendered = self._render(content, context)
+        except RenderError:
+            return self._close(row, "failed", "render_error", now)
+        message = self._message(row, row.channel or "", address or row.profile_id, rendered)
+        return self._send(row, message, [], now)
+
+    def _message(
+        self, row: LedgerRow, channel: str, address: str, rendered: dict[str, Any]
+    ) -> OutboundMessage:
+        return OutboundMessage(
+            idempotency_key=row.key,
+            channel=channel,
+            address=address,
+            profile_id=row.profile_id,
+            program_id=row.program_id,
+            unsubscribe_url=self.unsubscribe_url(row.profile_id, channel, row.program_id),
+            **rendered,
+        )
+
+    # ---------------------------------------------------------- the decisions
+    def _timing(
+        self, row: LedgerRow, program: Program, policy: FrequencyPolicy, where: LocalTime, now: datetime
+    ) -> tuple[datetime, str] | None:
+        """When the message may go, if not now: the customer's best hour, quiet hours, store hours."""
+        if program.send_at_local and row.status != "deferred":
+            target = next_local_time(row.planned_at, program.send_at_local, where)
+            if target > now:
+                return target, "best_hour"
+        if not program.exempt and policy.quiet_hours and policy.quiet_hours.contains(where.local(now)):
+            return policy.quiet_hours.end_after(now, where), "quiet_hours"
+        if program.store_hours and not program.store_hours.contains(where.local(now)):
+            return program.store_hours.next_start(now, where), "store_hours"
+        return None
+
+    def _channel(self, profile: Profile, program: Program) -> tuple[str | None, str | None, str]:
+        refusals: list[str] = []
+        for channel in program.channels:
+            if self.store.is_suppressed(profile.profile_id, channel):
+                refusals.append("unsubscribed")
+                continue
+            if not consent_allows(profile, channel, transactional=program.exempt):
+                refusals.append("consent")
+                continue
+            address = address_of(profile, channel)
+            if address is None:
+                refusals.append("no_address")
+                continue
+            return channel, address, ""
+        for reason in ("unsubscribed", "consent", "no_address"):
+            if reason in refusals:
+                return None, None, reason
+        return None, None, "no_address"
+
+    def _facts(self, profile: Profile) -> dict[str, set[str]]:
+        return self.personaliser.facts(profile)
+
+    def _take_caps(
+        self,
+        row: LedgerRow,
+        program: Program,
+        policy: FrequencyPolicy,
+        channel: str,
+        where: LocalTime,
+        now: datetime,
+    ) -> list[str] | tuple[datetime, str]:
+        """Count this send in every cap that applies, all or nothing. Refused: (when a slot frees, reason)."""
+        caps = [(cap, f"cap|{row.profile_id}|{cap.key()}") for cap in policy.caps if cap.applies(channel)]
+        caps += [
+            (cap, f"cap|{row.profile_id}|p:{row.program_id}|{cap.key()}")
+            for cap in program.caps
+            if cap.applies(channel)
+        ]
+        taken: list[str] = []
+        for cap, scope in caps:
+            slot = window_of(cap, now, where, scope)
+            expires = slot.ends_at + timedelta(days=1)
+            if (
+                cap.window != "rolling"
+                and self.store.slot_count(slot.counter) == cap.count - 1
+                and self.rivals.higher_priority_waiting(row.profile_id, program.priority, now=now)
+            ):
+                self._give_back(taken, row.key)
+                return slot.ends_at, "cap_priority"
+            if cap.window == "rolling":
+                result = self.store.take_rolling_slot(
+                    slot.buckets, row.key, limit=cap.count, expires_at=expires
+                )
+            else:
+                result = self.store.take_slot(slot.counter, row.key, limit=cap.count, expires_at=expires)
+            if result == "full":
+                self._give_back(taken, row.key)
+                return slot.ends_at, "cap"
+            taken.append(slot.counter)
+        return taken
+
+    def _give_back(self, taken: Sequence[str], op_id: str) -> None:
+        for bucket in taken:
+            self.store.give_slot(bucket, op_id)
+
+    @staticmethod
+    def _render(content: Any, context: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "subject": render(content.subject, context) if content.subject else None,
+            "title": render(content.title, context) if content.title else None,
+            "body": render(content.body, context),
+            "template_id": content.template_id,
+            "fields": {name: render(text, context) for name, text in content.fields.items()},
+            "url": render(content.url, context) if content.url else None,
+        }

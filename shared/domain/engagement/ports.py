@@ -1,0 +1,76 @@
+"""What dispatch needs from the outside world: the engagement store, profiles, personalisation,
+rival programs and the program directory."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any, Literal, Protocol
+
+from shared.domain.customers.profiles import Profile
+from shared.domain.engagement.frequency import (
+    FrequencyPolicy,
+)
+from shared.domain.engagement.models import DispatchTask, LedgerRow, Program
+
+
+class EngagementStore(Protocol):
+    def policy(self) -> FrequencyPolicy: ...
+
+    def row(self, program_id: str, run_key: str, profile_id: str) -> LedgerRow | None: ...
+
+    def create_row(self, row: LedgerRow) -> bool: ...
+
+    def save_row(self, row: LedgerRow, *, expected_version: int) -> bool: ...
+
+    def take_slot(
+        self, bucket: str, op_id: str, *, limit: int, expires_at: datetime
+    ) -> Literal["taken", "already", "full"]:
+        """Count `op_id` in the bucket if it holds fewer than `limit` (marked: a retry counts once)."""
+        ...
+
+    def take_rolling_slot(
+        self, buckets: Sequence[str], op_id: str, *, limit: int, expires_at: datetime
+    ) -> Literal["taken", "already", "full"]: ...
+
+    def give_slot(self, bucket: str, op_id: str) -> None:
+        """Take `op_id`'s count back (only if it is counted)."""
+        ...
+
+    def slot_count(self, bucket: str) -> int: ...
+
+    def defer(self, task: DispatchTask, until: datetime) -> None: ...
+
+    def park(self, task: DispatchTask) -> None: ...
+
+    def is_suppressed(self, profile_id: str, channel: str) -> bool: ...
+
+    def note_last_message(self, profile_id: str, record: dict[str, Any]) -> None: ...
+
+
+class ProfileSource(Protocol):
+    def profiles(self, profile_ids: Sequence[str]) -> dict[str, Profile]: ...
+
+
+class Personaliser(Protocol):
+    def facts(self, profile: Profile) -> dict[str, set[str]]:
+        """What variants match on: tier, price_sensitivity, stage, segment (sets of values)."""
+        ...
+
+    def context(
+        self, profile: Profile, program: Program, channel: str, *, dispatch_key: str, issue_coupon: bool
+    ) -> dict[str, Any]:
+        """Values the templates may use; a coupon is issued (once per dispatch key) when asked."""
+        ...
+
+
+class Rivals(Protocol):
+    def higher_priority_waiting(self, profile_id: str, priority: int, *, now: datetime) -> bool:
+        """A running program of higher priority targets this customer and has not reached them."""
+        ...
+
+
+class ProgramDirectory(Protocol):
+    def program(self, program_id: str, run_key: str) -> tuple[Program, str] | None:
+        """The program and its state (`active`, `paused`, `cancelled`), or None if gone."""
+        ...

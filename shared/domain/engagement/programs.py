@@ -1,0 +1,151 @@
+"""Glue between the stores and the dispatcher: which program a send belongs to, which rival
+programs outrank it for a customer's last slot, attribution of orders, unsubscribe links."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+from shared.domain.engagement.frequency import FrequencyPolicy
+from shared.domain.engagement.journeys import Journey
+from shared.domain.engagement.models import Campaign, LedgerRow, Program, Run
+from shared.domain.kernel.errors import InvalidInputError
+
+JOURNEY_PREFIX = "journey-"
+RETENTION_DAYS = 90
+WAITING = {"processing", "parked", "deferred"}
+
+
+class Stores(Protocol):
+    def campaign(self, campaign_id: str) -> Campaign | None: ...
+
+    def campaigns(self) -> list[Campaign]: ...
+
+    def runs(self, program_id: str) -> list[Run]: ...
+
+    def row(self, program_id: str, run_key: str, profile_id: str) -> LedgerRow | None: ...
+
+    def journey(self, journey_id: str) -> Journey | None: ...
+
+    def policy(self) -> FrequencyPolicy: ...
+
+    def last_messages(self, profile_id: str) -> list[dict[str, Any]]: ...
+
+    def add_conversion(self, program_id: str, record: dict[str, Any]) -> bool: ...
+
+
+class Memberships(Protocol):
+    def state(self, profile_id: str) -> Any: ...
+
+
+CAMPAIGN_STATE = {
+    "active": "active",
+    "completed": "active",
+    "paused": "paused",
+    "draft": "paused",
+    "cancelled": "cancelled",
+}
+
+
+@dataclass
+class StoredPrograms:
+    stores: Stores
+
+    def program(self, program_id: str, run_key: str) -> tuple[Program, str] | None:
+        if program_id.startswith(JOURNEY_PREFIX):
+            journey = self.stores.journey(program_id.removeprefix(JOURNEY_PREFIX))
+            try:
+                step = journey.steps[int(run_key.split(":", 1)[0])] if journey else None
+            except (ValueError, IndexError):
+                return None
+            if journey is None or step is None or step.send is None:
+                return None
+            return step.send, "active" if journey.status == "active" else "paused"
+        campaign = self.stores.campaign(program_id)
+        if campaign is None:
+            return None
+        return campaign.program(), CAMPAIGN_STATE[campaign.status]
+
+
+@dataclass
+class CampaignRivals:
+    stores: Stores
+    memberships: Memberships
+
+    def higher_priority_waiting(self, profile_id: str, priority: int, *, now: datetime) -> bool:
+        rivals = [c for c in self.stores.campaigns() if c.status == "active" and c.priority > priority]
+        if not rivals:
+            return False
+        state = self.memberships.state(profile_id)
+        member_of = set(getattr(state, "segments", {}) or {})
+        for campaign in rivals:
+            if campaign.segment_id not in member_of:
+                continue
+            for run in self.stores.runs(campaign.campaign_id):
+                row = self.stores.row(campaign.campaign_id, run.run_id, profile_id)
+                if row is None or row.status in WAITING:
+                    return True
+        return False
+
+
+def attribute_order(
+    stores: Stores, *, profile_id: str, order_id: str, revenue: Decimal, at: datetime
+) -> list[str]:
+    """The customer's last message (and last holdout assignment) within the retention window
+    gets this order, once per program; `attributed` when inside the channel's attribution window."""
+    policy = stores.policy()
+    credited = []
+    for last in stores.last_messages(profile_id):
+        sent_at = datetime.fromisoformat(last["at"])
+        if sent_at > at:
+            continue
+        days = (at - sent_at).total_seconds() / 86400
+        if days > RETENTION_DAYS:
+            continue
+        window = (
+            max(policy.attribution_days.values(), default=5)
+            if last.get("holdout")
+            else policy.attribution_days.get(last.get("channel", ""), 1)
+        )
+        record = {
+            "profile_id": profile_id,
+            "order_id": order_id,
+            "revenue": str(revenue),
+            "group": "control" if last.get("holdout") else "treated",
+            "channel": last.get("channel"),
+            "run_key": last.get("run_key"),
+            "at": at.isoformat(),
+            "days_after": round(days, 3),
+            "attributed": days <= window,
+        }
+        if stores.add_conversion(last["program_id"], record):
+            credited.append(last["program_id"])
+    return credited
+
+
+def unsubscribe_token(secret: bytes, profile_id: str, channel: str) -> str:
+    payload = f"{profile_id}|{channel}".encode()
+    mac = hmac.new(secret, payload, hashlib.sha256).digest()[:16]
+    return base64.urlsafe_b64encode(payload + b"|" + mac).decode().rstrip("=")
+
+
+def read_unsubscribe_token(secret: bytes, token: str) -> tuple[str, str]:
+    try:
+        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        payload, _, mac = raw.rpartition(b"|")
+        profile_id, channel = payload.decode().split("|", 1)
+    except (ValueError, UnicodeDecodeError) as error:
+        raise InvalidInputError("This unsubscribe link is not valid") from error
+    if not hmac.compare_digest(mac, hmac.new(secret, payload, hashlib.sha256).digest()[:16]):
+        raise InvalidInputError("This unsubscribe link is not valid")
+    return profile_id, channel
+
+
+def unsubscribe_secret(admin_digest: str) -> bytes:
+    """Links are signed with a key derived from the deployment's admin key digest (never sent)."""
+    return hashlib.sha256(f"unsubscribe:{admin_digest}".encode()).digest()
