@@ -195,16 +195,20 @@ def _restored(environment: dict[str, str]) -> Iterator[None]:
 
 def _replace_factories(**factories: Callable[[], Any]) -> Callable[[], None]:
     """Serve the given dependency factories (in-memory ports, so only our CPU is timed); the
-    returned function puts the real ones back."""
-    from shared import dependencies
+    returned function puts the real ones back. Each name is found in the composition root that
+    defines it."""
+    import importlib
 
-    saved = {name: getattr(dependencies, name) for name in factories}
+    roots = [importlib.import_module(f"shared.wiring.{name}") for name in ("ingest", "customers")]
+    roots.insert(0, importlib.import_module("shared.wiring"))
+    owners = {name: next(root for root in roots if hasattr(root, name)) for name in factories}
+    saved = {name: getattr(owners[name], name) for name in factories}
     for name, factory in factories.items():
-        setattr(dependencies, name, factory)
+        setattr(owners[name], name, factory)
 
     def restore() -> None:
         for name, factory in saved.items():
-            setattr(dependencies, name, factory)
+            setattr(owners[name], name, factory)
 
     return restore
 
@@ -264,9 +268,10 @@ def measure_requests(touchpoints: int, *, batch: int = 1) -> dict[str, Any]:
     from infra.emulator import deploy, function_specs
     from infra.lambda_runtime import LambdaContext, sqs_event
     from infra.template import load_template
-    from shared import dependencies
+    from shared import wiring
     from shared.domain.ingest.credentials import secret_digest
     from shared.domain.ingest.touchpoints import Source
+    from shared.wiring import ingest as ingest_wiring
 
     template = load_template()
     saved_environment = dict(os.environ)
@@ -279,8 +284,8 @@ def measure_requests(touchpoints: int, *, batch: int = 1) -> dict[str, Any]:
             parameters={"Stage": "bench", "AdminApiKeySha256": secret_digest("bench")},
         )
         os.environ.update(stack.shared_environment())
-        dependencies.reset()
-        dependencies.get_source_registry().create(
+        wiring.reset()
+        ingest_wiring.get_source_registry().create(
             Source(source_id="web", name="Web"), write_key="wk", signing_secrets=[]
         )
         sqs = boto3.client("sqs")
@@ -326,7 +331,7 @@ def measure_requests(touchpoints: int, *, batch: int = 1) -> dict[str, Any]:
                             for i, m in enumerate(done[start : start + 10])
                         ],
                     )
-        dependencies.reset()
+        wiring.reset()
     per = {name: count / touchpoints for name, count in sorted(meter.calls.items())}
     sqs_requests = sum(count for name, count in meter.calls.items() if name.startswith("sqs:"))
     # The trailing empty receive that ends our loop is not part of the steady state.
@@ -389,9 +394,11 @@ def measure_segments(touchpoints: int) -> dict[str, Any]:
     from infra.emulator import deploy, function_specs
     from infra.lambda_runtime import LambdaContext, sqs_event
     from infra.template import load_template
-    from shared import dependencies
+    from shared import wiring
     from shared.domain.ingest.credentials import secret_digest
     from shared.domain.ingest.touchpoints import Source
+    from shared.wiring import ingest as ingest_wiring
+    from shared.wiring import segments as segments_wiring
 
     template = load_template()
     specs = function_specs(template)
@@ -405,8 +412,8 @@ def measure_segments(touchpoints: int) -> dict[str, Any]:
             parameters={"Stage": "bench", "AdminApiKeySha256": secret_digest("bench")},
         )
         os.environ.update(stack.shared_environment())
-        dependencies.reset()
-        dependencies.get_source_registry().create(
+        wiring.reset()
+        ingest_wiring.get_source_registry().create(
             Source(source_id="web", name="Web"), write_key="wk", signing_secrets=[]
         )
         sqs = boto3.client("sqs")
@@ -455,7 +462,9 @@ def measure_segments(touchpoints: int) -> dict[str, Any]:
             live = RequestMeter()
             with live.watching():
                 events = drain("SegmentQueue", segments_consumer, "SegmentsFunction", batch=100)
-            profiles = sum(1 for _ in dependencies.get_profile_scanner().pages(part=0, parts=1) for _p in _)
+            profiles = sum(
+                1 for _ in segments_wiring.get_profile_scanner().pages(part=0, parts=1) for _p in _
+            )
             everyone = {
                 "segment_id": "everyone",
                 "name": "Everyone seen on the web",
@@ -479,7 +488,7 @@ def measure_segments(touchpoints: int) -> dict[str, Any]:
                     cursor = page["next"]
                     if not cursor:
                         break
-        dependencies.reset()
+        wiring.reset()
 
     def per(meter: RequestMeter, count: float) -> dict[str, float]:
         sqs_calls = sum(n for name, n in meter.calls.items() if name.startswith("sqs:"))
@@ -514,11 +523,12 @@ def measure_membership(members: int = 200) -> dict[str, Any]:
     from moto import mock_aws
 
     from infra.template import load_template
-    from shared import dependencies
+    from shared import wiring
     from shared.clock import SystemClock
     from shared.domain.loyalty.book import LoyaltyBook, earn_for_order
     from shared.domain.loyalty.coupons import CouponCheck, CouponDefinition, Coupons
     from shared.domain.loyalty.ledger import Account, Change, LoyaltyRules, redeem
+    from shared.wiring import loyalty as loyalty_wiring
 
     class CountingPublisher:
         def __init__(self) -> None:
@@ -542,8 +552,8 @@ def measure_membership(members: int = 200) -> dict[str, Any]:
             GlobalSecondaryIndexes=properties["GlobalSecondaryIndexes"],
         )
         os.environ["CUSTOMERS_TABLE"] = "bench-customers"
-        dependencies.reset()
-        store, clock, publisher = dependencies.get_loyalty_store(), SystemClock(), CountingPublisher()
+        wiring.reset()
+        store, clock, publisher = loyalty_wiring.get_loyalty_store(), SystemClock(), CountingPublisher()
         coupons = Coupons(store=store, clock=clock)
         book = LoyaltyBook(
             store=store, clock=clock, rules=LoyaltyRules(), publisher=publisher, coupons=coupons
@@ -614,13 +624,14 @@ def measure_inventory(operations: int = 100, buckets: int = 8) -> dict[str, Any]
     from moto import mock_aws
 
     from infra.template import load_template
-    from shared import dependencies
+    from shared import wiring
     from shared.clock import SystemClock
     from shared.domain.commerce.channel_sync import ChannelSync, SyncFanOut
     from shared.domain.commerce.inventory import Inventory
     from shared.domain.commerce.pricing import PriceEntry
     from shared.domain.commerce.sales_channels import Location, RegistryDirectory, SalesChannel
     from shared.domain.commerce.stock import ReservationRequest
+    from shared.wiring import commerce as commerce_wiring
 
     class AcceptingEndpoints:
         def push(self, channel: Any, message_id: str, payload: Any, *, now: Any) -> None:
@@ -641,8 +652,8 @@ def measure_inventory(operations: int = 100, buckets: int = 8) -> dict[str, Any]
         )
         queue_url = boto3.client("sqs").create_queue(QueueName="bench-sync")["QueueUrl"]
         os.environ.update(CATALOG_TABLE="bench-catalog", CHANNEL_SYNC_QUEUE_URL=queue_url)
-        dependencies.reset()
-        catalog, clock = dependencies.get_catalog(), SystemClock()
+        wiring.reset()
+        catalog, clock = commerce_wiring.get_catalog(), SystemClock()
         catalog.save_location(Location(location_id="dc", name="DC", kind="warehouse"))
         for channel_id in ("web", "tmall"):
             catalog.save_channel(
@@ -655,7 +666,7 @@ def measure_inventory(operations: int = 100, buckets: int = 8) -> dict[str, Any]
                     signing_secret="whsec_YmVuY2g=",  # noqa: S106 (a bench channel)
                 )
             )
-        fan_out = SyncFanOut(registry=catalog, requests=dependencies.get_sync_requests())
+        fan_out = SyncFanOut(registry=catalog, requests=commerce_wiring.get_sync_requests())
         inventory = Inventory(
             stock=catalog,
             reservations=catalog,
@@ -718,7 +729,7 @@ def measure_inventory(operations: int = 100, buckets: int = 8) -> dict[str, Any]
             prices=catalog,
             store=catalog,
             endpoints=AcceptingEndpoints(),
-            requests=dependencies.get_sync_requests(),
+            requests=commerce_wiring.get_sync_requests(),
             clock=clock,
         )
         measured("per_push", lambda i: sync.push("web", "ONE", force=True))
@@ -760,10 +771,11 @@ def _bench_people(count: int, now: Any) -> list[Any]:
 def _seed_audience(people: list[Any], segment_id: str, now: Any) -> None:
     """Profiles and their segment membership written straight into the tables (what the
     touchpoint pipeline and the segment consumer would have left there)."""
-    from shared import dependencies
     from shared.domain.segments.live import MembershipState, SegmentDefinition
+    from shared.wiring import customers as customers_wiring
+    from shared.wiring import segments as segments_wiring
 
-    graph, segments = dependencies.get_customer_graph(), dependencies.get_segment_store()
+    graph, segments = customers_wiring.get_customer_graph(), segments_wiring.get_segment_store()
     if segments.definition(segment_id) is None:
         segments.create_definition(
             SegmentDefinition.model_validate(
@@ -810,9 +822,10 @@ def measure_campaigns(messages: int = 300) -> dict[str, Any]:
     from moto import mock_aws
 
     from infra.template import load_template
-    from shared import dependencies
+    from shared import wiring
     from shared.clock import SystemClock
     from shared.domain.engagement.models import CampaignChange, DispatchTask
+    from shared.wiring import engagement as engagement_wiring
 
     class Accepting:
         idempotent = False
@@ -848,13 +861,13 @@ def measure_campaigns(messages: int = 300) -> dict[str, Any]:
             ENGAGEMENT_TABLE="bench-engagement",
             DISPATCH_QUEUE_URL=queue_url,
         )
-        dependencies.reset()
-        dependencies.use_senders({"email": Accepting()})
+        wiring.reset()
+        engagement_wiring.use_senders({"email": Accepting()})
         try:
             now = SystemClock().now()
             people = _bench_people(messages, now)
             _seed_audience(people, "bench-all", now)
-            engagement = dependencies.get_engagement()
+            engagement = engagement_wiring.get_engagement()
             from shared.domain.engagement.frequency import FrequencyPolicy
 
             engagement.save_policy(
@@ -876,10 +889,10 @@ def measure_campaigns(messages: int = 300) -> dict[str, Any]:
                     ],
                 }
             )
-            service = dependencies.get_campaign_service()
+            service = engagement_wiring.get_campaign_service()
             service.create("bench", change)
             service.launch("bench")  # pages the audience onto the queue; the loop below plays the worker
-            dispatcher = dependencies.get_dispatcher()
+            dispatcher = engagement_wiring.get_dispatcher()
             from botocore.client import BaseClient
 
             inside = [0.0]
@@ -912,7 +925,7 @@ def measure_campaigns(messages: int = 300) -> dict[str, Any]:
             }
             results["outcomes"] = dict(Counter(row.status for row in rows))
         finally:
-            dependencies.use_senders({})
+            engagement_wiring.use_senders({})
     return results
 
 
@@ -936,11 +949,12 @@ def measure_local_campaign(size: int = 10_000) -> dict[str, Any]:
     with _restored(saved_environment), captured_output():
         stack.start()
         try:
-            from shared import dependencies
+            from shared import wiring
             from shared.clock import SystemClock
+            from shared.wiring import engagement as engagement_wiring
 
             now = SystemClock().now()
-            dependencies.reset()
+            wiring.reset()
             seeding = time.monotonic()
             _seed_audience(_bench_people(size, now), "bench-all", now)
             seeded = time.monotonic() - seeding
@@ -981,7 +995,7 @@ def measure_local_campaign(size: int = 10_000) -> dict[str, Any]:
             # report, which reads every row, is asked for once at the end.
             from shared.domain.engagement.models import LEDGER_SHARDS
 
-            engagement = dependencies.get_engagement()
+            engagement = engagement_wiring.get_engagement()
             while time.monotonic() - started < 3600:
                 done = sum(
                     engagement.count_final_rows("bench-10k", shard=shard) for shard in range(LEDGER_SHARDS)

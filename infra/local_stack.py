@@ -98,11 +98,12 @@ class LocalStack:
             EmailIdentity=os.environ.get("SES_FROM_ADDRESS", "marketing@example.com")
         )
 
-        from shared import dependencies
+        from shared import wiring
         from shared.domain.ingest.sources import NewSource, create_source
         from shared.domain.ingest.touchpoints import Channel, SourceKind
+        from shared.wiring import ingest as ingest_wiring
 
-        dependencies.reset()
+        wiring.reset()
         create_source(
             NewSource(
                 source_id=LOCAL_SOURCE_ID,
@@ -110,7 +111,7 @@ class LocalStack:
                 kind=SourceKind.SEGMENT,
                 channel=Channel.WEB,
             ),
-            registry=dependencies.get_source_registry(),
+            registry=ingest_wiring.get_source_registry(),
             write_key_factory=lambda: options.write_key,
         )
 
@@ -220,10 +221,10 @@ class LocalStack:
 
     def _start_demo(self) -> None:
         from infra.demo import DemoDay, DemoSnsCertificates
-        from shared import dependencies
+        from shared.wiring import ingest as ingest_wiring
 
         certificates = DemoSnsCertificates()
-        dependencies.use_sns_certificates(certificates)
+        ingest_wiring.use_sns_certificates(certificates)
         demo = DemoDay(
             f"http://{self.options.host}:{self.options.api_port}",
             self.options.admin_key,

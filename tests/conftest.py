@@ -18,11 +18,11 @@ os.environ.update(
 
 import pytest  # noqa: E402
 
-from shared import dependencies  # noqa: E402
+from shared import wiring  # noqa: E402
 
 
 @pytest.fixture(autouse=True)
 def _fresh_dependencies():
-    dependencies.reset()
+    wiring.reset()
     yield
-    dependencies.reset()
+    wiring.reset()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from shared import dependencies
 from shared.domain.ingest.credentials import basic_auth_username, bearer_token
 from shared.domain.ingest.intake import authenticate_source, check_admin_key
 from shared.domain.kernel.errors import PermissionDeniedError
 from shared.settings import get_settings
+from shared.wiring import commerce as commerce_wiring
+from shared.wiring import ingest as ingest_wiring
 
 
 def require_admin(authorization: str | None) -> None:
@@ -19,7 +20,7 @@ def require_channel_or_admin(authorization: str | None) -> str | None:
     channel the key belongs to. The admin key (Bearer) answers None: the caller names the channel."""
     if authorization and authorization.strip().lower().startswith("basic "):
         write_key = basic_auth_username(authorization)
-        return authenticate_source(write_key, registry=dependencies.get_source_registry()).channel.value
+        return authenticate_source(write_key, registry=ingest_wiring.get_source_registry()).channel.value
     require_admin(authorization)
     return None
 
@@ -29,8 +30,8 @@ def require_sales_channel_or_admin(authorization: str | None, channel_id: str) -
     admin key acts for any channel."""
     if authorization and authorization.strip().lower().startswith("basic "):
         write_key = basic_auth_username(authorization)
-        source = authenticate_source(write_key, registry=dependencies.get_source_registry())
-        channel = dependencies.get_catalog().channel(channel_id)
+        source = authenticate_source(write_key, registry=ingest_wiring.get_source_registry())
+        channel = commerce_wiring.get_catalog().channel(channel_id)
         if channel is None or channel.source_id != source.source_id:
             raise PermissionDeniedError(
                 f"This key does not act for channel {channel_id!r}", details={"source_id": source.source_id}

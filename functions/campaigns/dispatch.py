@@ -14,20 +14,20 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from shared import dependencies
 from shared.adapters.sqs import backoff_seconds
 from shared.domain.engagement.messaging import ThrottledError
 from shared.domain.engagement.models import DispatchTask
 from shared.domain.kernel.errors import OmnireachError
 from shared.observability import logger, metrics, tracer
+from shared.wiring import engagement as engagement_wiring
 
 
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    dispatcher = dependencies.get_dispatcher()
-    queue = dependencies.get_dispatch_queue()
+    dispatcher = engagement_wiring.get_dispatcher()
+    queue = engagement_wiring.get_dispatch_queue()
     chooser = random.Random()  # noqa: S311 - jitter
     failed: list[str] = []
     counts: dict[str, int] = {}

@@ -13,17 +13,18 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared import dependencies
+from shared import wiring
 from shared.adapters.events import BusEvent, consume_bus_records
 from shared.domain.engagement.programs import attribute_order
 from shared.domain.ingest.intake import TOUCHPOINT_RECORDED
 from shared.domain.kernel.events import ORDER_PLACED, PROFILE_CHANGED
 from shared.observability import logger, metrics, tracer
+from shared.wiring import engagement as engagement_wiring
 
 
 def _when(detail: dict[str, Any]) -> datetime:
     text = detail.get("occurred_at")
-    return datetime.fromisoformat(text) if isinstance(text, str) else dependencies.get_clock().now()
+    return datetime.fromisoformat(text) if isinstance(text, str) else wiring.get_clock().now()
 
 
 def handle(event: BusEvent) -> str:
@@ -31,7 +32,7 @@ def handle(event: BusEvent) -> str:
     profile_id = detail.get("profile_id")
     if not isinstance(profile_id, str) or not profile_id:
         return "ignored"
-    journeys = dependencies.get_journeys()
+    journeys = engagement_wiring.get_journeys()
     if event.detail_type == ORDER_PLACED:
         order = detail.get("order") or {}
         order_id = str(detail.get("order_id") or detail.get("touchpoint_id"))
@@ -41,7 +42,11 @@ def handle(event: BusEvent) -> str:
             revenue = Decimal(0)
         at = _when(detail)
         attribute_order(
-            dependencies.get_engagement(), profile_id=profile_id, order_id=order_id, revenue=revenue, at=at
+            engagement_wiring.get_engagement(),
+            profile_id=profile_id,
+            order_id=order_id,
+            revenue=revenue,
+            at=at,
         )
         skus = [
             str(line["sku"]) for line in order.get("lines", []) if isinstance(line, dict) and line.get("sku")

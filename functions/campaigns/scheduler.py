@@ -9,13 +9,13 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared import dependencies
 from shared.observability import logger, metrics, tracer
+from shared.wiring import engagement as engagement_wiring
 
 
 def tick() -> dict[str, int]:
-    counts = dependencies.get_campaign_service().tick()
-    counts |= {f"journey_{name}": value for name, value in dependencies.get_journeys().sweep().items()}
+    counts = engagement_wiring.get_campaign_service().tick()
+    counts |= {f"journey_{name}": value for name, value in engagement_wiring.get_journeys().sweep().items()}
     return counts
 
 

@@ -14,19 +14,19 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared import dependencies
 from shared.adapters.sqs import backoff_seconds
 from shared.domain.commerce.channel_sync import EndpointError
 from shared.domain.kernel.errors import NotFoundError, OmnireachError
 from shared.observability import logger, metrics, tracer
+from shared.wiring import commerce as commerce_wiring
 
 
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    sync = dependencies.get_channel_sync()
-    requests = dependencies.get_sync_requests()
+    sync = commerce_wiring.get_channel_sync()
+    requests = commerce_wiring.get_sync_requests()
     chooser = random.Random()  # noqa: S311 - jitter
     failed: list[str] = []
     counts: dict[str, int] = {}

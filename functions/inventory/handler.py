@@ -15,13 +15,13 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared import dependencies
 from shared.adapters.events import BusEvent, consume_bus_records
 from shared.domain.commerce.inventory import Inventory, restock_refund, sell_order
 from shared.domain.commerce.stock import SaleLine
 from shared.domain.ingest.intake import TOUCHPOINT_RECORDED
 from shared.domain.kernel.events import ORDER_PLACED, ORDER_REFUNDED
 from shared.observability import logger, metrics, tracer
+from shared.wiring import commerce as commerce_wiring
 
 
 def sale_lines(raw_lines: Any) -> list[SaleLine]:
@@ -113,7 +113,7 @@ def _handle(inventory: Inventory, event: BusEvent) -> str:
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    inventory = dependencies.get_inventory()
+    inventory = commerce_wiring.get_inventory()
     return consume_bus_records(
         event["Records"], lambda bus_event: _handle(inventory, bus_event), consumer="Inventory"
     )

@@ -16,9 +16,10 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared import dependencies
+from shared import wiring
 from shared.domain.commerce.pricing import boundaries_between, covered_skus
 from shared.observability import logger, metrics, tracer
+from shared.wiring import commerce as commerce_wiring
 
 PROMOTION_CURSOR = "PROMOTIONS"
 
@@ -27,7 +28,7 @@ PROMOTION_CURSOR = "PROMOTIONS"
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
 def sweep_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    counts = dependencies.get_inventory().sweep()
+    counts = commerce_wiring.get_inventory().sweep()
     for name, value in counts.items():
         metrics.add_metric(name=f"Reservations{name.title()}", unit=MetricUnit.Count, value=value)
     logger.info("reservation sweep", extra=counts)
@@ -35,8 +36,8 @@ def sweep_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, in
 
 
 def push_promotion_boundaries() -> dict[str, Any]:
-    catalog = dependencies.get_catalog()
-    now = dependencies.get_clock().now()
+    catalog = commerce_wiring.get_catalog()
+    now = wiring.get_clock().now()
     previous = catalog.cursor(PROMOTION_CURSOR)
     since = previous or now - timedelta(minutes=1)
     if since >= now:
@@ -47,7 +48,7 @@ def push_promotion_boundaries() -> dict[str, Any]:
     if not catalog.move_cursor(PROMOTION_CURSOR, now, previous=previous):
         return {"promotions": 0, "skus": 0, "skipped": "another run moved the cursor"}
     if skus:
-        dependencies.get_sync_fan_out().price_changed(skus)
+        commerce_wiring.get_sync_fan_out().price_changed(skus)
     return {"promotions": len(changed), "skus": len(skus)}
 
 
@@ -65,7 +66,7 @@ def promotions_handler(event: dict[str, Any], context: LambdaContext) -> dict[st
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
 def reconcile_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    report = dependencies.get_channel_sync().reconcile()
+    report = commerce_wiring.get_channel_sync().reconcile()
     metrics.add_metric(name="ChannelDrift", unit=MetricUnit.Count, value=report["drifted"])
     metrics.add_metric(name="ChannelPairsChecked", unit=MetricUnit.Count, value=report["checked"])
     logger.info(

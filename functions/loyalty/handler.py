@@ -10,12 +10,13 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared import dependencies
 from shared.adapters.events import BusEvent, consume_bus_records
 from shared.domain.kernel.events import ORDER_PLACED, ORDER_REFUNDED, PROFILE_CHANGED
 from shared.domain.loyalty.book import LoyaltyBook, earn_for_order, note_birthday, reverse_for_refund
 from shared.domain.segments.rules import birthday_month_day
 from shared.observability import logger, metrics, tracer
+from shared.wiring import customers as customers_wiring
+from shared.wiring import loyalty as loyalty_wiring
 
 BIRTHDAY_FIELDS = {"traits.birthday", "traits.timezone"}
 
@@ -29,7 +30,7 @@ def _handle(book: LoyaltyBook, event: BusEvent) -> str:
         return "duplicate" if recorded and recorded.duplicate else "reversed" if recorded else "ignored"
     if event.detail_type == PROFILE_CHANGED and BIRTHDAY_FIELDS & set(event.detail.get("changed") or []):
         profile_id = event.detail["profile_id"]
-        profile = dependencies.get_customer_graph().profiles([profile_id]).get(profile_id)
+        profile = customers_wiring.get_customer_graph().profiles([profile_id]).get(profile_id)
         if profile is None or not profile.exists:
             return "ignored"
         day = birthday_month_day(profile.trait("birthday"))
@@ -48,7 +49,7 @@ def _handle(book: LoyaltyBook, event: BusEvent) -> str:
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItemFailureResponse:
-    book = dependencies.get_loyalty_book()
+    book = loyalty_wiring.get_loyalty_book()
     return consume_bus_records(
         event["Records"], lambda bus_event: _handle(book, bus_event), consumer="Loyalty"
     )

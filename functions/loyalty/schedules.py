@@ -9,17 +9,17 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared import dependencies
 from shared.domain.loyalty.book import run_daily
 from shared.domain.loyalty.perks import issue_birthday_perks
 from shared.observability import logger, metrics, tracer
+from shared.wiring import loyalty as loyalty_wiring
 
 
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
 def daily_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    result = run_daily(dependencies.get_loyalty_book())
+    result = run_daily(loyalty_wiring.get_loyalty_book())
     metrics.add_metric(name="PointsExpired", unit=MetricUnit.Count, value=result.points_expired)
     metrics.add_metric(name="TierChanges", unit=MetricUnit.Count, value=result.tier_changes)
     logger.info("loyalty daily run", extra=asdict(result))
@@ -30,8 +30,8 @@ def daily_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, in
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
 def birthday_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
-    book = dependencies.get_loyalty_book()
-    result = issue_birthday_perks(book, dependencies.get_coupons(), book.clock.now())
+    book = loyalty_wiring.get_loyalty_book()
+    result = issue_birthday_perks(book, loyalty_wiring.get_coupons(), book.clock.now())
     metrics.add_metric(name="BirthdayPerksIssued", unit=MetricUnit.Count, value=result.issued)
     logger.info("birthday perks", extra=asdict(result))
     return asdict(result)

@@ -12,10 +12,12 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field, Json
 
-from shared import dependencies
+from shared import wiring
 from shared.domain.customers.privacy import run_erasure
 from shared.observability import logger, metrics, tracer
 from shared.settings import get_settings
+from shared.wiring import customers as customers_wiring
+from shared.wiring import ingest as ingest_wiring
 
 
 class ErasureJob(BaseModel):
@@ -35,11 +37,11 @@ def record_handler(record: ErasureJobRecord) -> None:
     request = run_erasure(
         job.request_id,
         sweep=job.sweep,
-        data=dependencies.get_personal_data(),
-        archive=dependencies.get_touchpoint_archive(),
-        jobs=dependencies.get_erasure_jobs(),
-        publisher=dependencies.get_event_publisher(),
-        clock=dependencies.get_clock(),
+        data=customers_wiring.get_personal_data(),
+        archive=ingest_wiring.get_touchpoint_archive(),
+        jobs=customers_wiring.get_erasure_jobs(),
+        publisher=wiring.get_event_publisher(),
+        clock=wiring.get_clock(),
         second_sweep_seconds=get_settings().erasure_second_sweep_seconds,
     )
     metrics.add_metric(name="ErasureSweeps", unit=MetricUnit.Count, value=1)

@@ -8,9 +8,10 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared import dependencies
+from shared import wiring
 from shared.domain.operations.monitoring import check_queues
 from shared.observability import logger, metrics, tracer
+from shared.wiring import operations as operations_wiring
 
 
 @metrics.log_metrics
@@ -18,10 +19,10 @@ from shared.observability import logger, metrics, tracer
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     readings = check_queues(
-        dependencies.get_monitored_queues(),
-        inspector=dependencies.get_queue_inspector(),
-        publisher=dependencies.get_event_publisher(),
-        clock=dependencies.get_clock(),
+        operations_wiring.get_monitored_queues(),
+        inspector=operations_wiring.get_queue_inspector(),
+        publisher=wiring.get_event_publisher(),
+        clock=wiring.get_clock(),
     )
     report = []
     for reading in readings:

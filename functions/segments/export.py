@@ -12,9 +12,11 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field, Json
 
-from shared import dependencies
+from shared import wiring
 from shared.domain.segments.export import run_export
 from shared.observability import logger, metrics, tracer
+from shared.wiring import customers as customers_wiring
+from shared.wiring import segments as segments_wiring
 
 
 class ExportJob(BaseModel):
@@ -31,11 +33,11 @@ processor = BatchProcessor(event_type=EventType.SQS, model=ExportJobRecord)
 def record_handler(record: ExportJobRecord) -> None:
     export = run_export(
         record.body.export_id,
-        segments=dependencies.get_segment_store(),
-        graph=dependencies.get_customer_graph(),
-        jobs=dependencies.get_export_jobs(),
-        files=dependencies.get_export_files(),
-        now=dependencies.get_clock().now(),
+        segments=segments_wiring.get_segment_store(),
+        graph=customers_wiring.get_customer_graph(),
+        jobs=segments_wiring.get_export_jobs(),
+        files=segments_wiring.get_export_files(),
+        now=wiring.get_clock().now(),
     )
     metrics.add_metric(name="AudienceRowsExported", unit=MetricUnit.Count, value=export.rows)
     logger.info("audience exported", extra={"export_id": export.export_id, "rows": export.rows})

@@ -11,11 +11,11 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from shared import dependencies
 from shared.adapters.events import BusEventRecord
 from shared.domain.kernel.errors import OmnireachError
 from shared.domain.segments.live import profiles_named
 from shared.observability import logger, metrics, tracer
+from shared.wiring import segments as segments_wiring
 
 
 @metrics.log_metrics
@@ -38,7 +38,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     ]
     if named:
         try:
-            result = dependencies.get_refresher().refresh(named)
+            result = segments_wiring.get_refresher().refresh(named)
         except OmnireachError as error:
             logger.warning("segment batch retried", extra={"code": error.code, "reason": error.message})
             failed += [record.messageId for record in readable]

@@ -7,10 +7,11 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared import dependencies
+from shared import wiring
 from shared.domain.segments.recompute import start_recompute
 from shared.observability import logger, metrics, tracer
 from shared.settings import get_settings
+from shared.wiring import segments as segments_wiring
 
 
 @metrics.log_metrics
@@ -18,9 +19,9 @@ from shared.settings import get_settings
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     job = start_recompute(
-        jobs=dependencies.get_recompute_jobs(),
-        tasks=dependencies.get_recompute_tasks(),
-        now=dependencies.get_clock().now(),
+        jobs=segments_wiring.get_recompute_jobs(),
+        tasks=segments_wiring.get_recompute_tasks(),
+        now=wiring.get_clock().now(),
         parts=get_settings().recompute_parts,
     )
     metrics.add_metric(name="RecomputesStarted", unit=MetricUnit.Count, value=1)

@@ -12,9 +12,10 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import BaseModel, Field, Json
 
-from shared import dependencies
+from shared import wiring
 from shared.domain.segments.recompute import Phase, apply_part, sample_part
 from shared.observability import logger, metrics, tracer
+from shared.wiring import segments as segments_wiring
 
 
 class RecomputeTask(BaseModel):
@@ -32,25 +33,25 @@ processor = BatchProcessor(event_type=EventType.SQS, model=RecomputeTaskRecord)
 
 def record_handler(record: RecomputeTaskRecord) -> None:
     task = record.body
-    now = dependencies.get_clock().now()
+    now = wiring.get_clock().now()
     if task.phase is Phase.SAMPLING:
         job = sample_part(
             task.job_id,
             task.part,
-            jobs=dependencies.get_recompute_jobs(),
-            tasks=dependencies.get_recompute_tasks(),
-            scanner=dependencies.get_profile_scanner(),
-            cut_store=dependencies.get_segment_store(),
-            rules=dependencies.get_classification_rules(),
+            jobs=segments_wiring.get_recompute_jobs(),
+            tasks=segments_wiring.get_recompute_tasks(),
+            scanner=segments_wiring.get_profile_scanner(),
+            cut_store=segments_wiring.get_segment_store(),
+            rules=segments_wiring.get_classification_rules(),
             now=now,
         )
     else:
         job = apply_part(
             task.job_id,
             task.part,
-            jobs=dependencies.get_recompute_jobs(),
-            scanner=dependencies.get_profile_scanner(),
-            refresher=dependencies.get_refresher(),
+            jobs=segments_wiring.get_recompute_jobs(),
+            scanner=segments_wiring.get_profile_scanner(),
+            refresher=segments_wiring.get_refresher(),
             now=now,
         )
     metrics.add_metric(name="RecomputePartsDone", unit=MetricUnit.Count, value=1)

@@ -8,9 +8,9 @@ from typing import Any
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared import dependencies
 from shared.domain.segments.live import run_due_rechecks
 from shared.observability import logger, metrics, tracer
+from shared.wiring import segments as segments_wiring
 
 PAGE = 500
 RESERVE_MS = 20_000  # stop early enough to finish the page in hand
@@ -21,7 +21,7 @@ RESERVE_MS = 20_000  # stop early enough to finish the page in hand
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, int]:
     done = 0
-    refresher = dependencies.get_refresher()
+    refresher = segments_wiring.get_refresher()
     while context.get_remaining_time_in_millis() > RESERVE_MS:
         handled = run_due_rechecks(refresher, limit=PAGE)
         done += handled

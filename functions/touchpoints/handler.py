@@ -13,11 +13,13 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json, ValidationError
 
-from shared import dependencies
+from shared import wiring
 from shared.domain.customers.folding import Outcome, fold_touchpoints
 from shared.domain.ingest.touchpoints import Touchpoint
 from shared.domain.kernel.errors import OmnireachError
 from shared.observability import logger, metrics, tracer
+from shared.wiring import customers as customers_wiring
+from shared.wiring import ingest as ingest_wiring
 
 
 class TouchpointRecord(SqsRecordModel):
@@ -51,12 +53,12 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
         try:
             result = fold_touchpoints(
                 [record.body for record in records],
-                graph=dependencies.get_customer_graph(),
-                archive=dependencies.get_touchpoint_archive(),
-                publisher=dependencies.get_event_publisher(),
-                policy=dependencies.get_identity_policy(),
-                clock=dependencies.get_clock(),
-                expires_at=dependencies.get_archive_policy().expires_at,
+                graph=customers_wiring.get_customer_graph(),
+                archive=ingest_wiring.get_touchpoint_archive(),
+                publisher=wiring.get_event_publisher(),
+                policy=customers_wiring.get_identity_policy(),
+                clock=wiring.get_clock(),
+                expires_at=ingest_wiring.get_archive_policy().expires_at,
             )
         except OmnireachError as error:
             # Nothing half-done is lost: every write is idempotent and the whole batch comes back.

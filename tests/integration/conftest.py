@@ -8,10 +8,11 @@ from moto import mock_aws
 from infra.emulator import DeployedStack, deploy, function_specs
 from infra.lambda_runtime import LambdaContext
 from infra.template import load_template
-from shared import dependencies
+from shared import wiring
 from shared.domain.ingest.credentials import secret_digest
 from shared.domain.ingest.sources import NewSource, create_source
 from shared.domain.ingest.touchpoints import Channel, SourceKind
+from shared.wiring import ingest as ingest_wiring
 
 ADMIN_KEY = "integration-admin-key"
 WRITE_KEY = "integration-write-key"
@@ -31,10 +32,10 @@ def stack(monkeypatch) -> DeployedStack:
         )
         for name, value in deployed.shared_environment().items():
             monkeypatch.setenv(name, value)
-        dependencies.reset()
+        wiring.reset()
         create_source(
             NewSource(source_id="web", name="Web shop", kind=SourceKind.SEGMENT, channel=Channel.WEB),
-            registry=dependencies.get_source_registry(),
+            registry=ingest_wiring.get_source_registry(),
             write_key_factory=lambda: WRITE_KEY,
         )
         yield deployed

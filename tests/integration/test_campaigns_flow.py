@@ -19,13 +19,16 @@ from functions.campaigns.events import lambda_handler as engagement_consumer
 from functions.campaigns.scheduler import tick
 from functions.segments.handler import lambda_handler as segments_consumer
 from infra.lambda_runtime import sqs_event
-from shared import dependencies
+from shared import wiring
 from shared.adapters.senders import InboxSender
 from shared.domain.customers.identity import identity_key
 from shared.domain.engagement.dispatch import holdout
 from shared.domain.engagement.messaging import OutboundMessage, ThrottledError
 from shared.domain.ingest.touchpoints import Channel, ConsentSignal, ConsentStatus, Touchpoint, TouchpointType
 from shared.domain.kernel.identifiers import Identifier, IdentifierType
+from shared.wiring import customers as customers_wiring
+from shared.wiring import engagement as engagement_wiring
+from shared.wiring import ingest as ingest_wiring
 from tests.fakes import FakeClock
 from tests.integration.conftest import context_for
 from tests.integration.test_erasure import run_privacy_jobs
@@ -58,7 +61,7 @@ class RecordingSender:
 @pytest.fixture
 def clock(monkeypatch):
     fake = FakeClock(NOW)  # 09:00 UTC = 17:00 in Shanghai: outside quiet hours
-    monkeypatch.setattr(dependencies, "get_clock", lambda: fake)
+    monkeypatch.setattr(wiring, "get_clock", lambda: fake)
     return fake
 
 
@@ -70,9 +73,11 @@ def senders(stack, clock):
         "push": RecordingSender(),
         "wechat": RecordingSender(idempotent=True),
     }
-    dependencies.use_senders({**made, "inbox": InboxSender(dependencies.get_engagement(), clock.now)})
+    engagement_wiring.use_senders(
+        {**made, "inbox": InboxSender(engagement_wiring.get_engagement(), clock.now)}
+    )
     yield made
-    dependencies.use_senders({})
+    engagement_wiring.use_senders({})
 
 
 @pytest.fixture
@@ -138,10 +143,10 @@ def person(
         occurred_at=NOW - timedelta(days=1),
         received_at=NOW - timedelta(days=1),
     )
-    dependencies.get_touchpoint_queue().send_all([touchpoint])
+    ingest_wiring.get_touchpoint_queue().send_all([touchpoint])
     assert deliver(stack, drain(stack)) == {"batchItemFailures": []}
     run_queue(stack, "SegmentQueue", segments_consumer, "SegmentsFunction")
-    records = dependencies.get_customer_graph().identities([identity_key(identifiers[0])])
+    records = customers_wiring.get_customer_graph().identities([identity_key(identifiers[0])])
     return next(iter(records.values())).profile_id  # type: ignore[return-value]
 
 
@@ -228,7 +233,7 @@ def test_every_targeted_customer_has_exactly_one_outcome(stack, client, senders,
         {"caps": [{"scope": "channel", "channel": "email", "count": 1, "window": "day"}]},
     )
     # Dan had today's one email already (another campaign); Eve is erased before the send.
-    dependencies.get_engagement().take_slot(
+    engagement_wiring.get_engagement().take_slot(
         "cap|" + capped + "|email:day:1|d2026-11-24",
         "earlier-send",
         limit=1,
@@ -259,7 +264,7 @@ def test_every_targeted_customer_has_exactly_one_outcome(stack, client, senders,
     }
     for profile_id in held_out:
         expected[profile_id] = "suppressed:holdout"
-    rows = {row.profile_id: row for row in dependencies.get_engagement().rows("spring-sale")}
+    rows = {row.profile_id: row for row in engagement_wiring.get_engagement().rows("spring-sale")}
     assert {p: f"{r.status}:{r.reason}" if r.reason else r.status for p, r in rows.items()} == expected
     assert found["holdout"] == len(held_out)
     sent_to = sorted(m.address for m in senders["email"].sent + senders["sms"].sent)
@@ -286,7 +291,7 @@ def test_one_send_per_dispatch_key_under_duplicates_and_a_crash(stack, client, s
     dispatch_all(stack, duplicate=True)  # every message delivered twice
     clock.advance(timedelta(minutes=2))  # the dead worker's lease runs out; SQS redelivers
     dispatch_all(stack)
-    rows = {row.profile_id: row for row in dependencies.get_engagement().rows("crash")}
+    rows = {row.profile_id: row for row in engagement_wiring.get_engagement().rows("crash")}
     assert sorted(r.status for r in rows.values()) == ["failed", "sent", "sent"]
     crashed = next(r for r in rows.values() if r.status == "failed")
     assert crashed.reason == "unconfirmed_after_crash"  # SES has no idempotency key: never a second send
@@ -304,7 +309,7 @@ def test_one_send_per_dispatch_key_under_duplicates_and_a_crash(stack, client, s
     dispatch_all(stack, duplicate=True)
     clock.advance(timedelta(minutes=2))
     dispatch_all(stack)
-    assert sorted(r.status for r in dependencies.get_engagement().rows("crash-wechat")) == ["sent"] * 3
+    assert sorted(r.status for r in engagement_wiring.get_engagement().rows("crash-wechat")) == ["sent"] * 3
     assert sorted(m.address for m in senders["wechat"].sent) == ["o-gus", "o-hal", "o-ivy"]
 
 
@@ -317,7 +322,7 @@ def test_a_message_queued_before_an_unsubscribe_is_not_sent(stack, client, sende
         variants=[{"variant_id": "v1", "content": {"email": {"subject": "x", "body": "Hi"}}}],
     )
     tick()  # on the queue now
-    link = dependencies.unsubscribe_link(jen, "email", "queued")
+    link = engagement_wiring.unsubscribe_link(jen, "email", "queued")
     assert link is None  # no public URL in this stack: the token is made directly
     from shared.domain.engagement.programs import unsubscribe_secret, unsubscribe_token
     from shared.settings import get_settings
@@ -329,7 +334,7 @@ def test_a_message_queued_before_an_unsubscribe_is_not_sent(stack, client, sende
     assert call(client, "post", f"/unsubscribe/{token}") == (200, {"unsubscribed": True, "channel": "email"})
     assert call(client, "post", "/unsubscribe/not-a-token")[0] == 400
     dispatch_all(stack)
-    row = next(iter(dependencies.get_engagement().rows("queued")))
+    row = next(iter(engagement_wiring.get_engagement().rows("queued")))
     assert (row.status, row.reason) == ("suppressed", "unsubscribed") and senders["email"].sent == []
 
 
@@ -387,7 +392,7 @@ def test_cart_abandonment_fires_once_and_a_checkout_cancels_it_for_that_cart(sta
         {"journey_id": "carts", "template": "cart_abandonment", "overrides": {"name": "Carts"}},
     )
     assert status == 201, made
-    journeys = dependencies.get_journeys()
+    journeys = engagement_wiring.get_journeys()
     # Templates ask for push first; Mia has no push endpoint, so WeChat (no consent), then email.
     journeys.on_track(mia, "Checkout Started", {"cart_id": "c1"}, NOW)
     journeys.on_track(mia, "Checkout Started", {"cart_id": "c1"}, NOW)  # the same event twice: one instance
@@ -446,8 +451,8 @@ def test_the_higher_priority_campaign_wins_the_last_slot_and_the_other_waits_for
     campaign(client, "routine", channels=["email"], variants=content, priority=10)  # queued first
     campaign(client, "flash", channels=["email"], variants=content, priority=90)
     dispatch_all(stack)
-    routine = next(iter(dependencies.get_engagement().rows("routine")))
-    flash = next(iter(dependencies.get_engagement().rows("flash")))
+    routine = next(iter(engagement_wiring.get_engagement().rows("routine")))
+    flash = next(iter(engagement_wiring.get_engagement().rows("flash")))
     assert (flash.status, routine.status, routine.reason) == ("sent", "deferred", "cap_priority")
     assert (
         routine.deferred_until is not None
@@ -458,7 +463,7 @@ def test_the_higher_priority_campaign_wins_the_last_slot_and_the_other_waits_for
     )  # the next day, 09:00 local (after quiet hours)
     assert tick()["deferred_due"] == 1
     dispatch_all(stack)
-    assert next(iter(dependencies.get_engagement().rows("routine"))).status == "sent"
+    assert next(iter(engagement_wiring.get_engagement().rows("routine"))).status == "sent"
     assert [m.program_id for m in senders["email"].sent] == ["flash", "routine"] and oli
 
 
@@ -471,13 +476,15 @@ def test_lifecycle_journeys_wake_at_the_right_local_moment_and_end_on_the_right_
             client, "post", "/journeys", {"journey_id": name.replace("_", "-"), "template": name}
         )
         assert status == 201, made
-    journeys = dependencies.get_journeys()
-    profile = dependencies.get_customer_graph().profiles([pia])[pia]
+    journeys = engagement_wiring.get_journeys()
+    profile = customers_wiring.get_customer_graph().profiles([pia])[pia]
     profile.purchases_by_month[2] = 3  # usually buys in March: reminded from 1 February
-    dependencies.get_customer_graph().save_profile(profile.model_copy(update={"version": profile.version}))
+    customers_wiring.get_customer_graph().save_profile(
+        profile.model_copy(update={"version": profile.version})
+    )
     journeys.on_order(pia, "O-1", ["FORMULA-1"], NOW)
     journeys.on_order(pia, "O-1", ["FORMULA-1"], NOW)  # the same order again: nothing new
-    waiting = {i.journey_id: i for i in dependencies.get_engagement().instances(pia)}
+    waiting = {i.journey_id: i for i in engagement_wiring.get_engagement().instances(pia)}
     assert set(waiting) == {"post-purchase", "win-back", "seasonal"}
     local = {
         name: instance.wake_at.astimezone(__import__("zoneinfo").ZoneInfo("Asia/Shanghai"))
@@ -490,7 +497,7 @@ def test_lifecycle_journeys_wake_at_the_right_local_moment_and_end_on_the_right_
     assert local["seasonal"].isoformat() == "2027-02-01T10:00:00+08:00"
     # A repurchase of the same product ends its follow-up; the win-back starts over.
     journeys.on_order(pia, "O-2", ["FORMULA-1"], NOW + timedelta(days=5))
-    after = {(i.journey_id, i.key): i.status for i in dependencies.get_engagement().instances(pia)}
+    after = {(i.journey_id, i.key): i.status for i in engagement_wiring.get_engagement().instances(pia)}
     assert after[("post-purchase", "O-1")] == "exited" and after[("win-back", "O-1")] == "exited"
     assert after[("post-purchase", "O-2")] == "waiting" and after[("win-back", "O-2")] == "waiting"
     clock.current = waiting["post-purchase"].wake_at + timedelta(days=5)

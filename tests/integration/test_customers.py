@@ -7,7 +7,6 @@ from datetime import timedelta
 
 import pytest
 
-from shared import dependencies
 from shared.adapters.dynamo.customers_table import DynamoCustomerGraph
 from shared.domain.customers.folding import fold_touchpoints
 from shared.domain.customers.history import walk
@@ -15,6 +14,8 @@ from shared.domain.customers.identity import identity_key
 from shared.domain.ingest.touchpoints import TouchpointType
 from shared.domain.kernel.errors import ConcurrentUpdateError
 from shared.domain.kernel.identifiers import IdentifierType
+from shared.wiring import customers as customers_wiring
+from shared.wiring import ingest as ingest_wiring
 from tests.fakes import FakeClock, RecordingPublisher
 from tests.unit.customers_support import T0, ids, touchpoint
 
@@ -23,10 +24,10 @@ def fold(touchpoints):
     publisher = RecordingPublisher()
     result = fold_touchpoints(
         touchpoints,
-        graph=dependencies.get_customer_graph(),
-        archive=dependencies.get_touchpoint_archive(),
+        graph=customers_wiring.get_customer_graph(),
+        archive=ingest_wiring.get_touchpoint_archive(),
         publisher=publisher,
-        policy=dependencies.get_identity_policy(),
+        policy=customers_wiring.get_identity_policy(),
         clock=FakeClock(T0 + timedelta(days=1)),
         expires_at=lambda tp: tp.received_at + timedelta(days=395),
     )
@@ -40,7 +41,7 @@ def live_profiles(graph: DynamoCustomerGraph, *identifiers):
 
 
 def test_profiles_and_identities_are_stored_once_and_merge_in_one_transaction(stack):
-    graph = dependencies.get_customer_graph()
+    graph = customers_wiring.get_customer_graph()
     ann_web, ann_pos = ids(anonymous_id="web-cookie-1"), ids(pos_customer_id="pos-88")
     fold([touchpoint("t1", ann_web, minutes=0)])
     fold([touchpoint("t2", ann_pos, kind=TouchpointType.ORDER, order_id="o1", total="80", minutes=30)])
@@ -62,14 +63,14 @@ def test_profiles_and_identities_are_stored_once_and_merge_in_one_transaction(st
     assert [kind for kind, _ in publisher.published].count("ProfilesMerged") == 1
 
     # The survivor's history chains through the archive; the loser's stays on its tombstone.
-    archive, now = dependencies.get_touchpoint_archive(), T0 + timedelta(days=1)
+    archive, now = ingest_wiring.get_touchpoint_archive(), T0 + timedelta(days=1)
     history = walk(archive, survivor.last_touchpoint, now=now)
     assert [e.touchpoint.touchpoint_id for e in history.entries] == ["t3", "t1"]
     assert {e.profile_id for e in history.entries} == {survivor.profile_id}
 
 
 def test_a_stale_version_is_refused_by_the_table(stack):
-    graph = dependencies.get_customer_graph()
+    graph = customers_wiring.get_customer_graph()
     fold([touchpoint("t1", ids(user_id="u1"))])
     (profile,) = live_profiles(graph, *ids(user_id="u1")).values()
     stale = profile.model_copy(deep=True)
@@ -84,14 +85,14 @@ def test_redelivering_an_archived_batch_changes_nothing(stack):
     result, publisher = fold(batch)
     assert set(result.outcomes.values()) == {"duplicate"}
     assert publisher.published == []
-    (profile,) = live_profiles(dependencies.get_customer_graph(), *ids(user_id="u1")).values()
+    (profile,) = live_profiles(customers_wiring.get_customer_graph(), *ids(user_id="u1")).values()
     assert profile.touches_by_channel == {"web": 3}
 
 
 def test_the_archive_chains_relinks_and_deletes_a_profiles_touchpoints(stack):
-    archive, now = dependencies.get_touchpoint_archive(), T0 + timedelta(days=1)
+    archive, now = ingest_wiring.get_touchpoint_archive(), T0 + timedelta(days=1)
     result, _ = fold([touchpoint(f"t{n}", ids(user_id="u1"), minutes=n) for n in range(3)])
-    (profile,) = live_profiles(dependencies.get_customer_graph(), *ids(user_id="u1")).values()
+    (profile,) = live_profiles(customers_wiring.get_customer_graph(), *ids(user_id="u1")).values()
     assert profile.last_touchpoint == "t2"
     assert [e.touchpoint.touchpoint_id for e in walk(archive, "t2", now=now).entries] == ["t2", "t1", "t0"]
     assert [e.touchpoint.touchpoint_id for e in walk(archive, "t2", now=now, limit=2).entries] == ["t2", "t1"]

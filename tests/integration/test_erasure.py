@@ -17,8 +17,9 @@ from functions.api.app import app
 from functions.privacy.handler import lambda_handler as privacy_job
 from infra.bench import captured_output
 from infra.lambda_runtime import sqs_event
-from shared import dependencies
+from shared import wiring
 from shared.domain.ingest.sources import NewSource, create_source
+from shared.wiring import ingest as ingest_wiring
 from tests.integration.conftest import ADMIN_KEY, WRITE_KEY, context_for
 from tests.integration.test_touchpoint_slice import deliver, drain
 
@@ -31,12 +32,12 @@ EMAIL, PHONE, FIRST, LAST = "mei.lin@example.com", "+8613800138000", "Meilin", "
 @pytest.fixture
 def client(stack, monkeypatch):
     monkeypatch.setenv("ERASURE_SECOND_SWEEP_SECONDS", "0")
-    dependencies.reset()
+    wiring.reset()
     create_source(
         NewSource(
             source_id="shop", name="Shop", kind="shopify", channel="ecommerce", signing_secret=SHOP_SECRET
         ),
-        registry=dependencies.get_source_registry(),
+        registry=ingest_wiring.get_source_registry(),
     )
     with Client(app) as test_client:
         yield test_client

@@ -17,9 +17,11 @@ from functions.inventory.handler import lambda_handler as inventory_consumer
 from functions.inventory.schedules import push_promotion_boundaries
 from infra.channel_simulator import ChannelSimulator
 from infra.lambda_runtime import sqs_event
-from shared import dependencies
+from shared import wiring
 from shared.domain.ingest.sources import NewSource, create_source
 from shared.domain.ingest.touchpoints import Channel, SourceKind
+from shared.wiring import commerce as commerce_wiring
+from shared.wiring import ingest as ingest_wiring
 from tests.fakes import FakeClock
 from tests.integration.conftest import context_for
 from tests.integration.test_segments_flow import ADMIN, NOW, SEGMENT, run_queue
@@ -35,7 +37,7 @@ TILL = {
 @pytest.fixture
 def clock(monkeypatch):
     fake = FakeClock(NOW)
-    monkeypatch.setattr(dependencies, "get_clock", lambda: fake)
+    monkeypatch.setattr(wiring, "get_clock", lambda: fake)
     return fake
 
 
@@ -52,7 +54,7 @@ def client(stack, clock, simulator):
         NewSource(
             source_id="store-sh-tills", name="Shanghai tills", kind=SourceKind.SEGMENT, channel=Channel.POS
         ),
-        registry=dependencies.get_source_registry(),
+        registry=ingest_wiring.get_source_registry(),
         write_key_factory=lambda: TILL_KEY,
     )
     with Client(app) as test_client:
@@ -283,14 +285,14 @@ def test_reservations_are_idempotent_expire_at_read_time_and_are_swept(stack, cl
         client, "post", f"/inventory/reservations/{held['reservation_id']}/commit", {"order_id": "W-9"}
     )
     assert (status, late["error"]["code"]) == (409, "reservation_closed")
-    assert dependencies.get_inventory().sweep()["released"] == 1
+    assert commerce_wiring.get_inventory().sweep()["released"] == 1
     assert {k: level(client, "TEA-1", "wh-east")[k] for k in ("available", "reserved", "expired_holds")} == {
         "available": 5,
         "reserved": 0,
         "expired_holds": 0,
     }
     assert call(client, "get", f"/inventory/reservations/{held['reservation_id']}")[1]["status"] == "released"
-    assert dependencies.get_inventory().sweep()["released"] == 0
+    assert commerce_wiring.get_inventory().sweep()["released"] == 0
 
 
 def test_a_till_uses_its_channel_key_only_for_its_channel(stack, client):
@@ -338,7 +340,7 @@ def test_reconciliation_finds_every_injected_drift_and_no_in_flight_push(stack, 
     simulator.channels["tmall"].drift("A-1", available=13)  # someone edited the listing on Tmall
     simulator.channels["web"].drift("B-1", price="90.00")
     count(client, "C-1", "wh-east", 7, "c-9")  # a change whose pushes are still queued
-    report = dependencies.get_channel_sync().reconcile()
+    report = commerce_wiring.get_channel_sync().reconcile()
     drifted = {(d["channel_id"], d["sku"], d["reason"]) for d in report["drift"]}
     assert drifted == {("tmall", "A-1", "channel_differs"), ("web", "B-1", "channel_differs")}
     assert report["in_flight"] == 2  # C-1 on web and on tmall: not alarms
@@ -347,7 +349,7 @@ def test_reconciliation_finds_every_injected_drift_and_no_in_flight_push(stack, 
     assert simulator.channels["tmall"].shown["A-1"]["available"] == 8  # repaired: 40% of 20
     assert simulator.channels["web"].shown["B-1"]["price"] == "100.00"
     clock.advance(timedelta(minutes=10))
-    assert dependencies.get_channel_sync().reconcile()["drifted"] == 0
+    assert commerce_wiring.get_channel_sync().reconcile()["drifted"] == 0
     assert call(client, "get", "/inventory/reconciliation")[1]["reports"][0]["drifted"] == 0
 
 
@@ -484,7 +486,7 @@ def test_levels_a_shopify_store_reports_apply_in_time_order(stack, client):
         NewSource(
             source_id="shop", name="Shop", kind="shopify", channel="ecommerce", signing_secret=SHOP_SECRET
         ),
-        registry=dependencies.get_source_registry(),
+        registry=ingest_wiring.get_source_registry(),
     )
     location = {"name": "Shopify-run store", "kind": "store", "external_ids": ["shop:655441491"]}
     assert call(client, "put", "/inventory/locations/store-bj", location)[0] == 200

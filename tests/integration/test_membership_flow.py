@@ -14,9 +14,10 @@ from chalice.test import Client
 from functions.api.app import app
 from functions.loyalty.handler import lambda_handler as loyalty_consumer
 from infra.lambda_runtime import sqs_event
-from shared import dependencies
+from shared import wiring
 from shared.domain.ingest.sources import NewSource, create_source
 from shared.domain.ingest.touchpoints import Channel, SourceKind
+from shared.wiring import ingest as ingest_wiring
 from tests.fakes import FakeClock
 from tests.integration.conftest import context_for
 from tests.integration.test_segments_flow import ADMIN, NOW, SEGMENT, api, run_queue
@@ -32,10 +33,10 @@ POS = {
 @pytest.fixture
 def client(stack, monkeypatch):
     fake = FakeClock(NOW)
-    monkeypatch.setattr(dependencies, "get_clock", lambda: fake)
+    monkeypatch.setattr(wiring, "get_clock", lambda: fake)
     create_source(
         NewSource(source_id="store-12", name="Store 12 tills", kind=SourceKind.SEGMENT, channel=Channel.POS),
-        registry=dependencies.get_source_registry(),
+        registry=ingest_wiring.get_source_registry(),
         write_key_factory=lambda: POS_KEY,
     )
     with Client(app) as test_client:

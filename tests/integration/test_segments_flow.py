@@ -19,7 +19,7 @@ from functions.segments.handler import lambda_handler as segments_consumer
 from functions.segments.recompute import lambda_handler as recompute_part
 from functions.segments.timers import lambda_handler as run_timers
 from infra.lambda_runtime import sqs_event
-from shared import dependencies
+from shared import wiring
 from tests.fakes import FakeClock
 from tests.integration.conftest import ADMIN_KEY, WRITE_KEY, context_for
 from tests.integration.test_touchpoint_slice import deliver, drain
@@ -35,7 +35,7 @@ NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 @pytest.fixture
 def clock(monkeypatch):
     fake = FakeClock(NOW)
-    monkeypatch.setattr(dependencies, "get_clock", lambda: fake)
+    monkeypatch.setattr(wiring, "get_clock", lambda: fake)
     return fake
 
 

@@ -150,13 +150,13 @@ def test_the_same_webhook_delivered_three_times_is_one_touchpoint(stack, client)
     import hashlib
     import hmac
 
-    from shared import dependencies
     from shared.domain.ingest.sources import NewSource, create_source
+    from shared.wiring import ingest as ingest_wiring
 
     secret = "shpss_integration_secret_0123456789"
     create_source(
         NewSource(source_id="shop", name="Shop", kind="shopify", channel="ecommerce", signing_secret=secret),
-        registry=dependencies.get_source_registry(),
+        registry=ingest_wiring.get_source_registry(),
     )
     body = json.dumps({"id": 1, "email": "a@b.io", "total_price": "10.00", "currency": "CNY"}).encode()
     headers = {

@@ -17,7 +17,7 @@ import boto3
 import pytest
 
 from infra.template import load_template
-from shared import dependencies
+from shared import wiring
 
 DYNALITE = Path(__file__).resolve().parents[2] / ".tools" / "node_modules" / "dynalite" / "cli.js"
 TABLES = {
@@ -94,7 +94,7 @@ def on_dynalite(dynalite: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None
     monkeypatch.setenv("TOUCHPOINTS_TABLE", TABLES["TouchpointsTable"])
     monkeypatch.setenv("CATALOG_TABLE", TABLES["CatalogTable"])
     monkeypatch.setenv("ENGAGEMENT_TABLE", TABLES["EngagementTable"])
-    dependencies.reset()
+    wiring.reset()
     yield
-    dependencies.reset()
+    wiring.reset()
     assert os.environ["AWS_ENDPOINT_URL"] == dynalite

@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
-from shared import dependencies
 from shared.domain.customers.profiles import ConsentState, Profile, TraitValue
 from shared.domain.engagement.dispatch import Dispatcher
 from shared.domain.engagement.frequency import FrequencyPolicy
@@ -14,6 +13,7 @@ from shared.domain.engagement.models import DispatchTask, Program
 from shared.domain.ingest.touchpoints import ConsentStatus
 from shared.domain.kernel.errors import OmnireachError
 from shared.domain.kernel.identifiers import Identifier, IdentifierType
+from shared.wiring import engagement as engagement_wiring
 from tests.fakes import FakeClock
 from tests.races.test_profile_races import run_together
 
@@ -80,7 +80,7 @@ def mei() -> Profile:
 
 
 def dispatcher(clock: FakeClock, sender: CountingSender) -> Dispatcher:
-    store = dependencies.get_engagement()
+    store = engagement_wiring.get_engagement()
     store.save_policy(
         FrequencyPolicy(
             caps=[
@@ -118,7 +118,7 @@ def test_50_concurrent_sends_to_one_customer_keep_the_daily_cap_and_midnight_res
     run_together([lambda n=n: send(n) for n in range(50)])
     assert sorted(set(outcomes)) == ["sent", "suppressed:cap"]
     assert outcomes.count("sent") == 3 == len(sender.sent) and len(outcomes) == 50
-    slot = dependencies.get_engagement().slot_count("cap|mei|sms:day:3|d2026-11-24")
+    slot = engagement_wiring.get_engagement().slot_count("cap|mei|sms:day:3|d2026-11-24")
     assert slot == 3
 
     # Local midnight in Shanghai (16:00 UTC): a new day, three more; the weekly cap (5) then stops it.

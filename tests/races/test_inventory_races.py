@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from shared import dependencies
 from shared.domain.commerce.inventory import Inventory
 from shared.domain.commerce.sales_channels import Location, RegistryDirectory, SalesChannel
 from shared.domain.commerce.stock import (
@@ -17,6 +16,7 @@ from shared.domain.commerce.stock import (
     ReservationRequest,
     ReservationStatus,
 )
+from shared.wiring import commerce as commerce_wiring
 from tests.fakes import FakeClock
 from tests.races.test_profile_races import run_together
 
@@ -30,7 +30,7 @@ class ChangeLog:
 
 
 def inventory() -> Inventory:
-    catalog = dependencies.get_catalog()
+    catalog = commerce_wiring.get_catalog()
     catalog.save_location(Location(location_id="wh", name="DC", kind="warehouse"))
     for channel_id in ("web", "tmall"):
         catalog.save_channel(

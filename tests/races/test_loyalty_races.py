@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from shared import dependencies
 from shared.domain.loyalty.book import LoyaltyBook, earn_for_order
 from shared.domain.loyalty.coupons import CouponCheck, CouponDefinition, CouponRefusedError, Coupons
 from shared.domain.loyalty.ledger import InsufficientPointsError, LoyaltyRules, redeem
+from shared.wiring import loyalty as loyalty_wiring
 from tests.fakes import FakeClock, RecordingPublisher
 from tests.races.test_profile_races import run_together
 from tests.unit.test_loyalty import T0, order
 
 
 def book_and_coupons() -> tuple[LoyaltyBook, Coupons]:
-    store = dependencies.get_loyalty_store()
+    store = loyalty_wiring.get_loyalty_store()
     clock = FakeClock(T0)
     coupons = Coupons(store=store, clock=clock)
     book = LoyaltyBook(
@@ -41,7 +41,7 @@ def test_one_coupon_redeemed_from_20_tills_at_once_succeeds_exactly_once(on_dyna
 
     run_together([lambda n=n: till(n) for n in range(20)])
     assert sorted(outcomes) == ["coupon_used_up"] * 19 + ["redeemed"]
-    stored = dependencies.get_loyalty_store().coupon(coupon.code)
+    stored = loyalty_wiring.get_loyalty_store().coupon(coupon.code)
     assert stored is not None and stored.uses == 1 and len(stored.redemptions) == 1
 
 
@@ -64,7 +64,7 @@ def test_50_concurrent_point_redemptions_never_overdraw(on_dynalite):
 
     run_together([lambda n=n: redeemer(n) for n in range(50)])
     assert outcomes.count("redeemed") == 33 and outcomes.count("refused") == 17
-    store = dependencies.get_loyalty_store()
+    store = loyalty_wiring.get_loyalty_store()
     account = book.account("member-2")
     entries, _ = store.ledger("member-2", before=None, limit=100)
     assert account.balance == 10 == sum(entry.points for entry in entries)

@@ -6,12 +6,13 @@ import threading
 from collections.abc import Callable
 from datetime import timedelta
 
-from shared import dependencies
 from shared.domain.customers.admin import find_by_identifier
 from shared.domain.customers.folding import FoldResult, fold_touchpoints
 from shared.domain.customers.history import walk
 from shared.domain.ingest.touchpoints import TouchpointType
 from shared.domain.kernel.identifiers import IdentifierType
+from shared.wiring import customers as customers_wiring
+from shared.wiring import ingest as ingest_wiring
 from tests.fakes import FakeClock, RecordingPublisher
 from tests.unit.customers_support import T0, ids, touchpoint
 
@@ -19,10 +20,10 @@ from tests.unit.customers_support import T0, ids, touchpoint
 def fold(touchpoints) -> FoldResult:
     return fold_touchpoints(
         touchpoints,
-        graph=dependencies.get_customer_graph(),
-        archive=dependencies.get_touchpoint_archive(),
+        graph=customers_wiring.get_customer_graph(),
+        archive=ingest_wiring.get_touchpoint_archive(),
         publisher=RecordingPublisher(),
-        policy=dependencies.get_identity_policy(),
+        policy=customers_wiring.get_identity_policy(),
         clock=FakeClock(T0 + timedelta(days=1)),
         expires_at=lambda tp: tp.received_at + timedelta(days=395),
     )
@@ -49,7 +50,7 @@ def run_together(workers: list[Callable[[], None]]) -> None:
 
 def profile_of(user: str):
     identifier = ids(user_id=user)[0]
-    return find_by_identifier(identifier, graph=dependencies.get_customer_graph())
+    return find_by_identifier(identifier, graph=customers_wiring.get_customer_graph())
 
 
 def test_the_same_touchpoint_from_three_workers_counts_once(on_dynalite):
@@ -66,7 +67,7 @@ def test_the_same_touchpoint_from_three_workers_counts_once(on_dynalite):
         profile = profile_of(user)
         assert (profile.orders, profile.revenue, profile.touches_by_channel) == (1, 25, {"web": 1})
         history = walk(
-            dependencies.get_touchpoint_archive(), profile.last_touchpoint, now=T0 + timedelta(days=1)
+            ingest_wiring.get_touchpoint_archive(), profile.last_touchpoint, now=T0 + timedelta(days=1)
         )
         assert [e.touchpoint.touchpoint_id for e in history.entries] == [f"order-{round_number}"]
         assert profile.identifier_values(IdentifierType.EMAIL) == [f"{user}@example.com"]
@@ -97,6 +98,8 @@ def test_sixteen_workers_updating_one_profile_lose_no_update(on_dynalite):
     run_together([worker(n) for n in range(16)])
     profile = profile_of("busy")
     assert profile.touches_by_channel == {"web": 161}
-    history = walk(dependencies.get_touchpoint_archive(), profile.last_touchpoint, now=T0 + timedelta(days=1))
+    history = walk(
+        ingest_wiring.get_touchpoint_archive(), profile.last_touchpoint, now=T0 + timedelta(days=1)
+    )
     assert len(history.entries) == 161  # one unbroken history, whatever the interleaving
     assert (profile.orders, profile.revenue) == (160, 160)

@@ -8,9 +8,10 @@ import pytest
 from chalice.test import Client
 
 from functions.api.app import app
-from shared import dependencies
+from shared import wiring
 from shared.domain.ingest.credentials import secret_digest
 from shared.domain.ingest.touchpoints import Source
+from shared.wiring import ingest as ingest_wiring
 from tests.fakes import FakeClock, InMemorySourceRegistry, InMemoryTouchpointArchive, InMemoryTouchpointQueue
 
 WRITE_KEY = "wk-test"
@@ -23,12 +24,12 @@ def ports(monkeypatch):
     registry.add(Source(source_id="web", name="Web"), write_key=WRITE_KEY)
     registry.add(Source(source_id="old", name="Old POS", enabled=False), write_key="wk-disabled")
     queue, archive, clock = InMemoryTouchpointQueue(), InMemoryTouchpointArchive(), FakeClock()
-    monkeypatch.setattr(dependencies, "get_source_registry", lambda: registry)
-    monkeypatch.setattr(dependencies, "get_touchpoint_queue", lambda: queue)
-    monkeypatch.setattr(dependencies, "get_touchpoint_archive", lambda: archive)
-    monkeypatch.setattr(dependencies, "get_clock", lambda: clock)
+    monkeypatch.setattr(ingest_wiring, "get_source_registry", lambda: registry)
+    monkeypatch.setattr(ingest_wiring, "get_touchpoint_queue", lambda: queue)
+    monkeypatch.setattr(ingest_wiring, "get_touchpoint_archive", lambda: archive)
+    monkeypatch.setattr(wiring, "get_clock", lambda: clock)
     monkeypatch.setenv("ADMIN_API_KEY_SHA256", secret_digest(ADMIN_KEY))
-    dependencies.get_settings.cache_clear()
+    wiring.get_settings.cache_clear()
     return queue, archive, clock, registry
 
 
@@ -162,7 +163,7 @@ def test_unexpected_errors_are_a_500_envelope_without_internals(client, ports, m
     def explode():
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(dependencies, "get_touchpoint_queue", explode)
+    monkeypatch.setattr(ingest_wiring, "get_touchpoint_queue", explode)
     response = track(client, VALID)
     assert (response.status_code, error_code(response)) == (500, "internal_error")
     assert b"secret internals" not in response.body

@@ -144,20 +144,21 @@ def test_price_sensitivity(orders: int, revenue: int, discounted: int, expected:
 
 
 def test_classification_rules_come_from_one_setting(monkeypatch) -> None:
-    from shared import dependencies
+    from shared import wiring
     from shared.domain.kernel.errors import ConfigurationError
+    from shared.wiring import segments as segments_wiring
 
     monkeypatch.setenv(
         "CLASSIFICATION_RULES", '{"lifecycle": {"lapsed_days": 60}, "tiers": {"scheme": "five_types"}}'
     )
-    dependencies.reset()
-    rules = dependencies.get_classification_rules()
+    wiring.reset()
+    rules = segments_wiring.get_classification_rules()
     assert (rules.lifecycle.lapsed_days, rules.lifecycle.new_days, rules.tiers.scheme) == (
         60,
         30,
         "five_types",
     )
     monkeypatch.setenv("CLASSIFICATION_RULES", '{"lifecycle": {"lapsed_days": 0}}')
-    dependencies.reset()
+    wiring.reset()
     with pytest.raises(ConfigurationError, match="CLASSIFICATION_RULES"):
-        dependencies.get_classification_rules()
+        segments_wiring.get_classification_rules()

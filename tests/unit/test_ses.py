@@ -13,9 +13,10 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
 from functions.api.app import app
-from shared import dependencies
+from shared import wiring
 from shared.domain.ingest.channels.ses import string_to_sign
 from shared.domain.ingest.touchpoints import Channel, Source, SourceKind
+from shared.wiring import ingest as ingest_wiring
 from tests.fakes import FakeClock, InMemorySourceRegistry, InMemoryTouchpointQueue
 
 TOPIC = "arn:aws:sns:us-east-1:123456789012:ses-events"
@@ -95,11 +96,11 @@ def ports(monkeypatch):
         Source(source_id="mail", name="SES", kind=SourceKind.SES, channel=Channel.EMAIL, app_id=TOPIC)
     )
     queue, certificates, subscriptions = InMemoryTouchpointQueue(), FakeCertificates(), FakeSubscriptions()
-    monkeypatch.setattr(dependencies, "get_source_registry", lambda: registry)
-    monkeypatch.setattr(dependencies, "get_touchpoint_queue", lambda: queue)
-    monkeypatch.setattr(dependencies, "get_clock", lambda: FakeClock(NOW))
-    monkeypatch.setattr(dependencies, "get_sns_certificates", lambda: certificates)
-    monkeypatch.setattr(dependencies, "get_sns_subscriptions", lambda: subscriptions)
+    monkeypatch.setattr(ingest_wiring, "get_source_registry", lambda: registry)
+    monkeypatch.setattr(ingest_wiring, "get_touchpoint_queue", lambda: queue)
+    monkeypatch.setattr(wiring, "get_clock", lambda: FakeClock(NOW))
+    monkeypatch.setattr(ingest_wiring, "get_sns_certificates", lambda: certificates)
+    monkeypatch.setattr(ingest_wiring, "get_sns_subscriptions", lambda: subscriptions)
     return queue, certificates, subscriptions
 
 

@@ -11,8 +11,9 @@ from chalice.test import Client
 from standardwebhooks.webhooks import Webhook
 
 from functions.api.app import app
-from shared import dependencies
+from shared import wiring
 from shared.domain.ingest.touchpoints import Channel, Source, SourceKind
+from shared.wiring import ingest as ingest_wiring
 from tests.fakes import FakeClock, InMemorySourceRegistry, InMemoryTouchpointQueue
 
 SHOP_SECRET = "shpss_0123456789abcdef0123456789abcdef"
@@ -80,9 +81,9 @@ def ports(monkeypatch):
     )
     registry.add(Source(source_id="web", name="Web"), write_key="wk")
     queue = InMemoryTouchpointQueue()
-    monkeypatch.setattr(dependencies, "get_source_registry", lambda: registry)
-    monkeypatch.setattr(dependencies, "get_touchpoint_queue", lambda: queue)
-    monkeypatch.setattr(dependencies, "get_clock", lambda: FakeClock(NOW))
+    monkeypatch.setattr(ingest_wiring, "get_source_registry", lambda: registry)
+    monkeypatch.setattr(ingest_wiring, "get_touchpoint_queue", lambda: queue)
+    monkeypatch.setattr(wiring, "get_clock", lambda: FakeClock(NOW))
     return queue, registry
 
 

@@ -9,9 +9,10 @@ from chalice.test import Client
 from wechatpy.crypto import WeChatCrypto
 
 from functions.api.app import app
-from shared import dependencies
+from shared import wiring
 from shared.domain.ingest.signatures import wechat_signature
 from shared.domain.ingest.touchpoints import Channel, Source, SourceKind
+from shared.wiring import ingest as ingest_wiring
 from tests.fakes import FakeClock, InMemorySourceRegistry, InMemoryTouchpointQueue
 
 TOKEN = "pamtest"
@@ -55,9 +56,9 @@ def ports(monkeypatch):
         encryption_key=AES_KEY,
     )
     queue = InMemoryTouchpointQueue()
-    monkeypatch.setattr(dependencies, "get_source_registry", lambda: registry)
-    monkeypatch.setattr(dependencies, "get_touchpoint_queue", lambda: queue)
-    monkeypatch.setattr(dependencies, "get_clock", lambda: FakeClock(NOW))
+    monkeypatch.setattr(ingest_wiring, "get_source_registry", lambda: registry)
+    monkeypatch.setattr(ingest_wiring, "get_touchpoint_queue", lambda: queue)
+    monkeypatch.setattr(wiring, "get_clock", lambda: FakeClock(NOW))
     return queue
 
 

@@ -16,7 +16,7 @@ from functions.api.access import require_admin, require_channel_or_admin
 from functions.api.errors import BEARER_CHALLENGE, http_errors
 from functions.api.request_body import json_object
 from functions.api.routes.sources import ADMIN_BODY_BYTES
-from shared import dependencies
+from shared import wiring
 from shared.domain.engagement.frequency import CHANNELS, FrequencyPolicy
 from shared.domain.engagement.journeys import TEMPLATES, JourneyChange, from_template, program_id_of
 from shared.domain.engagement.measurement import measure
@@ -24,6 +24,8 @@ from shared.domain.engagement.models import ID, CampaignChange
 from shared.domain.engagement.programs import JOURNEY_PREFIX, read_unsubscribe_token, unsubscribe_secret
 from shared.domain.kernel.errors import InvalidInputError, NotFoundError
 from shared.settings import get_settings
+from shared.wiring import engagement as engagement_wiring
+from shared.wiring import segments as segments_wiring
 
 routes = Blueprint(__name__)
 CSV_ROWS_MAX = 100_000
@@ -63,7 +65,7 @@ def _id(value: str, name: str) -> str:
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_policy() -> dict[str, Any]:
     _admin()
-    return dependencies.get_engagement().policy().model_dump(mode="json")
+    return engagement_wiring.get_engagement().policy().model_dump(mode="json")
 
 
 @routes.route("/frequency-policy", methods=["PUT"])
@@ -71,7 +73,7 @@ def get_policy() -> dict[str, Any]:
 def put_policy() -> dict[str, Any]:
     _admin()
     policy = FrequencyPolicy.model_validate(_body())
-    dependencies.get_engagement().save_policy(policy)
+    engagement_wiring.get_engagement().save_policy(policy)
     return policy.model_dump(mode="json")
 
 
@@ -83,9 +85,9 @@ def post_campaign() -> Response:
     new = NewCampaign.model_validate(_body())
     if new.campaign_id.startswith(JOURNEY_PREFIX):
         raise InvalidInputError(f"campaign_id: {JOURNEY_PREFIX}* names journeys")
-    if dependencies.get_segment_store().definition(new.segment_id) is None:
+    if segments_wiring.get_segment_store().definition(new.segment_id) is None:
         raise NotFoundError(f"No segment {new.segment_id!r}")
-    campaign = dependencies.get_campaign_service().create(
+    campaign = engagement_wiring.get_campaign_service().create(
         new.campaign_id, CampaignChange.model_validate(new.model_dump(exclude={"campaign_id"}))
     )
     return Response(body=campaign.model_dump(mode="json"), status_code=201)
@@ -101,7 +103,7 @@ def get_campaigns() -> dict[str, Any]:
                 mode="json",
                 include={"campaign_id", "name", "status", "segment_id", "priority", "launched_at"},
             )
-            for c in dependencies.get_engagement().campaigns()
+            for c in engagement_wiring.get_engagement().campaigns()
         ]
     }
 
@@ -110,12 +112,14 @@ def get_campaigns() -> dict[str, Any]:
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_campaign(campaign_id: str) -> dict[str, Any]:
     _admin()
-    return dependencies.get_campaign_service().get(_id(campaign_id, "campaign_id")).model_dump(mode="json")
+    return (
+        engagement_wiring.get_campaign_service().get(_id(campaign_id, "campaign_id")).model_dump(mode="json")
+    )
 
 
 def _campaign_action(campaign_id: str, action: str) -> dict[str, Any]:
     _admin()
-    service = dependencies.get_campaign_service()
+    service = engagement_wiring.get_campaign_service()
     verbs = {
         "launch": service.launch,
         "pause": service.pause,
@@ -153,7 +157,7 @@ def post_cancel(campaign_id: str) -> dict[str, Any]:
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_campaign_report(campaign_id: str) -> dict[str, Any]:
     _admin()
-    return dependencies.get_campaign_service().report(_id(campaign_id, "campaign_id"))
+    return engagement_wiring.get_campaign_service().report(_id(campaign_id, "campaign_id"))
 
 
 CSV_FIELDS = [
@@ -176,7 +180,7 @@ def _csv(program_id: str) -> Response:
     out = io.StringIO()
     writer = csv.DictWriter(out, fieldnames=CSV_FIELDS, extrasaction="ignore")
     writer.writeheader()
-    for count, row in enumerate(dependencies.get_engagement().rows(program_id)):
+    for count, row in enumerate(engagement_wiring.get_engagement().rows(program_id)):
         if count >= CSV_ROWS_MAX:
             break
         writer.writerow(row.model_dump(mode="json"))
@@ -187,7 +191,7 @@ def _csv(program_id: str) -> Response:
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_campaign_csv(campaign_id: str) -> Response:
     _admin()
-    dependencies.get_campaign_service().get(_id(campaign_id, "campaign_id"))
+    engagement_wiring.get_campaign_service().get(_id(campaign_id, "campaign_id"))
     return _csv(campaign_id)
 
 
@@ -210,12 +214,12 @@ def post_journey() -> Response:
     assert change is not None
     for step in change.steps:
         if step.send is not None:
-            missing = [c for c in step.send.channels if c not in dependencies.get_senders()]
+            missing = [c for c in step.send.channels if c not in engagement_wiring.get_senders()]
             if missing:
                 raise InvalidInputError(
                     "no sender is configured for these channels", details={"channels": missing}
                 )
-    journey = dependencies.get_journeys().create(new.journey_id, change)
+    journey = engagement_wiring.get_journeys().create(new.journey_id, change)
     return Response(body=journey.model_dump(mode="json", by_alias=True), status_code=201)
 
 
@@ -226,7 +230,7 @@ def get_journeys() -> dict[str, Any]:
     return {
         "journeys": [
             j.model_dump(mode="json", include={"journey_id", "name", "trigger", "status"})
-            for j in dependencies.get_engagement().journeys()
+            for j in engagement_wiring.get_engagement().journeys()
         ]
     }
 
@@ -235,7 +239,7 @@ def get_journeys() -> dict[str, Any]:
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_journey(journey_id: str) -> dict[str, Any]:
     _admin()
-    journey = dependencies.get_engagement().journey(_id(journey_id, "journey_id"))
+    journey = engagement_wiring.get_engagement().journey(_id(journey_id, "journey_id"))
     if journey is None:
         raise NotFoundError(f"No journey {journey_id!r}")
     return journey.model_dump(mode="json", by_alias=True)
@@ -243,7 +247,7 @@ def get_journey(journey_id: str) -> dict[str, Any]:
 
 def _journey_status(journey_id: str, status: str) -> dict[str, Any]:
     _admin()
-    journey = dependencies.get_journeys().set_status(_id(journey_id, "journey_id"), status)  # type: ignore[arg-type]
+    journey = engagement_wiring.get_journeys().set_status(_id(journey_id, "journey_id"), status)  # type: ignore[arg-type]
     return journey.model_dump(mode="json", by_alias=True)
 
 
@@ -263,7 +267,7 @@ def post_journey_resume(journey_id: str) -> dict[str, Any]:
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_journey_report(journey_id: str) -> dict[str, Any]:
     _admin()
-    engagement = dependencies.get_engagement()
+    engagement = engagement_wiring.get_engagement()
     if engagement.journey(_id(journey_id, "journey_id")) is None:
         raise NotFoundError(f"No journey {journey_id!r}")
     program_id = program_id_of(journey_id)
@@ -278,7 +282,7 @@ def get_journey_report(journey_id: str) -> dict[str, Any]:
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_journey_csv(journey_id: str) -> Response:
     _admin()
-    if dependencies.get_engagement().journey(_id(journey_id, "journey_id")) is None:
+    if engagement_wiring.get_engagement().journey(_id(journey_id, "journey_id")) is None:
         raise NotFoundError(f"No journey {journey_id!r}")
     return _csv(program_id_of(journey_id))
 
@@ -288,7 +292,7 @@ def get_journey_csv(journey_id: str) -> Response:
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_inbox(profile_id: str) -> dict[str, Any]:
     require_channel_or_admin(routes.current_request.headers.get("authorization"))
-    return {"messages": dependencies.get_engagement().inbox(profile_id, limit=50)}
+    return {"messages": engagement_wiring.get_engagement().inbox(profile_id, limit=50)}
 
 
 def _token(token: str) -> tuple[str, str]:
@@ -313,7 +317,7 @@ def post_unsubscribe(token: str) -> dict[str, Any]:
     """RFC 8058 one-click: effective at once; every later send on that channel is suppressed
     (`unsubscribed`), including messages already queued."""
     profile_id, channel = _token(token)
-    dependencies.get_engagement().suppress(
-        profile_id, channel, reason="one-click", at=dependencies.get_clock().now()
+    engagement_wiring.get_engagement().suppress(
+        profile_id, channel, reason="one-click", at=wiring.get_clock().now()
     )
     return {"unsubscribed": True, "channel": channel}

@@ -17,7 +17,7 @@ from functions.api.access import require_admin, require_sales_channel_or_admin
 from functions.api.errors import BEARER_CHALLENGE, http_errors
 from functions.api.request_body import json_object
 from functions.api.routes.sources import ADMIN_BODY_BYTES
-from shared import dependencies
+from shared import wiring
 from shared.domain.commerce.pricing import PriceChange, PriceEntry, Promotion, effective_price
 from shared.domain.commerce.sales_channels import (
     ChannelChange,
@@ -36,6 +36,7 @@ from shared.domain.commerce.stock import (
     StockSettingsChange,
 )
 from shared.domain.kernel.errors import InvalidInputError, NotFoundError
+from shared.wiring import commerce as commerce_wiring
 
 routes = Blueprint(__name__)
 MAX_PAGE = 200
@@ -83,7 +84,7 @@ def put_location(location_id: str) -> dict[str, Any]:
     _check(location_id, ID_PATTERN, "location_id")
     change = LocationChange.model_validate(_body())
     location = Location(location_id=location_id, **change.model_dump())
-    dependencies.get_catalog().save_location(location)
+    commerce_wiring.get_catalog().save_location(location)
     return location.model_dump(mode="json")
 
 
@@ -92,7 +93,9 @@ def put_location(location_id: str) -> dict[str, Any]:
 def get_locations() -> dict[str, Any]:
     _admin()
     return {
-        "locations": [location.model_dump(mode="json") for location in dependencies.get_catalog().locations()]
+        "locations": [
+            location.model_dump(mode="json") for location in commerce_wiring.get_catalog().locations()
+        ]
     }
 
 
@@ -102,7 +105,7 @@ def put_channel(channel_id: str) -> dict[str, Any]:
     _admin()
     _check(channel_id, ID_PATTERN, "channel_id")
     change = ChannelChange.model_validate(_body())
-    catalog = dependencies.get_catalog()
+    catalog = commerce_wiring.get_catalog()
     unknown = [location_id for location_id in change.locations if catalog.location(location_id) is None]
     if unknown:
         raise InvalidInputError("locations: create these locations first", details={"unknown": unknown})
@@ -113,7 +116,7 @@ def put_channel(channel_id: str) -> dict[str, Any]:
         **change.model_dump(mode="json", exclude={"rotate_secret", "rules"}),
         rules=change.rules,
         signing_secret=new_signing_secret() if made_secret else existing.signing_secret,  # type: ignore[union-attr]
-        updated_at=dependencies.get_clock().now(),
+        updated_at=wiring.get_clock().now(),
     )
     catalog.save_channel(channel)
     view = channel.public()
@@ -126,7 +129,7 @@ def put_channel(channel_id: str) -> dict[str, Any]:
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_channels() -> dict[str, Any]:
     _admin()
-    return {"channels": [channel.public() for channel in dependencies.get_catalog().channels()]}
+    return {"channels": [channel.public() for channel in commerce_wiring.get_catalog().channels()]}
 
 
 # ------------------------------------------------------------------ stock
@@ -143,7 +146,7 @@ def put_count(sku: str, location_id: str) -> dict[str, Any]:
     count = CountRequest.model_validate(_body())
     if count.counted_at is not None and count.counted_at.tzinfo is None:
         raise InvalidInputError("counted_at needs a timezone offset")
-    inventory = dependencies.get_inventory()
+    inventory = commerce_wiring.get_inventory()
     movement = inventory.count(
         sku,
         location_id,
@@ -167,7 +170,7 @@ def post_adjustment(sku: str, location_id: str) -> Response:
     _admin()
     _sku_and_location(sku, location_id)
     change = AdjustmentRequest.model_validate(_body())
-    inventory = dependencies.get_inventory()
+    inventory = commerce_wiring.get_inventory()
     movement = inventory.adjust(
         sku,
         location_id,
@@ -193,7 +196,7 @@ def put_stock_settings(sku: str, location_id: str) -> dict[str, Any]:
     _admin()
     _sku_and_location(sku, location_id)
     change = StockSettingsChange.model_validate(_body())
-    settings = dependencies.get_inventory().configure(
+    settings = commerce_wiring.get_inventory().configure(
         sku, location_id, safety_stock=change.safety_stock, incoming=change.incoming, buckets=change.buckets
     )
     return settings.model_dump(mode="json")
@@ -205,7 +208,7 @@ def get_movements(sku: str, location_id: str) -> dict[str, Any]:
     _admin()
     _sku_and_location(sku, location_id)
     params = _params()
-    movements, cursor = dependencies.get_catalog().movements(
+    movements, cursor = commerce_wiring.get_catalog().movements(
         sku, location_id, before=params.get("before"), limit=_limit(params)
     )
     return {"movements": [movement.model_dump(mode="json") for movement in movements], "next_before": cursor}
@@ -218,7 +221,7 @@ def get_availability(sku: str) -> dict[str, Any]:
     `?channel=` limits it to one channel (and lets that channel's key ask)."""
     _check(sku, SKU_PATTERN, "sku")
     params = _params()
-    catalog = dependencies.get_catalog()
+    catalog = commerce_wiring.get_catalog()
     channel_id = params.get("channel")
     if channel_id is not None:
         require_sales_channel_or_admin(_authorization(), channel_id)
@@ -229,7 +232,7 @@ def get_availability(sku: str) -> dict[str, Any]:
     else:
         _admin()
         channels = catalog.channels()
-    sync = dependencies.get_channel_sync()
+    sync = commerce_wiring.get_channel_sync()
     location_ids = sorted({location_id for channel in channels for location_id in channel.locations})
     if channel_id is None:
         location_ids = sorted(set(location_ids) | {location.location_id for location in catalog.locations()})
@@ -253,16 +256,16 @@ def post_reservation() -> Response:
         raise InvalidInputError("channel_id: name the sales channel reserving")
     require_sales_channel_or_admin(_authorization(), channel_id)
     request = ReservationRequest.model_validate(body)
-    if dependencies.get_catalog().channel(request.channel_id) is None:
+    if commerce_wiring.get_catalog().channel(request.channel_id) is None:
         raise NotFoundError(f"No channel {request.channel_id!r}")
-    inventory = dependencies.get_inventory()
+    inventory = commerce_wiring.get_inventory()
     reservation, replayed = inventory.reserve(request)
     return Response(body=reservation.view(inventory.clock.now()), status_code=200 if replayed else 201)
 
 
 def _reservation_for_caller(reservation_id: str) -> Any:
     _check(reservation_id, r"^r[0-9a-f]{24}$", "reservation_id")
-    inventory = dependencies.get_inventory()
+    inventory = commerce_wiring.get_inventory()
     reservation = inventory.get(reservation_id)
     require_sales_channel_or_admin(_authorization(), reservation.channel_id)
     return inventory, reservation
@@ -295,7 +298,7 @@ def post_release(reservation_id: str) -> dict[str, Any]:
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_reconciliation() -> dict[str, Any]:
     _admin()
-    return {"reports": dependencies.get_catalog().reports(limit=_limit(_params(), default=10))}
+    return {"reports": commerce_wiring.get_catalog().reports(limit=_limit(_params(), default=10))}
 
 
 # ------------------------------------------------------------------ prices and promotions
@@ -305,9 +308,9 @@ def put_price(sku: str) -> dict[str, Any]:
     _admin()
     _check(sku, SKU_PATTERN, "sku")
     change = PriceChange.model_validate(_body())
-    entry = PriceEntry(sku=sku, **change.model_dump(), updated_at=dependencies.get_clock().now())
-    dependencies.get_catalog().save_entry(entry)
-    dependencies.get_sync_fan_out().price_changed([sku])
+    entry = PriceEntry(sku=sku, **change.model_dump(), updated_at=wiring.get_clock().now())
+    commerce_wiring.get_catalog().save_entry(entry)
+    commerce_wiring.get_sync_fan_out().price_changed([sku])
     return entry.model_dump(mode="json")
 
 
@@ -317,7 +320,7 @@ def get_price(sku: str) -> dict[str, Any]:
     """The effective price on every channel (or `?channel=`), now or `?at=` (ISO time)."""
     _check(sku, SKU_PATTERN, "sku")
     params = _params()
-    catalog = dependencies.get_catalog()
+    catalog = commerce_wiring.get_catalog()
     channel_id = params.get("channel")
     if channel_id is not None:
         require_sales_channel_or_admin(_authorization(), channel_id)
@@ -325,7 +328,7 @@ def get_price(sku: str) -> dict[str, Any]:
     else:
         _admin()
         channel_ids = [channel.channel_id for channel in catalog.channels()]
-    at = dependencies.get_clock().now()
+    at = wiring.get_clock().now()
     if "at" in params:
         try:
             at = datetime.fromisoformat(params["at"])
@@ -359,7 +362,7 @@ def put_promotion(promotion_id: str) -> dict[str, Any]:
         promotion = Promotion.model_validate({**body, "promotion_id": promotion_id})
     except ValidationError:
         raise
-    catalog = dependencies.get_catalog()
+    catalog = commerce_wiring.get_catalog()
     before = next((p for p in catalog.promotions() if p.promotion_id == promotion_id), None)
     catalog.save_promotion(promotion)
     _push_if_live(promotion, before)
@@ -370,19 +373,19 @@ def _push_if_live(promotion: Promotion | None, before: Promotion | None) -> None
     """A change to a promotion that is running (or was) reprices now; future ones wait for their start."""
     from shared.domain.commerce.pricing import covered_skus
 
-    now = dependencies.get_clock().now()
+    now = wiring.get_clock().now()
     live = [p for p in (promotion, before) if p is not None and p.starts_at <= now]
     if live:
-        skus = covered_skus(dependencies.get_catalog(), live)
+        skus = covered_skus(commerce_wiring.get_catalog(), live)
         if skus:
-            dependencies.get_sync_fan_out().price_changed(skus)
+            commerce_wiring.get_sync_fan_out().price_changed(skus)
 
 
 @routes.route("/promotions", methods=["GET"])
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_promotions() -> dict[str, Any]:
     _admin()
-    return {"promotions": [p.model_dump(mode="json") for p in dependencies.get_catalog().promotions()]}
+    return {"promotions": [p.model_dump(mode="json") for p in commerce_wiring.get_catalog().promotions()]}
 
 
 @routes.route("/promotions/{promotion_id}", methods=["DELETE"])
@@ -390,7 +393,7 @@ def get_promotions() -> dict[str, Any]:
 def delete_promotion(promotion_id: str) -> Response:
     _admin()
     _check(promotion_id, ID_PATTERN, "promotion_id")
-    catalog = dependencies.get_catalog()
+    catalog = commerce_wiring.get_catalog()
     before = next((p for p in catalog.promotions() if p.promotion_id == promotion_id), None)
     if before is None or not catalog.delete_promotion(promotion_id):
         raise NotFoundError(f"No promotion {promotion_id!r}")

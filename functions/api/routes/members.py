@@ -16,7 +16,6 @@ from functions.api.access import require_admin, require_channel_or_admin
 from functions.api.errors import BEARER_CHALLENGE, http_errors
 from functions.api.request_body import json_object
 from functions.api.routes.sources import ADMIN_BODY_BYTES
-from shared import dependencies
 from shared.domain.kernel.errors import InvalidInputError
 from shared.domain.loyalty.book import (
     AdjustRequest,
@@ -29,6 +28,7 @@ from shared.domain.loyalty.book import (
 from shared.domain.loyalty.coupons import CouponCheck, CouponDefinition
 from shared.domain.loyalty.ledger import adjust, redeem
 from shared.domain.loyalty.perks import exchange_points, member_view
+from shared.wiring import loyalty as loyalty_wiring
 
 routes = Blueprint(__name__)
 MAX_PAGE = 200
@@ -97,7 +97,7 @@ def _recorded(recorded: Recorded) -> Response:
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_member(profile_id: str) -> dict[str, Any]:
     require_channel_or_admin(routes.current_request.headers.get("authorization"))
-    return member_view(dependencies.get_loyalty_book(), dependencies.get_coupons(), profile_id)
+    return member_view(loyalty_wiring.get_loyalty_book(), loyalty_wiring.get_coupons(), profile_id)
 
 
 @routes.route("/members/{profile_id}/ledger", methods=["GET"])
@@ -112,7 +112,7 @@ def get_ledger(profile_id: str) -> dict[str, Any]:
         raise InvalidInputError("limit and before are whole numbers") from error
     if not 1 <= limit <= MAX_PAGE:
         raise InvalidInputError(f"limit: between 1 and {MAX_PAGE}")
-    book = dependencies.get_loyalty_book()
+    book = loyalty_wiring.get_loyalty_book()
     book.account(profile_id)  # completes a change a crash left half-written
     entries, cursor = book.store.ledger(profile_id, before=before, limit=limit)
     return {"entries": [entry.view() for entry in entries], "next_before": cursor}
@@ -124,7 +124,7 @@ def post_redemption(profile_id: str) -> Response:
     body = _body()
     channel = _channel(body)
     request = RedeemRequest.model_validate(body)
-    book = dependencies.get_loyalty_book()
+    book = loyalty_wiring.get_loyalty_book()
     entry_id = f"redeem:{request.request_id}"
     recorded = book.record(
         profile_id,
@@ -147,7 +147,7 @@ def post_redemption(profile_id: str) -> Response:
 def post_adjustment(profile_id: str) -> Response:
     _admin()
     request = AdjustRequest.model_validate(_body())
-    book = dependencies.get_loyalty_book()
+    book = loyalty_wiring.get_loyalty_book()
     entry_id = f"adjust:{request.request_id}"
     recorded = book.record(
         profile_id,
@@ -169,7 +169,7 @@ def post_adjustment(profile_id: str) -> Response:
 def post_exchange(profile_id: str) -> Response:
     require_channel_or_admin(routes.current_request.headers.get("authorization"))
     request = ExchangeRequest.model_validate(_body())
-    book, coupons = dependencies.get_loyalty_book(), dependencies.get_coupons()
+    book, coupons = loyalty_wiring.get_loyalty_book(), loyalty_wiring.get_coupons()
     coupon, replayed = exchange_points(book, coupons, profile_id, request.definition_id, request.request_id)
     return Response(
         body={
@@ -186,7 +186,7 @@ def post_exchange(profile_id: str) -> Response:
 def post_member_coupon(profile_id: str) -> Response:
     _admin()
     request = IssueRequest.model_validate(_body())
-    coupons = dependencies.get_coupons()
+    coupons = loyalty_wiring.get_coupons()
     coupon = coupons.issue(
         profile_id, request.definition_id, issue_key=request.issue_key, reason=request.reason
     )
@@ -197,7 +197,7 @@ def post_member_coupon(profile_id: str) -> Response:
 @http_errors(challenge=BEARER_CHALLENGE)
 def post_referral_code(profile_id: str) -> dict[str, Any]:
     require_channel_or_admin(routes.current_request.headers.get("authorization"))
-    return {"referral_code": referral_code(dependencies.get_loyalty_book(), profile_id)}
+    return {"referral_code": referral_code(loyalty_wiring.get_loyalty_book(), profile_id)}
 
 
 @routes.route("/members/{profile_id}/referrer", methods=["PUT"])
@@ -205,7 +205,7 @@ def post_referral_code(profile_id: str) -> dict[str, Any]:
 def put_referrer(profile_id: str) -> dict[str, Any]:
     require_channel_or_admin(routes.current_request.headers.get("authorization"))
     request = ReferrerRequest.model_validate(_body())
-    book = dependencies.get_loyalty_book()
+    book = loyalty_wiring.get_loyalty_book()
     account = set_referrer(book, profile_id, request.code)
     return summary(account, now=book.clock.now(), rules=book.rules)
 
@@ -214,7 +214,7 @@ def put_referrer(profile_id: str) -> dict[str, Any]:
 @http_errors(challenge=BEARER_CHALLENGE)
 def post_definition() -> Response:
     _admin()
-    definition = dependencies.get_coupons().create_definition(CouponDefinition.model_validate(_body()))
+    definition = loyalty_wiring.get_coupons().create_definition(CouponDefinition.model_validate(_body()))
     return Response(
         body=definition.model_dump(mode="json"),
         status_code=201,
@@ -227,7 +227,7 @@ def post_definition() -> Response:
 def list_definitions() -> dict[str, Any]:
     _admin()
     return {
-        "definitions": [d.model_dump(mode="json") for d in dependencies.get_loyalty_store().definitions()]
+        "definitions": [d.model_dump(mode="json") for d in loyalty_wiring.get_loyalty_store().definitions()]
     }
 
 
@@ -235,7 +235,7 @@ def list_definitions() -> dict[str, Any]:
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_definition(definition_id: str) -> dict[str, Any]:
     _admin()
-    return dependencies.get_coupons().definition(definition_id).model_dump(mode="json")
+    return loyalty_wiring.get_coupons().definition(definition_id).model_dump(mode="json")
 
 
 @routes.route("/coupon-definitions/{definition_id}", methods=["PATCH"])
@@ -243,14 +243,14 @@ def get_definition(definition_id: str) -> dict[str, Any]:
 def patch_definition(definition_id: str) -> dict[str, Any]:
     _admin()
     change = DefinitionChange.model_validate(_body())
-    return dependencies.get_coupons().set_active(definition_id, change.active).model_dump(mode="json")
+    return loyalty_wiring.get_coupons().set_active(definition_id, change.active).model_dump(mode="json")
 
 
 @routes.route("/coupons/{code}", methods=["GET"])
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_coupon(code: str) -> dict[str, Any]:
     require_channel_or_admin(routes.current_request.headers.get("authorization"))
-    coupons = dependencies.get_coupons()
+    coupons = loyalty_wiring.get_coupons()
     return coupons.find(code).view(coupons.clock.now())
 
 
@@ -259,7 +259,7 @@ def get_coupon(code: str) -> dict[str, Any]:
 def post_validation(code: str) -> dict[str, Any]:
     body = _body()
     channel = _channel(body)
-    return dependencies.get_coupons().validate(code, CouponCheck.model_validate(body), channel=channel)
+    return loyalty_wiring.get_coupons().validate(code, CouponCheck.model_validate(body), channel=channel)
 
 
 @routes.route("/coupons/{code}/redemptions", methods=["POST"])
@@ -267,7 +267,7 @@ def post_validation(code: str) -> dict[str, Any]:
 def post_coupon_redemption(code: str) -> Response:
     body = _body()
     channel = _channel(body)
-    redemption, replayed = dependencies.get_coupons().redeem(
+    redemption, replayed = loyalty_wiring.get_coupons().redeem(
         code, CouponCheck.model_validate(body), channel=channel
     )
     return Response(
@@ -280,4 +280,4 @@ def post_coupon_redemption(code: str) -> Response:
 @http_errors(challenge=BEARER_CHALLENGE)
 def post_coupon_reversal(code: str, redemption_id: str) -> dict[str, Any]:
     require_channel_or_admin(routes.current_request.headers.get("authorization"))
-    return dependencies.get_coupons().reverse(code, redemption_id).model_dump(mode="json")
+    return loyalty_wiring.get_coupons().reverse(code, redemption_id).model_dump(mode="json")

@@ -11,11 +11,13 @@ from functions.api.access import require_admin
 from functions.api.errors import BEARER_CHALLENGE, http_errors
 from functions.api.request_body import json_object
 from functions.api.routes.sources import ADMIN_BODY_BYTES
-from shared import dependencies
+from shared import wiring
 from shared.domain.customers.admin import lookup_identifier
 from shared.domain.customers.privacy import export_person, find_erasure, request_erasure
 from shared.domain.kernel.errors import InvalidInputError
 from shared.domain.kernel.identifiers import IdentifierType, normalise
+from shared.wiring import customers as customers_wiring
+from shared.wiring import ingest as ingest_wiring
 
 routes = Blueprint(__name__)
 
@@ -39,10 +41,10 @@ def post_erasure() -> Response:
         raise InvalidInputError(f"Not a usable {body.type.value}", details={"type": body.type.value})
     erasure = request_erasure(
         identifier,
-        graph=dependencies.get_customer_graph(),
-        data=dependencies.get_personal_data(),
-        jobs=dependencies.get_erasure_jobs(),
-        clock=dependencies.get_clock(),
+        graph=customers_wiring.get_customer_graph(),
+        data=customers_wiring.get_personal_data(),
+        jobs=customers_wiring.get_erasure_jobs(),
+        clock=wiring.get_clock(),
     )
     return Response(
         body=erasure.view(), status_code=202, headers={"Location": f"/privacy/erasures/{erasure.request_id}"}
@@ -53,7 +55,7 @@ def post_erasure() -> Response:
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_erasure(request_id: str) -> dict[str, Any]:
     require_admin(routes.current_request.headers.get("authorization"))
-    return find_erasure(request_id, data=dependencies.get_personal_data()).view()
+    return find_erasure(request_id, data=customers_wiring.get_personal_data()).view()
 
 
 @routes.route("/privacy/export", methods=["GET"])
@@ -68,8 +70,8 @@ def get_export() -> dict[str, Any]:
     identifier = lookup_identifier(query, default_country_code=query.get("country_code"))
     return export_person(
         identifier,
-        graph=dependencies.get_customer_graph(),
-        archive=dependencies.get_touchpoint_archive(),
-        clock=dependencies.get_clock(),
+        graph=customers_wiring.get_customer_graph(),
+        archive=ingest_wiring.get_touchpoint_archive(),
+        clock=wiring.get_clock(),
         offset=int(offset),
     )

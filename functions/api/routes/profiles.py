@@ -8,7 +8,7 @@ from chalice.app import Blueprint
 
 from functions.api.access import require_admin
 from functions.api.errors import BEARER_CHALLENGE, http_errors
-from shared import dependencies
+from shared import wiring
 from shared.domain.customers.admin import (
     MAX_RECENT_TOUCHPOINTS,
     find_by_identifier,
@@ -20,6 +20,8 @@ from shared.domain.customers.admin import (
     unmerge,
 )
 from shared.domain.kernel.errors import InvalidInputError
+from shared.wiring import customers as customers_wiring
+from shared.wiring import ingest as ingest_wiring
 
 routes = Blueprint(__name__)
 
@@ -42,14 +44,14 @@ def _limit(query: dict[str, str], default: int = 20) -> int:
 def find_profile() -> dict[str, Any]:
     query = _admin()
     identifier = lookup_identifier(query, default_country_code=query.get("country_code"))
-    return find_by_identifier(identifier, graph=dependencies.get_customer_graph()).view()
+    return find_by_identifier(identifier, graph=customers_wiring.get_customer_graph()).view()
 
 
 @routes.route("/profiles/{profile_id}", methods=["GET"])
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_profile(profile_id: str) -> dict[str, Any]:
     _admin()
-    return live_profile(profile_id, graph=dependencies.get_customer_graph()).view()
+    return live_profile(profile_id, graph=customers_wiring.get_customer_graph()).view()
 
 
 @routes.route("/profiles/{profile_id}/touchpoints", methods=["GET"])
@@ -57,13 +59,13 @@ def get_profile(profile_id: str) -> dict[str, Any]:
 def get_profile_touchpoints(profile_id: str) -> dict[str, Any]:
     query = _admin()
     limit = _limit(query)
-    graph = dependencies.get_customer_graph()
+    graph = customers_wiring.get_customer_graph()
     profile = live_profile(profile_id, graph=graph)
     found = recent_touchpoints(
         profile,
         graph=graph,
-        archive=dependencies.get_touchpoint_archive(),
-        clock=dependencies.get_clock(),
+        archive=ingest_wiring.get_touchpoint_archive(),
+        clock=wiring.get_clock(),
         limit=limit,
     )
     return {"profile_id": profile.profile_id, "touchpoints": [tp.model_dump(mode="json") for tp in found]}
@@ -73,7 +75,7 @@ def get_profile_touchpoints(profile_id: str) -> dict[str, Any]:
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_merges(profile_id: str) -> dict[str, Any]:
     _admin()
-    graph = dependencies.get_customer_graph()
+    graph = customers_wiring.get_customer_graph()
     profile = live_profile(profile_id, graph=graph)
     return {
         "profile_id": profile.profile_id,
@@ -88,10 +90,10 @@ def post_unmerge(profile_id: str, merge_id: str) -> dict[str, Any]:
     result = unmerge(
         profile_id,
         merge_id,
-        graph=dependencies.get_customer_graph(),
-        archive=dependencies.get_touchpoint_archive(),
-        clock=dependencies.get_clock(),
-        publisher=dependencies.get_event_publisher(),
+        graph=customers_wiring.get_customer_graph(),
+        archive=ingest_wiring.get_touchpoint_archive(),
+        clock=wiring.get_clock(),
+        publisher=wiring.get_event_publisher(),
     )
     return {
         "survivor": result.survivor.view(),

@@ -12,7 +12,7 @@ from functions.api.access import require_admin
 from functions.api.errors import BEARER_CHALLENGE, http_errors
 from functions.api.request_body import json_object
 from functions.api.routes.sources import ADMIN_BODY_BYTES
-from shared import dependencies
+from shared import wiring
 from shared.domain.customers.admin import live_profile
 from shared.domain.kernel.errors import InvalidInputError
 from shared.domain.segments.classification import classify
@@ -27,6 +27,8 @@ from shared.domain.segments.live import (
 )
 from shared.domain.segments.recompute import find_recompute, start_recompute
 from shared.settings import get_settings
+from shared.wiring import customers as customers_wiring
+from shared.wiring import segments as segments_wiring
 
 routes = Blueprint(__name__)
 PREVIEW_SAMPLE = 2000
@@ -50,8 +52,8 @@ def post_segment() -> Response:
     _admin()
     segment = create_segment(
         NewSegment.model_validate(_body()),
-        store=dependencies.get_segment_store(),
-        clock=dependencies.get_clock(),
+        store=segments_wiring.get_segment_store(),
+        clock=wiring.get_clock(),
     )
     return Response(
         body=segment.view(), status_code=201, headers={"Location": f"/segments/{segment.segment_id}"}
@@ -62,7 +64,7 @@ def post_segment() -> Response:
 @http_errors(challenge=BEARER_CHALLENGE)
 def list_segments() -> dict[str, Any]:
     _admin()
-    return {"segments": [segment.view() for segment in dependencies.get_segment_store().definitions()]}
+    return {"segments": [segment.view() for segment in segments_wiring.get_segment_store().definitions()]}
 
 
 @routes.route("/segments/preview", methods=["POST"])
@@ -73,8 +75,8 @@ def post_preview() -> dict[str, Any]:
     rule = body.get("rule")
     if not isinstance(rule, dict):
         raise InvalidInputError('Send {"rule": {...}}')
-    store = dependencies.get_segment_store()
-    sample, exhausted = dependencies.get_profile_sampler().sample(PREVIEW_SAMPLE)
+    store = segments_wiring.get_segment_store()
+    sample, exhausted = segments_wiring.get_profile_sampler().sample(PREVIEW_SAMPLE)
     cuts = store.cut_points()
     population = len(sample) if exhausted else max(cuts.profiles, len(sample))
     return preview(
@@ -82,8 +84,8 @@ def post_preview() -> dict[str, Any]:
         sample,
         population=population,
         cuts=cuts,
-        rules=dependencies.get_classification_rules(),
-        now=dependencies.get_clock().now(),
+        rules=segments_wiring.get_classification_rules(),
+        now=wiring.get_clock().now(),
     )
 
 
@@ -91,7 +93,7 @@ def post_preview() -> dict[str, Any]:
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_segment(segment_id: str) -> dict[str, Any]:
     _admin()
-    store = dependencies.get_segment_store()
+    store = segments_wiring.get_segment_store()
     return find_segment(segment_id, store=store).view() | {"members": store.count(segment_id)}
 
 
@@ -101,7 +103,7 @@ def patch_segment(segment_id: str) -> dict[str, Any]:
     _admin()
     change = SegmentChange.model_validate(_body())
     return change_segment(
-        segment_id, change, store=dependencies.get_segment_store(), clock=dependencies.get_clock()
+        segment_id, change, store=segments_wiring.get_segment_store(), clock=wiring.get_clock()
     ).view()
 
 
@@ -109,7 +111,7 @@ def patch_segment(segment_id: str) -> dict[str, Any]:
 @http_errors(challenge=BEARER_CHALLENGE)
 def delete_segment(segment_id: str) -> Response:
     _admin()
-    store = dependencies.get_segment_store()
+    store = segments_wiring.get_segment_store()
     find_segment(segment_id, store=store)
     store.delete_definition(segment_id)
     return Response(body="", status_code=204)
@@ -122,7 +124,7 @@ def get_members(segment_id: str) -> dict[str, Any]:
     raw_limit = query.get("limit", "100")
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_PAGE:
         raise InvalidInputError(f"limit must be 1 to {MAX_PAGE}", details={"limit": raw_limit})
-    store = dependencies.get_segment_store()
+    store = segments_wiring.get_segment_store()
     find_segment(segment_id, store=store)
     members, following = store.members(segment_id, after=query.get("after"), limit=int(raw_limit))
     return {"segment_id": segment_id, "profile_ids": members, "next": following}
@@ -132,14 +134,14 @@ def get_members(segment_id: str) -> dict[str, Any]:
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_profile_segments(profile_id: str) -> dict[str, Any]:
     _admin()
-    profile = live_profile(profile_id, graph=dependencies.get_customer_graph())
-    store = dependencies.get_segment_store()
+    profile = live_profile(profile_id, graph=customers_wiring.get_customer_graph())
+    store = segments_wiring.get_segment_store()
     state = store.state(profile.profile_id)
     classification = classify(
         profile,
         cuts=store.cut_points(),
-        rules=dependencies.get_classification_rules(),
-        now=dependencies.get_clock().now(),
+        rules=segments_wiring.get_classification_rules(),
+        now=wiring.get_clock().now(),
     )
     return {
         "profile_id": profile.profile_id,
@@ -155,9 +157,9 @@ def get_profile_segments(profile_id: str) -> dict[str, Any]:
 def post_recompute() -> Response:
     _admin()
     job = start_recompute(
-        jobs=dependencies.get_recompute_jobs(),
-        tasks=dependencies.get_recompute_tasks(),
-        now=dependencies.get_clock().now(),
+        jobs=segments_wiring.get_recompute_jobs(),
+        tasks=segments_wiring.get_recompute_tasks(),
+        now=wiring.get_clock().now(),
         parts=get_settings().recompute_parts,
     )
     return Response(
@@ -169,7 +171,7 @@ def post_recompute() -> Response:
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_recompute(job_id: str) -> dict[str, Any]:
     _admin()
-    return find_recompute(job_id, jobs=dependencies.get_recompute_jobs()).view()
+    return find_recompute(job_id, jobs=segments_wiring.get_recompute_jobs()).view()
 
 
 class ExportRequest(BaseModel):
@@ -187,10 +189,10 @@ def post_export(segment_id: str) -> Response:
     export = request_export(
         segment_id,
         body.format,
-        segments=dependencies.get_segment_store(),
-        jobs=dependencies.get_export_jobs(),
-        queue=dependencies.get_export_queue(),
-        now=dependencies.get_clock().now(),
+        segments=segments_wiring.get_segment_store(),
+        jobs=segments_wiring.get_export_jobs(),
+        queue=segments_wiring.get_export_queue(),
+        now=wiring.get_clock().now(),
     )
     return Response(
         body=export.view(),
@@ -203,12 +205,12 @@ def post_export(segment_id: str) -> Response:
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_export(segment_id: str, export_id: str) -> dict[str, Any]:
     _admin()
-    export = find_export(export_id, jobs=dependencies.get_export_jobs())
+    export = find_export(export_id, jobs=segments_wiring.get_export_jobs())
     if export.segment_id != segment_id:
         raise InvalidInputError(
             "This export belongs to another segment", details={"segment_id": export.segment_id}
         )
     view = export.view()
     if export.file_key:
-        view["download_url"] = dependencies.get_export_files().url(export.file_key)
+        view["download_url"] = segments_wiring.get_export_files().url(export.file_key)
     return view

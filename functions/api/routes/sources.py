@@ -9,7 +9,6 @@ from chalice.app import Blueprint, Response
 from functions.api.access import require_admin
 from functions.api.errors import BEARER_CHALLENGE, http_errors
 from functions.api.request_body import json_object
-from shared import dependencies
 from shared.domain.ingest.sources import (
     NewSource,
     SourceChange,
@@ -18,6 +17,7 @@ from shared.domain.ingest.sources import (
     get_source,
     rotate_signing_secret,
 )
+from shared.wiring import ingest as ingest_wiring
 
 routes = Blueprint(__name__)
 ADMIN_BODY_BYTES = 16 * 1024
@@ -37,7 +37,7 @@ def _body() -> dict[str, Any]:
 def create() -> Response:
     _admin()
     request = NewSource.model_validate(_body())
-    source, credentials = create_source(request, registry=dependencies.get_source_registry())
+    source, credentials = create_source(request, registry=ingest_wiring.get_source_registry())
     returned = {key: value for key, value in vars(credentials).items() if value is not None}
     body = {"source": source.model_dump(mode="json"), "credentials": returned}
     return Response(body=body, status_code=201, headers={"Content-Type": "application/json"})
@@ -47,7 +47,7 @@ def create() -> Response:
 @http_errors(challenge=BEARER_CHALLENGE)
 def list_sources() -> dict[str, Any]:
     _admin()
-    sources = dependencies.get_source_registry().all_sources()
+    sources = ingest_wiring.get_source_registry().all_sources()
     return {"sources": [source.model_dump(mode="json") for source in sources]}
 
 
@@ -55,7 +55,7 @@ def list_sources() -> dict[str, Any]:
 @http_errors(challenge=BEARER_CHALLENGE)
 def read(source_id: str) -> dict[str, Any]:
     _admin()
-    return get_source(source_id, registry=dependencies.get_source_registry()).model_dump(mode="json")
+    return get_source(source_id, registry=ingest_wiring.get_source_registry()).model_dump(mode="json")
 
 
 @routes.route("/sources/{source_id}", methods=["PATCH"])
@@ -63,7 +63,7 @@ def read(source_id: str) -> dict[str, Any]:
 def change(source_id: str) -> dict[str, Any]:
     _admin()
     update = SourceChange.model_validate(_body())
-    return change_source(source_id, update, registry=dependencies.get_source_registry()).model_dump(
+    return change_source(source_id, update, registry=ingest_wiring.get_source_registry()).model_dump(
         mode="json"
     )
 
@@ -75,7 +75,7 @@ def rotate(source_id: str) -> Response:
     provided = _body().get("signing_secret")
     secret = rotate_signing_secret(
         source_id,
-        registry=dependencies.get_source_registry(),
+        registry=ingest_wiring.get_source_registry(),
         provided=provided if isinstance(provided, str) else None,
     )
     return Response(

@@ -8,7 +8,7 @@ from chalice.app import Blueprint, Request
 
 from functions.api.errors import BASIC_CHALLENGE, http_errors
 from functions.api.request_body import json_object
-from shared import dependencies
+from shared import wiring
 from shared.domain.ingest.credentials import basic_auth_username
 from shared.domain.ingest.intake import IngestResult, authenticate_source, enqueue, parse_segment_calls
 from shared.domain.ingest.touchpoints import (
@@ -20,6 +20,7 @@ from shared.domain.ingest.touchpoints import (
 )
 from shared.domain.kernel.errors import InvalidBatchError, InvalidInputError, TooManyEventsError
 from shared.observability import logger
+from shared.wiring import ingest as ingest_wiring
 
 routes = Blueprint(__name__)
 
@@ -30,7 +31,7 @@ BATCH_DEFAULTS = ("context", "integrations", "sentAt")
 
 def _read(request: Request, *, max_bytes: int) -> tuple[Source, dict[str, Any]]:
     """With a Basic header the caller is authenticated before its body is read."""
-    registry = dependencies.get_source_registry()
+    registry = ingest_wiring.get_source_registry()
     header_key = basic_auth_username(request.headers.get("authorization"))
     source = authenticate_source(header_key, registry=registry) if header_key else None
     payload = json_object(
@@ -43,7 +44,7 @@ def _read(request: Request, *, max_bytes: int) -> tuple[Source, dict[str, Any]]:
 
 
 def _accepted(source: Source, result: IngestResult) -> None:
-    enqueue(result.accepted, queue=dependencies.get_touchpoint_queue())
+    enqueue(result.accepted, queue=ingest_wiring.get_touchpoint_queue())
     logger.info(
         "touchpoints accepted",
         extra={
@@ -57,7 +58,7 @@ def _accepted(source: Source, result: IngestResult) -> None:
 def _single_call(call_type: SegmentCallType) -> dict[str, bool]:
     source, payload = _read(routes.current_request, max_bytes=MAX_EVENT_BYTES)
     result = parse_segment_calls(
-        [payload], source=source, received_at=dependencies.get_clock().now(), call_type=call_type
+        [payload], source=source, received_at=wiring.get_clock().now(), call_type=call_type
     )
     if result.rejected:
         (rejected,) = result.rejected
@@ -117,7 +118,7 @@ def batch() -> dict[str, Any]:
     result = parse_segment_calls(
         items,
         source=source,
-        received_at=dependencies.get_clock().now(),
+        received_at=wiring.get_clock().now(),
         defaults={key: payload[key] for key in BATCH_DEFAULTS if key in payload},
     )
     rejected = [{"index": item.index, "code": item.code, "message": item.message} for item in result.rejected]

@@ -7,7 +7,7 @@ from typing import Any
 from chalice.app import Blueprint, Response
 
 from functions.api.errors import http_errors
-from shared import dependencies
+from shared import wiring
 from shared.domain.ingest.webhooks import (
     ingest_ses,
     ingest_shopify,
@@ -16,6 +16,7 @@ from shared.domain.ingest.webhooks import (
     verify_wechat_server,
 )
 from shared.observability import logger
+from shared.wiring import ingest as ingest_wiring
 
 routes = Blueprint(__name__)
 SIGNATURE_CHALLENGE = 'Signature realm="omnireach-webhooks"'
@@ -33,9 +34,9 @@ def shopify(source_id: str) -> dict[str, Any]:
         source_id,
         _raw_body(),
         dict(routes.current_request.headers),
-        registry=dependencies.get_source_registry(),
-        queue=dependencies.get_touchpoint_queue(),
-        clock=dependencies.get_clock(),
+        registry=ingest_wiring.get_source_registry(),
+        queue=ingest_wiring.get_touchpoint_queue(),
+        clock=wiring.get_clock(),
     )
     logger.info("webhook accepted", extra={"source_id": source_id, "ignored": touchpoint is None})
     return {"received": True, "ignored": touchpoint is None}
@@ -48,9 +49,9 @@ def standard(source_id: str) -> dict[str, Any]:
         source_id,
         _raw_body(),
         dict(routes.current_request.headers),
-        registry=dependencies.get_source_registry(),
-        queue=dependencies.get_touchpoint_queue(),
-        clock=dependencies.get_clock(),
+        registry=ingest_wiring.get_source_registry(),
+        queue=ingest_wiring.get_touchpoint_queue(),
+        clock=wiring.get_clock(),
     )
     logger.info("webhook accepted", extra={"source_id": source_id})
     return {"received": True}
@@ -62,11 +63,11 @@ def ses(source_id: str) -> dict[str, Any]:
     touchpoint = ingest_ses(
         source_id,
         _raw_body(),
-        registry=dependencies.get_source_registry(),
-        queue=dependencies.get_touchpoint_queue(),
-        clock=dependencies.get_clock(),
-        certificates=dependencies.get_sns_certificates(),
-        subscriptions=dependencies.get_sns_subscriptions(),
+        registry=ingest_wiring.get_source_registry(),
+        queue=ingest_wiring.get_touchpoint_queue(),
+        clock=wiring.get_clock(),
+        certificates=ingest_wiring.get_sns_certificates(),
+        subscriptions=ingest_wiring.get_sns_subscriptions(),
     )
     logger.info("webhook accepted", extra={"source_id": source_id, "ignored": touchpoint is None})
     return {"received": True, "ignored": touchpoint is None}
@@ -83,7 +84,7 @@ def wechat(source_id: str) -> Response:
     (WeChat waits 5 s, then retries three times)."""
     request = routes.current_request
     query = dict(request.query_params or {})
-    registry, clock = dependencies.get_source_registry(), dependencies.get_clock()
+    registry, clock = ingest_wiring.get_source_registry(), wiring.get_clock()
     if request.method == "GET":
         echo = verify_wechat_server(source_id, query, registry=registry, clock=clock)
         return Response(body=echo, status_code=200, headers={"Content-Type": "text/plain"})
@@ -92,7 +93,7 @@ def wechat(source_id: str) -> Response:
         _raw_body(),
         query,
         registry=registry,
-        queue=dependencies.get_touchpoint_queue(),
+        queue=ingest_wiring.get_touchpoint_queue(),
         clock=clock,
     )
     logger.info("webhook accepted", extra={"source_id": source_id})

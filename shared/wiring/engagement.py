@@ -1,0 +1,120 @@
+"""Engagement's composition root: the engagement table, the dispatch queue, senders, and the
+dispatcher, campaigns and journeys. Personalisation reaches loyalty (points, coupons), segments
+(classification) and commerce (prices) here, through the ports engagement declares."""
+
+from __future__ import annotations
+
+from shared import wiring
+from shared.adapters.dynamo.engagement_table import DynamoEngagement
+from shared.adapters.senders import HttpSender, InboxSender, SesSender, SnsSender
+from shared.adapters.sqs import SqsDispatchQueue
+from shared.domain.engagement.campaigns import CampaignService
+from shared.domain.engagement.dispatch import Dispatcher
+from shared.domain.engagement.journeys import Journeys
+from shared.domain.engagement.messaging import Sender
+from shared.domain.engagement.personalisation import ProfilePersonaliser
+from shared.domain.engagement.programs import (
+    CampaignRivals,
+    StoredPrograms,
+    unsubscribe_secret,
+    unsubscribe_token,
+)
+from shared.settings import get_settings
+from shared.wiring import built_once
+from shared.wiring import commerce as commerce_wiring
+from shared.wiring import customers as customers_wiring
+from shared.wiring import loyalty as loyalty_wiring
+from shared.wiring import segments as segments_wiring
+
+
+@built_once
+def get_engagement() -> DynamoEngagement:
+    settings = get_settings()
+    return DynamoEngagement(
+        settings.require("engagement_table"), cache_seconds=settings.catalog_cache_seconds
+    )
+
+
+@built_once
+def get_dispatch_queue() -> SqsDispatchQueue:
+    return SqsDispatchQueue(get_settings().require("dispatch_queue_url"))
+
+
+_senders: dict[str, Sender] = {}
+
+
+def use_senders(senders: dict[str, Sender]) -> None:
+    """Replace the senders (tests and the local stack's simulated providers)."""
+    _senders.clear()
+    _senders.update(senders)
+
+
+def get_senders() -> dict[str, Sender]:
+    if _senders:
+        return dict(_senders)
+    settings = get_settings()
+    senders: dict[str, Sender] = {
+        "email": SesSender(settings.ses_from_address),
+        "sms": SnsSender("sms"),
+        "push": SnsSender("push"),
+        "inbox": InboxSender(get_engagement(), lambda: wiring.get_clock().now()),
+    }
+    if settings.wechat_gateway_url:
+        senders["wechat"] = HttpSender(settings.wechat_gateway_url)
+    if settings.message_webhook_url:
+        senders["webhook"] = HttpSender(settings.message_webhook_url)
+    return senders
+
+
+def get_personaliser() -> ProfilePersonaliser:
+    settings = get_settings()
+    return ProfilePersonaliser(
+        classifications=segments_wiring.get_segment_store() if settings.customers_table else None,
+        accounts=loyalty_wiring.get_loyalty_store() if settings.customers_table else None,
+        prices=commerce_wiring.CatalogPrices(),
+        coupons=loyalty_wiring.get_coupons() if settings.customers_table else None,
+    )
+
+
+def unsubscribe_link(profile_id: str, channel: str, program_id: str) -> str | None:
+    settings = get_settings()
+    if not settings.public_api_url or not settings.admin_api_key_sha256:
+        return None
+    token = unsubscribe_token(unsubscribe_secret(settings.admin_api_key_sha256), profile_id, channel)
+    return f"{settings.public_api_url.rstrip('/')}/unsubscribe/{token}"
+
+
+def get_dispatcher() -> Dispatcher:
+    engagement = get_engagement()
+    return Dispatcher(
+        store=engagement,
+        programs=StoredPrograms(engagement),
+        profiles=customers_wiring.get_customer_graph(),
+        personaliser=get_personaliser(),
+        senders=get_senders(),
+        rivals=CampaignRivals(engagement, segments_wiring.get_segment_store()),
+        clock=wiring.get_clock(),
+        unsubscribe_url=unsubscribe_link,
+    )
+
+
+def get_campaign_service() -> CampaignService:
+    return CampaignService(
+        store=get_engagement(),
+        queue=get_dispatch_queue(),
+        audience=segments_wiring.get_segment_store(),
+        clock=wiring.get_clock(),
+        senders=get_senders(),
+    )
+
+
+def get_journeys() -> Journeys:
+    engagement = get_engagement()
+    return Journeys(
+        store=engagement,
+        queue=get_dispatch_queue(),
+        profiles=customers_wiring.get_customer_graph(),
+        clock=wiring.get_clock(),
+        default_zone=engagement.policy().default_timezone,
+        facts=get_personaliser().facts,
+    )
