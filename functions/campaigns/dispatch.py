@@ -14,11 +14,11 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from shared.adapters.sqs import backoff_seconds
 from shared.domain.engagement.messaging import ThrottledError
 from shared.domain.engagement.models import DispatchTask
 from shared.domain.kernel.errors import OmnireachError
 from shared.observability import logger, metrics, tracer
+from shared.triggers import backoff_seconds
 from shared.wiring import engagement as engagement_wiring
 
 

@@ -14,11 +14,10 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import wiring
-from shared.adapters.events import BusEvent, consume_bus_records
 from shared.domain.engagement.programs import attribute_order
-from shared.domain.ingest.intake import TOUCHPOINT_RECORDED
-from shared.domain.kernel.events import ORDER_PLACED, PROFILE_CHANGED
+from shared.domain.kernel.events import ORDER_PLACED, PROFILE_CHANGED, TOUCHPOINT_RECORDED
 from shared.observability import logger, metrics, tracer
+from shared.triggers import BusEvent, consume_bus_records
 from shared.wiring import engagement as engagement_wiring
 
 

@@ -14,10 +14,10 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.adapters.sqs import backoff_seconds
 from shared.domain.commerce.channel_sync import EndpointError
 from shared.domain.kernel.errors import NotFoundError, OmnireachError
 from shared.observability import logger, metrics, tracer
+from shared.triggers import backoff_seconds
 from shared.wiring import commerce as commerce_wiring
 
 

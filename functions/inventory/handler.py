@@ -15,12 +15,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.adapters.events import BusEvent, consume_bus_records
 from shared.domain.commerce.inventory import Inventory, restock_refund, sell_order
 from shared.domain.commerce.stock import SaleLine
-from shared.domain.ingest.intake import TOUCHPOINT_RECORDED
-from shared.domain.kernel.events import ORDER_PLACED, ORDER_REFUNDED
+from shared.domain.kernel.events import ORDER_PLACED, ORDER_REFUNDED, TOUCHPOINT_RECORDED
 from shared.observability import logger, metrics, tracer
+from shared.triggers import BusEvent, consume_bus_records
 from shared.wiring import commerce as commerce_wiring
 
 

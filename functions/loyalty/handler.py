@@ -10,11 +10,11 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from shared.adapters.events import BusEvent, consume_bus_records
 from shared.domain.kernel.events import ORDER_PLACED, ORDER_REFUNDED, PROFILE_CHANGED
 from shared.domain.loyalty.book import LoyaltyBook, earn_for_order, note_birthday, reverse_for_refund
 from shared.domain.segments.rules import birthday_month_day
 from shared.observability import logger, metrics, tracer
+from shared.triggers import BusEvent, consume_bus_records
 from shared.wiring import customers as customers_wiring
 from shared.wiring import loyalty as loyalty_wiring
 

@@ -11,10 +11,10 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
-from shared.adapters.events import BusEventRecord
 from shared.domain.kernel.errors import OmnireachError
 from shared.domain.segments.live import profiles_named
 from shared.observability import logger, metrics, tracer
+from shared.triggers import BusEventRecord
 from shared.wiring import segments as segments_wiring
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from shared import wiring
 from shared.adapters.channel_endpoints import HttpChannelEndpoints
 from shared.adapters.dynamo.catalog_table import DynamoCatalog
-from shared.adapters.sqs import SqsSyncRequests
+from shared.adapters.sqs.commerce import SqsSyncRequests
 from shared.domain.commerce.channel_sync import ChannelEndpoints, ChannelSync, SyncFanOut
 from shared.domain.commerce.inventory import Inventory
 from shared.domain.commerce.pricing import effective_price

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from shared.adapters.dynamo.conventions import bind_table
 from shared.adapters.dynamo.customers_table import CustomersTableItem, DynamoCustomerGraph, DynamoPersonalData
-from shared.adapters.sqs import SqsErasureJobs
+from shared.adapters.sqs.customers import SqsErasureJobs
 from shared.domain.customers.identity import IdentityPolicy, parse_policy
 from shared.domain.customers.privacy import ErasureJobs, PersonalData
 from shared.domain.kernel.errors import ConfigurationError

@@ -7,7 +7,7 @@ from __future__ import annotations
 from shared import wiring
 from shared.adapters.dynamo.engagement_table import DynamoEngagement
 from shared.adapters.senders import HttpSender, InboxSender, SesSender, SnsSender
-from shared.adapters.sqs import SqsDispatchQueue
+from shared.adapters.sqs.engagement import SqsDispatchQueue
 from shared.domain.engagement.campaigns import CampaignService
 from shared.domain.engagement.dispatch import Dispatcher
 from shared.domain.engagement.journeys import Journeys

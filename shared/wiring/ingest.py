@@ -11,7 +11,7 @@ from shared.adapters.dynamo.touchpoints_table import (
     TouchpointsTableItem,
 )
 from shared.adapters.sns import HttpsSnsCertificates, HttpsSnsSubscriptions
-from shared.adapters.sqs import SqsTouchpointQueue
+from shared.adapters.sqs.ingest import SqsTouchpointQueue
 from shared.domain.ingest.intake import ArchivePolicy
 from shared.domain.ingest.ports import (
     SnsCertificates,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from shared.adapters.sqs import SqsQueueInspector
+from shared.adapters.sqs.operations import SqsQueueInspector
 from shared.domain.kernel.errors import ConfigurationError
 from shared.domain.operations.ports import QueueInspector
 from shared.domain.operations.queue_health import MonitoredQueue

@@ -12,7 +12,7 @@ from shared.adapters.dynamo.recompute_jobs import (
 )
 from shared.adapters.dynamo.segments_store import DynamoExportJobs, DynamoSegmentStore
 from shared.adapters.s3 import S3ExportFiles
-from shared.adapters.sqs import SqsExportQueue, SqsRecomputeTasks
+from shared.adapters.sqs.segments import SqsExportQueue, SqsRecomputeTasks
 from shared.domain.kernel.errors import ConfigurationError
 from shared.domain.segments.classification import ClassificationRules
 from shared.domain.segments.export import ExportFiles, ExportJobs, ExportQueue

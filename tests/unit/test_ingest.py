@@ -6,7 +6,6 @@ from hypothesis import strategies as st
 
 from shared.domain.ingest.credentials import secret_digest
 from shared.domain.ingest.intake import (
-    TOUCHPOINT_RECORDED,
     ArchivePolicy,
     authenticate_source,
     check_admin_key,
@@ -23,6 +22,7 @@ from shared.domain.ingest.touchpoints import (
     touchpoint_from_segment,
 )
 from shared.domain.kernel.errors import AuthenticationError, PermissionDeniedError, TouchpointNotFoundError
+from shared.domain.kernel.events import TOUCHPOINT_RECORDED
 from tests.fakes import (
     FakeClock,
     InMemorySourceRegistry,

@@ -11,7 +11,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from shared.adapters.sqs import backoff_seconds
 from shared.domain.commerce.inventory import Inventory, restock_refund, sell_order
 from shared.domain.commerce.pricing import PriceEntry, Promotion, boundaries_between, effective_price
 from shared.domain.commerce.sales_channels import ChannelRules, publish
@@ -23,6 +22,7 @@ from shared.domain.commerce.stock import (
     SaleLine,
 )
 from shared.domain.kernel.errors import NotFoundError
+from shared.triggers import backoff_seconds
 from tests.fakes import FakeClock, InMemoryStock, StaticDirectory
 
 T0 = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)

@@ -50,7 +50,6 @@ from shared.domain.customers.profiles import (
     oldest_first,
     order_key,
 )
-from shared.domain.ingest.intake import TOUCHPOINT_RECORDED
 from shared.domain.ingest.ports import TouchpointArchive
 from shared.domain.ingest.touchpoints import Touchpoint, TouchpointType
 from shared.domain.kernel.errors import ConcurrentUpdateError
@@ -61,6 +60,7 @@ from shared.domain.kernel.events import (
     ORDER_REFUNDED,
     PROFILE_CHANGED,
     PROFILES_MERGED,
+    TOUCHPOINT_RECORDED,
 )
 from shared.domain.kernel.identifiers import Identifier
 from shared.domain.kernel.ports import Clock, EventPublisher

@@ -26,8 +26,6 @@ from shared.domain.ingest.touchpoints import (
 from shared.domain.kernel.errors import AuthenticationError, PermissionDeniedError, TouchpointNotFoundError
 from shared.domain.kernel.ports import Clock
 
-TOUCHPOINT_RECORDED = "TouchpointRecorded"
-
 
 def authenticate_source(write_key: str | None, *, registry: SourceRegistry) -> Source:
     if not write_key:

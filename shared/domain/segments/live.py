@@ -29,6 +29,12 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from shared.domain.customers.ports import CustomerGraph
 from shared.domain.customers.profiles import Profile
 from shared.domain.kernel.errors import ConcurrentUpdateError, ConflictError, NotFoundError
+from shared.domain.kernel.events import (
+    PROFILE_ERASED,
+    PROFILES_MERGED,
+    PROFILES_UNMERGED,
+    TOUCHPOINT_RECORDED,
+)
 from shared.domain.kernel.ports import Clock, EventPublisher
 from shared.domain.segments.classification import (
     Classification,
@@ -350,19 +356,19 @@ class Refresher:
 
 
 # The bus events that can change a profile's classification or segments, and whom they name.
-REFRESHING_EVENTS = ("TouchpointRecorded", "ProfilesMerged", "ProfilesUnmerged", "ProfileErased")
+REFRESHING_EVENTS = (TOUCHPOINT_RECORDED, PROFILES_MERGED, PROFILES_UNMERGED, PROFILE_ERASED)
 
 
 def profiles_named(detail_type: str, detail: dict[str, Any]) -> list[str]:
     """The profiles a bus event asks to re-evaluate."""
     named: list[Any] = []
-    if detail_type in ("TouchpointRecorded", "ProfilesMerged", "ProfilesUnmerged"):
+    if detail_type in (TOUCHPOINT_RECORDED, PROFILES_MERGED, PROFILES_UNMERGED):
         named.append(detail.get("profile_id"))
-    if detail_type == "ProfilesMerged":
+    if detail_type == PROFILES_MERGED:
         named += detail.get("merged") or []
-    if detail_type == "ProfilesUnmerged":
+    if detail_type == PROFILES_UNMERGED:
         named.append(detail.get("restored"))
-    if detail_type == "ProfileErased":
+    if detail_type == PROFILE_ERASED:
         named += detail.get("profile_ids") or []
     return [str(pid) for pid in named if isinstance(pid, str) and pid]
 

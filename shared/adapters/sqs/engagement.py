@@ -1,0 +1,24 @@
+"""Dispatch tasks."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from shared.adapters.sqs import WorkQueue
+from shared.domain.engagement.models import DispatchTask
+
+
+class SqsDispatchQueue(WorkQueue):
+    """Dispatch tasks, up to 20 per message (one message per batch the caller packs)."""
+
+    name = "dispatch"
+
+    def send(self, batches: Sequence[Sequence[DispatchTask]]) -> None:
+        self._send_bodies(
+            [
+                json.dumps({"tasks": [task.model_dump(mode="json") for task in batch]}, separators=(",", ":"))
+                for batch in batches
+                if batch
+            ]
+        )
