@@ -33,11 +33,12 @@ test: $(STAMP) $(DYNALITE)
 test-fast: $(STAMP) $(DYNALITE)
 	$(PY) -m pytest -m "not e2e" $(ARGS)
 
-## lint: format check, lint, types, template
+## lint: format check, lint, types, import boundaries, template
 lint: $(STAMP)
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/mypy shared functions infra
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/cfn-lint template.yaml
 
 ## format: apply ruff's formatting and safe fixes
