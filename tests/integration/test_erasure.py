@@ -15,7 +15,7 @@ from chalice.test import Client
 
 from functions.api.app import app
 from functions.privacy.handler import lambda_handler as privacy_job
-from infra.bench import captured_output
+from infra.bench.meter import captured_output
 from infra.lambda_runtime import sqs_event
 from shared import wiring
 from shared.domain.ingest.sources import NewSource, create_source

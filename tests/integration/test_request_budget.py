@@ -1,7 +1,8 @@
 """The cost design, asserted as request counts (not timings): a touchpoint is stored once and
 the profile of the path stays at the physical minimum."""
 
-from infra.bench import item_size, measure_requests
+from infra.bench.meter import item_size
+from infra.bench.touchpoints import measure_requests
 
 
 def test_a_touchpoint_is_stored_once_and_its_profile_written_at_most_once():

@@ -1,0 +1,285 @@
+"""Campaigns: request units and CPU per dispatched message on moto, and the local stack's time from
+launch to every outcome."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from collections import Counter
+from typing import Any
+
+from infra.bench.meter import RequestMeter, captured_output, restored
+
+
+def _bench_people(count: int, now: Any) -> list[Any]:
+    from shared.domain.customers.profiles import ConsentState, Profile, TraitValue
+    from shared.domain.ingest.touchpoints import ConsentStatus
+    from shared.domain.kernel.identifiers import Identifier, IdentifierType
+
+    granted = {
+        "email:marketing": ConsentState(
+            status=ConsentStatus.GRANTED, at=now, source_id="bench", reason="form"
+        )
+    }
+    return [
+        Profile(
+            profile_id=f"bench-{index:06d}",
+            created_at=now,
+            identifiers=[Identifier(type=IdentifierType.EMAIL, value=f"p{index}@example.com")],
+            traits={
+                "first_name": TraitValue(value=f"P{index}", at=now, by="bench"),
+                "timezone": TraitValue(value="Europe/Amsterdam", at=now, by="bench"),
+            },
+            consent=granted,
+        )
+        for index in range(count)
+    ]
+
+
+def _seed_audience(people: list[Any], segment_id: str, now: Any) -> None:
+    """Profiles and their segment membership written straight into the tables (what the
+    touchpoint pipeline and the segment consumer would have left there)."""
+    from shared.domain.segments.live import MembershipState, SegmentDefinition
+    from shared.wiring import customers as customers_wiring
+    from shared.wiring import segments as segments_wiring
+
+    graph, segments = customers_wiring.get_customer_graph(), segments_wiring.get_segment_store()
+    if segments.definition(segment_id) is None:
+        segments.create_definition(
+            SegmentDefinition.model_validate(
+                {
+                    "segment_id": segment_id,
+                    "name": segment_id,
+                    "rule": {"field": "identifiers.email", "op": "exists"},
+                    "created_at": now,
+                    "updated_at": now,
+                }
+            )
+        )
+    # Written in batches, as the segment store's items: the emulator copies every table on each
+    # transaction, which makes seeding thousands through `commit` slow and memory-hungry.
+    from shared.adapters.dynamo.customers_table import CustomersTableItem
+    from shared.adapters.dynamo.segments_store import MembershipItem, MembershipStateItem
+    from shared.domain.segments.live import audience_shard
+
+    body = MembershipState(profile_id="-", segments={segment_id: now}).model_dump_json(
+        exclude={"version", "profile_id"}
+    )
+    with CustomersTableItem.batch_write() as batch:
+        for person in people:
+            graph.save_profile(person)
+            pk = f"PROFILE#{person.profile_id}"
+            batch.save(MembershipStateItem(pk, "SEGSTATE", version=1, body=body))
+            batch.save(
+                MembershipItem(
+                    pk,
+                    f"SEGMENT#{segment_id}",
+                    audience=f"{segment_id}#{audience_shard(person.profile_id)}",
+                    member=person.profile_id,
+                    since=now,
+                )
+            )
+
+
+def measure_campaigns(messages: int = 300) -> dict[str, Any]:
+    """Request units, queue requests and our CPU per dispatched message on moto: one campaign to
+    `messages` consented customers, each message decided (consent, caps, quiet hours, variant,
+    render) and sent once through a recording sender; the emulator's CPU is left out by timing
+    what is spent inside botocore calls."""
+    import boto3
+    from moto import mock_aws
+
+    from infra.template import load_template
+    from shared import wiring
+    from shared.clock import SystemClock
+    from shared.domain.engagement.models import CampaignChange, DispatchTask
+    from shared.wiring import engagement as engagement_wiring
+
+    class Accepting:
+        idempotent = False
+
+        def send(self, message: Any) -> str:
+            return "ok"
+
+    resources = load_template()["Resources"]
+    saved_environment = dict(os.environ)
+    results: dict[str, Any] = {"messages": messages}
+    with mock_aws(), restored(saved_environment):
+        dynamodb = boto3.client("dynamodb")
+        for logical_id, name in (
+            ("CustomersTable", "bench-customers"),
+            ("EngagementTable", "bench-engagement"),
+        ):
+            properties = resources[logical_id]["Properties"]
+            extra = (
+                {"GlobalSecondaryIndexes": properties["GlobalSecondaryIndexes"]}
+                if "GlobalSecondaryIndexes" in properties
+                else {}
+            )
+            dynamodb.create_table(
+                TableName=name,
+                AttributeDefinitions=properties["AttributeDefinitions"],
+                KeySchema=properties["KeySchema"],
+                BillingMode="PAY_PER_REQUEST",
+                **extra,
+            )
+        queue_url = boto3.client("sqs").create_queue(QueueName="bench-dispatch")["QueueUrl"]
+        os.environ.update(
+            CUSTOMERS_TABLE="bench-customers",
+            ENGAGEMENT_TABLE="bench-engagement",
+            DISPATCH_QUEUE_URL=queue_url,
+        )
+        wiring.reset()
+        engagement_wiring.use_senders({"email": Accepting()})
+        try:
+            now = SystemClock().now()
+            people = _bench_people(messages, now)
+            _seed_audience(people, "bench-all", now)
+            engagement = engagement_wiring.get_engagement()
+            from shared.domain.engagement.frequency import FrequencyPolicy
+
+            engagement.save_policy(
+                FrequencyPolicy(
+                    caps=[{"scope": "channel", "channel": "email", "count": 3, "window": "week"}],
+                    quiet_hours=None,
+                )
+            )
+            change = CampaignChange.model_validate(
+                {
+                    "name": "Bench",
+                    "segment_id": "bench-all",
+                    "channels": ["email"],
+                    "variants": [
+                        {
+                            "variant_id": "v",
+                            "content": {"email": {"subject": "Hi", "body": "Hi {{ first_name }}"}},
+                        }
+                    ],
+                }
+            )
+            service = engagement_wiring.get_campaign_service()
+            service.create("bench", change)
+            service.launch("bench")  # pages the audience onto the queue; the loop below plays the worker
+            dispatcher = engagement_wiring.get_dispatcher()
+            from botocore.client import BaseClient
+
+            inside = [0.0]
+            with RequestMeter().watching() as meter:
+                counting = BaseClient._make_api_call
+
+                def timed(client: Any, operation: str, params: dict[str, Any]) -> Any:
+                    started = time.process_time()
+                    try:
+                        return counting(client, operation, params)
+                    finally:
+                        inside[0] += time.process_time() - started
+
+                BaseClient._make_api_call = timed
+                started = time.process_time()
+                try:
+                    for person in people:
+                        task = DispatchTask(
+                            program_id="bench", run_key="r1", profile_id=person.profile_id, planned_at=now
+                        )
+                        dispatcher.dispatch(task)
+                finally:
+                    ours = time.process_time() - started
+                    BaseClient._make_api_call = counting
+            rows = list(engagement.rows("bench"))
+            results["per_message"] = {
+                "dynamodb_wru": meter.write_units / messages,
+                "dynamodb_rru": meter.read_units / messages,
+                "handler_cpu_ms": (ours - inside[0]) * 1000 / messages,
+            }
+            results["outcomes"] = dict(Counter(row.status for row in rows))
+        finally:
+            engagement_wiring.use_senders({})
+    return results
+
+
+def measure_local_campaign(size: int = 10_000) -> dict[str, Any]:
+    """The local stack (embedded emulator, every trigger running) dispatching one campaign to
+    `size` consented customers: seconds from launch until the report shows every one of them
+    with an outcome. The audience is written straight into the emulator's tables first."""
+    import socket
+    import urllib.request
+
+    from infra.local_stack import LocalStack, Options
+
+    def free_port() -> int:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            return int(probe.getsockname()[1])
+
+    saved_environment = dict(os.environ)
+    options = Options(api_port=free_port(), emulator_port=free_port(), stage="bench")
+    stack = LocalStack(options, report=lambda record: None)
+    with restored(saved_environment), captured_output():
+        stack.start()
+        try:
+            from shared import wiring
+            from shared.clock import SystemClock
+            from shared.wiring import engagement as engagement_wiring
+
+            now = SystemClock().now()
+            wiring.reset()
+            seeding = time.monotonic()
+            _seed_audience(_bench_people(size, now), "bench-all", now)
+            seeded = time.monotonic() - seeding
+
+            def call(method: str, path: str, body: Any = None) -> Any:
+                request = urllib.request.Request(
+                    f"http://127.0.0.1:{options.api_port}{path}",
+                    data=json.dumps(body).encode() if body is not None else None,
+                    method=method,
+                    headers={
+                        "Authorization": f"Bearer {options.admin_key}",
+                        "Content-Type": "application/json",
+                    },
+                )
+                with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+                    return json.loads(response.read())
+
+            call("PUT", "/frequency-policy", {"quiet_hours": None})
+            call(
+                "POST",
+                "/campaigns",
+                {
+                    "campaign_id": "bench-10k",
+                    "name": "Bench",
+                    "segment_id": "bench-all",
+                    "channels": ["email"],
+                    "variants": [
+                        {
+                            "variant_id": "v",
+                            "content": {"email": {"subject": "Hi", "body": "Hi {{ first_name }}"}},
+                        }
+                    ],
+                },
+            )
+            started = time.monotonic()
+            call("POST", "/campaigns/bench-10k/launch")
+            # Progress is counted cheaply (rows with an outcome, per ledger shard, Select=COUNT); the
+            # report, which reads every row, is asked for once at the end.
+            from shared.domain.engagement.models import LEDGER_SHARDS
+
+            engagement = engagement_wiring.get_engagement()
+            while time.monotonic() - started < 3600:
+                done = sum(
+                    engagement.count_final_rows("bench-10k", shard=shard) for shard in range(LEDGER_SHARDS)
+                )
+                if done >= size:
+                    break
+                time.sleep(30)  # each count reads the ledger: rarely, or it slows the emulator down
+            elapsed = time.monotonic() - started
+            report = call("GET", "/campaigns/bench-10k/report")
+            return {
+                "size": size,
+                "seed_seconds": round(seeded, 1),
+                "dispatch_seconds": round(elapsed, 1),
+                "outcomes": report.get("outcomes"),
+                "complete": report.get("complete"),
+            }
+        finally:
+            stack.stop()

@@ -1,0 +1,186 @@
+"""Counting what a run costs: every AWS request at botocore (boto3 and PynamoDB alike), DynamoDB
+request units computed from item sizes (moto's ReturnConsumedCapacity is wrong), and the harness
+that swaps in in-memory ports so only our own CPU is timed. The list prices are in `cost`."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import os
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+CONSUMER_BATCH = 100  # template.yaml: TouchpointsFunction BatchSize
+
+
+def _value_size(value: dict[str, Any]) -> int:
+    ((kind, inner),) = value.items()
+    if kind == "S":
+        return len(inner.encode())
+    if kind == "N":
+        return math.ceil(len(str(inner).lstrip("-").replace(".", "")) / 2) + 1
+    if kind == "B":
+        return len(inner)
+    if kind in ("BOOL", "NULL"):
+        return 1
+    if kind == "M":
+        return 3 + sum(len(k.encode()) + _value_size(v) + 1 for k, v in inner.items())
+    if kind == "L":
+        return 3 + sum(_value_size(v) + 1 for v in inner)
+    return sum(len(str(v)) for v in inner)  # sets
+
+
+def item_size(item: dict[str, Any]) -> int:
+    """DynamoDB's item size: attribute names plus values (AWS's documented sizing rules)."""
+    return sum(len(name.encode()) + _value_size(value) for name, value in item.items())
+
+
+# DynamoDB bills an index entry as its keys plus the projected attributes plus 100 bytes. Every
+# secondary index of template.yaml is listed here, so its writes are counted.
+GSI_KEYS: dict[str, tuple[str, ...]] = {"by_audience": ("audience", "member")}
+
+
+INDEX_ENTRY_OVERHEAD = 100
+
+
+def _write_units(item: dict[str, Any]) -> int:
+    return math.ceil((item_size(item) or 1) / 1024)
+
+
+def _read_units(item: dict[str, Any], *, consistent: bool) -> float:
+    units = math.ceil((item_size(item) or 1) / 4096)
+    return units if consistent else units / 2
+
+
+class RequestMeter:
+    """Counts every AWS API call made through botocore and the DynamoDB request units it uses,
+    as DynamoDB bills them: writes per started KB of the item (twice inside a transaction), plus
+    one index write per index entry the item creates; reads per started 4 KB of each item returned
+    (half for eventually consistent reads). `minimum_write_units` is the physical minimum the
+    design aims at: each touchpoint stored once and each profile written once per batch."""
+
+    def __init__(self) -> None:
+        self.calls: Counter[str] = Counter()
+        self.write_units = 0.0
+        self.read_units = 0.0
+        self.minimum_write_units = 0.0
+        self.write_units_by_entity: Counter[str] = Counter()
+        self.events = 0
+        self.messages = 0
+
+    def _write(self, item: dict[str, Any], *, factor: int = 1) -> None:
+        pk = str(item.get("pk", {}).get("S", ""))
+        entity = pk.partition("#")[0] or "other"
+        base = _write_units(item) * factor
+        self.write_units += base
+        self.write_units_by_entity[entity] += base
+        for index_keys in GSI_KEYS.values():
+            if all(key in item for key in index_keys):
+                entry = {name: item[name] for name in ("pk", "sk", *index_keys) if name in item}
+                index_units = math.ceil((item_size(entry) + INDEX_ENTRY_OVERHEAD) / 1024)
+                self.write_units += index_units
+                self.write_units_by_entity[f"{entity} index"] += index_units
+        is_profile = entity == "PROFILE" and item.get("sk", {}).get("S") == "PROFILE"
+        if factor == 1 and (entity == "TOUCHPOINT" or is_profile):
+            self.minimum_write_units += _write_units(item)
+
+    def record(self, service: str, operation: str, params: dict[str, Any], response: dict[str, Any]) -> None:
+        self.calls[f"{service}:{operation}"] += 1
+        if operation == "PutEvents":
+            self.events += len(params.get("Entries", []))
+        if operation == "SendMessageBatch":
+            self.messages += len(params.get("Entries", []))
+        if service != "dynamodb":
+            return
+        if operation in ("PutItem", "UpdateItem", "DeleteItem"):
+            self._write(params.get("Item") or params.get("Key") or {})
+        elif operation == "TransactWriteItems":
+            for action in params.get("TransactItems", []):
+                for body in action.values():
+                    self._write(body.get("Item") or body.get("Key") or {}, factor=2)
+        elif operation == "GetItem":
+            self.read_units += _read_units(
+                response.get("Item") or {}, consistent=bool(params.get("ConsistentRead"))
+            )
+        elif operation == "BatchGetItem":
+            for table, items in (response.get("Responses") or {}).items():
+                consistent = bool(params["RequestItems"][table].get("ConsistentRead"))
+                for item in items:
+                    self.read_units += _read_units(item, consistent=consistent)
+                missing = len(params["RequestItems"][table]["Keys"]) - len(items)
+                self.read_units += missing * (1 if consistent else 0.5)  # a miss still costs a unit
+        elif operation == "Query":
+            items = response.get("Items") or []
+            size = sum(item_size(item) for item in items) or 1
+            units = math.ceil(size / 4096)
+            self.read_units += units if params.get("ConsistentRead") else units / 2
+
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[RequestMeter]:
+        from botocore.client import BaseClient
+        from botocore.exceptions import ClientError
+
+        original = BaseClient._make_api_call
+        meter = self
+
+        def counted(client: Any, operation: str, params: dict[str, Any]) -> Any:
+            service = client.meta.service_model.service_name
+            try:
+                response = original(client, operation, params)
+            except ClientError as error:
+                meter.record(service, operation, params, {})  # failed conditions still cost units
+                raise error
+            meter.record(service, operation, params, response)
+            return response
+
+        BaseClient._make_api_call = counted
+        try:
+            yield self
+        finally:
+            BaseClient._make_api_call = original
+
+
+@contextlib.contextmanager
+def captured_output() -> Iterator[io.StringIO]:
+    """Everything written to stdout, including the Powertools logger (which holds its own stream)."""
+    from shared.observability import logger
+
+    buffer = io.StringIO()
+    handler = logger.registered_handler
+    previous = handler.setStream(buffer)  # type: ignore[attr-defined]
+    try:
+        with contextlib.redirect_stdout(buffer):
+            yield buffer
+    finally:
+        handler.setStream(previous)  # type: ignore[attr-defined]
+
+
+@contextlib.contextmanager
+def restored(environment: dict[str, str]) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        os.environ.clear()
+        os.environ.update(environment)
+
+
+def replace_factories(**factories: Callable[[], Any]) -> Callable[[], None]:
+    """Serve the given dependency factories (in-memory ports, so only our CPU is timed); the
+    returned function puts the real ones back. Each name is found in the composition root that
+    defines it."""
+    import importlib
+
+    roots = [importlib.import_module(f"shared.wiring.{name}") for name in ("ingest", "customers")]
+    roots.insert(0, importlib.import_module("shared.wiring"))
+    owners = {name: next(root for root in roots if hasattr(root, name)) for name in factories}
+    saved = {name: getattr(owners[name], name) for name in factories}
+    for name, factory in factories.items():
+        setattr(owners[name], name, factory)
+
+    def restore() -> None:
+        for name, factory in saved.items():
+            setattr(owners[name], name, factory)
+
+    return restore
