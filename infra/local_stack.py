@@ -257,6 +257,7 @@ def _banner(info: dict[str, Any]) -> str:
     lines = [
         "Omnireach local stack is running.",
         f"  API            {api}",
+        f"  API reference  {api}/reference",
         f"  admin key      {info['admin_key']}    (Authorization: Bearer <key>)",
         f"  write key      {info['write_key']}    (source {info['source_id']}, HTTP Basic username)",
         f"  emulator       {info['emulator_url']}    (AWS_ENDPOINT_URL; any credentials, region us-east-1)",

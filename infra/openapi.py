@@ -1,5 +1,8 @@
 """The public contract: `openapi.json`, generated from the pydantic models and the route table.
-`python -m infra.openapi` rewrites it; a test fails if the committed file and the code differ."""
+`python -m infra.openapi` rewrites it; a test fails if the committed file and the code differ.
+
+Over 600 lines on purpose: it is declarative data, the route table of one document, read top to
+bottom in the order of the API reference; the per-capability path groups are its functions."""
 
 from __future__ import annotations
 
@@ -541,6 +544,15 @@ def build() -> dict[str, Any]:
             "summary": "Liveness",
             "tags": ["ops"],
             "responses": {"200": {"description": "ok", **_json({"type": "object"})}},
+        }
+    }
+    paths["/reference"] = {
+        "get": {
+            "summary": "This document as an HTML page for a browser",
+            "tags": ["ops"],
+            "responses": {
+                "200": {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}
+            },
         }
     }
     paths["/openapi.json"] = {

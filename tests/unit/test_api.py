@@ -2,7 +2,9 @@
 
 import base64
 import gzip
+import html
 import json
+import re
 
 import pytest
 from chalice.test import Client
@@ -405,3 +407,46 @@ def test_absurd_timestamps_do_not_break_the_clock_skew_correction(client, ports)
 def test_non_json_number_literals_are_malformed(client, ports, literal):
     response = track(client, '{"userId": "u", "event": "E", "properties": {"x": ' + literal + "}}")
     assert (response.status_code, error_code(response)) == (400, "malformed_json")
+
+
+def test_the_api_reference_page_lists_every_route_safely(client):
+    response = client.http.get("/reference")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/html")
+    policy = response.headers["Content-Security-Policy"]
+    assert "default-src 'none'" in policy and "script" not in policy and "unsafe" not in policy
+    page = response.body.decode()
+    assert "<script" not in page
+    document = json.loads(client.http.get("/openapi.json").body)
+    for path, item in document["paths"].items():
+        for method in item:
+            assert f'<span class="m {method}">{method}</span>{html.escape(path)}</h3>' in page
+    for name in document["components"]["schemas"]:
+        assert f'id="schema-{name.lower()}"' in page
+    anchors = set(re.findall(r' id="([^"]+)"', page))
+    links = set(re.findall(r'href="#([^"]+)"', page))
+    assert links and links <= anchors  # every link on the page leads somewhere
+
+
+def test_the_api_reference_escapes_what_the_document_says():
+    from functions.api.reference_page import render
+
+    hostile = "<script>alert(1)</script>"
+    page = render(
+        {
+            "info": {"title": hostile, "version": "1"},
+            "paths": {
+                "/x/{id}": {
+                    "get": {
+                        "summary": hostile,
+                        "tags": [hostile],
+                        "parameters": [{"name": hostile, "in": "path", "schema": {"type": "string"}}],
+                        "responses": {"200": {"description": hostile}},
+                    }
+                }
+            },
+            "components": {"schemas": {"Thing": {"properties": {hostile: {"description": hostile}}}}},
+        }
+    )
+    assert "<script>" not in page
+    assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 6
