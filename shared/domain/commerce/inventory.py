@@ -18,6 +18,9 @@ code runs on DynamoDB and on dynalite (the race tests).
 
 A multi-line cart is all-or-nothing: lines are aggregated per SKU and location, applied in a fixed
 order; if one is short, the applied ones are given back and the reservation fails as a whole.
+
+About 600 lines on purpose: `Inventory` is one protocol (record, apply, finalise, clear, resume)
+whose steps share private helpers; the records themselves are in `stock`, the ports in `ports`.
 """
 
 from __future__ import annotations
