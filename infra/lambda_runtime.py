@@ -4,6 +4,7 @@ expressions. One invocation at a time per function (one execution environment ea
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import importlib
 import json
@@ -11,7 +12,7 @@ import sys
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -40,6 +41,29 @@ class LambdaContext:
         return max(0, int((self._deadline - time.monotonic()) * 1000))
 
 
+@contextlib.contextmanager
+def attributed_logs(context: LambdaContext) -> Iterator[None]:
+    """Name the function and request on every log line written in this thread meanwhile.
+
+    Here every function shares one process and one Powertools logger, whose keys are global: the
+    keys `inject_lambda_context` sets for one invocation would label the lines another thread
+    writes at the same moment (an API answer logged as the dispatch worker's). Thread-local keys
+    override the global ones, so each line names the function that wrote it, as on Lambda."""
+    from shared.observability import logger
+
+    keys = {
+        "function_name": context.function_name,
+        "function_memory_size": context.memory_limit_in_mb,
+        "function_arn": context.invoked_function_arn,
+        "function_request_id": context.aws_request_id,
+    }
+    logger.thread_safe_append_keys(**keys)
+    try:
+        yield
+    finally:
+        logger.thread_safe_remove_keys(keys)
+
+
 @dataclass
 class LocalFunction:
     spec: FunctionSpec
@@ -52,7 +76,9 @@ class LocalFunction:
             if self._handler is None:
                 module_name, _, attribute = self.spec.handler.rpartition(".")
                 self._handler = getattr(importlib.import_module(module_name), attribute)
-            return self._handler(event, LambdaContext(self.spec, self.region))
+            context = LambdaContext(self.spec, self.region)
+            with attributed_logs(context):
+                return self._handler(event, context)
 
 
 def sqs_event(messages: list[dict[str, Any]], *, queue_arn: str, region: str) -> dict[str, Any]:

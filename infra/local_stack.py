@@ -23,11 +23,13 @@ from types import FrameType
 from typing import Any
 
 from infra.lambda_runtime import (
+    LambdaContext,
     LocalFunction,
     Report,
     ScheduleFirer,
     SqsPoller,
     VirtualClock,
+    attributed_logs,
     report_to_stdout,
 )
 from infra.template import TEMPLATE_PATH, load_template
@@ -173,9 +175,15 @@ class LocalStack:
         from chalice.config import Config
         from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer
 
+        region = self.options.region
+
         class RequestHandler(ChaliceRequestHandler):
             """API Gateway answers a method it has no route for with a 4xx; so does the local stack
-            (Python's server would answer 501)."""
+            (Python's server would answer 501). Each request's log lines name the API function."""
+
+            def handle_one_request(self) -> None:
+                with attributed_logs(LambdaContext(spec, region)):
+                    super().handle_one_request()
 
             def __getattr__(self, name: str) -> Any:
                 if name.startswith("do_"):

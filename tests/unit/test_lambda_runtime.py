@@ -1,6 +1,7 @@
 """The local runtime's Lambda contract, against a fake SQS (no network)."""
 
 import itertools
+import json
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -210,3 +211,37 @@ def test_a_rate_schedule_keeps_its_period_without_drift():
     firer.join(timeout=5)
     assert len(fired) >= 4
     assert {later - earlier for earlier, later in itertools.pairwise(fired[:4])} == {timedelta(minutes=1)}
+
+
+def test_each_log_line_names_the_function_that_wrote_it(capsys):
+    """Every function shares one logger in the local stack; one invocation's keys must not label
+    the lines another thread writes meanwhile."""
+    from shared.observability import logger
+
+    both_logging = threading.Barrier(2)
+
+    def handler_of(name: str):
+        def handler(event, context):
+            both_logging.wait(timeout=5)
+            for _ in range(20):
+                logger.info("working", extra={"who": name})
+                time.sleep(0.001)
+
+        return handler
+
+    functions = []
+    for name in ("ApiFunction", "DispatchFunction"):
+        spec = FunctionSpec(logical_id=name, handler="x.handler", timeout=30, memory=512, environment={})
+        function = LocalFunction(spec, "us-east-1")
+        function._handler = logger.inject_lambda_context(handler_of(name))
+        functions.append(function)
+    threads = [threading.Thread(target=function.invoke, args=({},)) for function in functions]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=10)
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"working"' in line]
+    assert len(lines) == 40
+    assert all(line["function_name"] == line["who"] for line in lines), [
+        (line["function_name"], line["who"]) for line in lines if line["function_name"] != line["who"]
+    ]
