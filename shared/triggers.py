@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
@@ -75,3 +75,16 @@ def backoff_seconds(receive_count: int, chooser: random.Random) -> int:
     """Full jitter over an exponential ceiling: 10, 20, 40, ... 900 s."""
     ceiling = min(MAX_RETRY_SECONDS, FIRST_RETRY_SECONDS * 2 ** max(0, receive_count - 1))
     return max(1, int(chooser.uniform(ceiling / 2, ceiling)))
+
+
+class RetryLater(Protocol):
+    """A consumer's back-off on its own queue (`shared.adapters.sqs.Redelivery`)."""
+
+    def retry_later(self, receipt_handle: str, seconds: int) -> None: ...
+
+
+def receive_count(record: dict[str, Any] | SqsRecordModel) -> int:
+    """How many times SQS has delivered this record (1 the first time)."""
+    if isinstance(record, SqsRecordModel):
+        return int(record.attributes.ApproximateReceiveCount)
+    return int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))

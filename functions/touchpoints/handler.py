@@ -1,10 +1,19 @@
 """Touchpoint consumer: SQS batch → identity resolution → one write per profile → events →
 archive. The batch is folded as a whole (touchpoints of one person become one profile write); a
-record that cannot be read is reported alone (ReportBatchItemFailures) and ends on the DLQ."""
+record that cannot be read is reported alone (ReportBatchItemFailures) and ends on the DLQ.
+
+When the whole batch cannot be folded (a write kept conflicting through every retry, a product
+error), each touchpoint is folded alone so the rest land now and only the ones that still fail go
+back, each after a short back-off (10 s doubling, at most the queue's visibility timeout) rather
+than the whole batch after three minutes. Every write is idempotent, so what the failed attempt
+already wrote is recognised. A dependency that is down stops the one-by-one pass: the remaining
+touchpoints go back with it."""
 
 from __future__ import annotations
 
+import random
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -14,10 +23,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json, ValidationError
 
 from shared import wiring
-from shared.domain.customers.folding import Outcome, fold_touchpoints
+from shared.domain.customers.folding import FoldResult, Outcome, fold_touchpoints
 from shared.domain.ingest.touchpoints import Touchpoint
-from shared.domain.kernel.errors import OmnireachError
+from shared.domain.kernel.errors import DependencyUnavailableError, OmnireachError
 from shared.observability import logger, metrics, tracer
+from shared.triggers import backoff_seconds, receive_count
 from shared.wiring import customers as customers_wiring
 from shared.wiring import ingest as ingest_wiring
 
@@ -32,6 +42,71 @@ _METRIC_BY_OUTCOME = {
     Outcome.DUPLICATE: "TouchpointsDuplicate",
     Outcome.SUPPRESSED: "TouchpointsSuppressed",
 }
+
+
+MAX_RETRY_SECONDS = 180  # the queue's visibility timeout: a back-off never waits longer than that
+SAFETY_MILLIS = 5000  # the one-by-one pass stops while there is still time to answer
+_chooser = random.Random()  # noqa: S311 - jitter
+
+
+def _fold(touchpoints: Sequence[Touchpoint]) -> FoldResult:
+    return fold_touchpoints(
+        touchpoints,
+        graph=customers_wiring.get_customer_graph(),
+        archive=ingest_wiring.get_touchpoint_archive(),
+        publisher=wiring.get_event_publisher(),
+        policy=customers_wiring.get_identity_policy(),
+        clock=wiring.get_clock(),
+        expires_at=ingest_wiring.get_archive_policy().expires_at,
+    )
+
+
+def _fold_one_by_one(
+    records: list[TouchpointRecord], context: LambdaContext
+) -> tuple[list[FoldResult], list[TouchpointRecord]]:
+    """Each touchpoint alone: the results, and the records that go back (those that still
+    failed, and the rest once a dependency is down or time is short)."""
+    results: list[FoldResult] = []
+    returned: list[TouchpointRecord] = []
+    for index, record in enumerate(records):
+        if context.get_remaining_time_in_millis() < SAFETY_MILLIS:
+            return results, returned + records[index:]
+        try:
+            results.append(_fold([record.body]))
+        except DependencyUnavailableError as error:
+            logger.warning("touchpoint batch retried", extra={"code": error.code, "reason": error.message})
+            return results, returned + records[index:]
+        except OmnireachError as error:
+            logger.warning(
+                "touchpoint retried",
+                extra={
+                    "touchpoint_id": record.body.touchpoint_id,
+                    "code": error.code,
+                    "reason": error.message,
+                },
+            )
+            returned.append(record)
+    return results, returned
+
+
+def _count(results: list[FoldResult]) -> None:
+    outcomes: Counter[Outcome] = Counter()
+    for result in results:
+        for touchpoint_id, outcome in result.outcomes.items():
+            if outcome is Outcome.DUPLICATE:
+                logger.info("duplicate touchpoint ignored", extra={"touchpoint_id": touchpoint_id})
+            elif outcome is Outcome.SUPPRESSED:
+                logger.info("touchpoint of an erased person dropped", extra={"touchpoint_id": touchpoint_id})
+        outcomes.update(result.outcomes.values())
+    for outcome, metric in _METRIC_BY_OUTCOME.items():
+        metrics.add_metric(name=metric, unit=MetricUnit.Count, value=outcomes[outcome])
+    metrics.add_metric(name="ProfilesMerged", unit=MetricUnit.Count, value=sum(r.merges for r in results))
+    metrics.add_metric(
+        name="IdentifiersNotLinked",
+        unit=MetricUnit.Count,
+        value=sum(r.dropped_identifiers for r in results),
+    )
+    metrics.add_metric(name="FoldAttempts", unit=MetricUnit.Count, value=sum(r.attempts for r in results))
 
 
 @metrics.log_metrics
@@ -51,34 +126,17 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
             failed.append(raw["messageId"])
     if records:
         try:
-            result = fold_touchpoints(
-                [record.body for record in records],
-                graph=customers_wiring.get_customer_graph(),
-                archive=ingest_wiring.get_touchpoint_archive(),
-                publisher=wiring.get_event_publisher(),
-                policy=customers_wiring.get_identity_policy(),
-                clock=wiring.get_clock(),
-                expires_at=ingest_wiring.get_archive_policy().expires_at,
-            )
+            results = [_fold([record.body for record in records])]
         except OmnireachError as error:
-            # Nothing half-done is lost: every write is idempotent and the whole batch comes back.
-            logger.warning("touchpoint batch retried", extra={"code": error.code, "reason": error.message})
-            failed += [record.messageId for record in records]
-        else:
-            for touchpoint_id, outcome in result.outcomes.items():
-                if outcome is Outcome.DUPLICATE:
-                    logger.info("duplicate touchpoint ignored", extra={"touchpoint_id": touchpoint_id})
-                elif outcome is Outcome.SUPPRESSED:
-                    logger.info(
-                        "touchpoint of an erased person dropped", extra={"touchpoint_id": touchpoint_id}
-                    )
-            outcomes = Counter(result.outcomes.values())
-            for outcome, metric in _METRIC_BY_OUTCOME.items():
-                metrics.add_metric(name=metric, unit=MetricUnit.Count, value=outcomes[outcome])
-            metrics.add_metric(name="ProfilesMerged", unit=MetricUnit.Count, value=result.merges)
-            metrics.add_metric(
-                name="IdentifiersNotLinked", unit=MetricUnit.Count, value=result.dropped_identifiers
+            logger.warning(
+                "touchpoint batch folded one by one", extra={"code": error.code, "reason": error.message}
             )
-            metrics.add_metric(name="FoldAttempts", unit=MetricUnit.Count, value=result.attempts)
+            results, returned = _fold_one_by_one(records, context)
+            redelivery = ingest_wiring.get_touchpoint_redelivery()
+            for record in returned:
+                seconds = min(MAX_RETRY_SECONDS, backoff_seconds(receive_count(record), _chooser))
+                redelivery.retry_later(record.receiptHandle, seconds)
+                failed.append(record.messageId)
+        _count(results)
     metrics.add_metric(name="TouchpointsFailed", unit=MetricUnit.Count, value=len(failed))
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}

@@ -11,6 +11,7 @@ from shared.adapters.dynamo.touchpoints_table import (
     TouchpointsTableItem,
 )
 from shared.adapters.sns import HttpsSnsCertificates, HttpsSnsSubscriptions
+from shared.adapters.sqs import Redelivery
 from shared.adapters.sqs.ingest import SqsTouchpointQueue
 from shared.domain.ingest.intake import ArchivePolicy
 from shared.domain.ingest.ports import (
@@ -48,6 +49,12 @@ def get_archive_policy() -> ArchivePolicy:
 @built_once
 def get_touchpoint_queue() -> TouchpointQueue:
     return SqsTouchpointQueue(get_settings().require("touchpoint_queue_url"))
+
+
+@built_once
+def get_touchpoint_redelivery() -> Redelivery:
+    """The touchpoint consumer's back-off on its own queue."""
+    return Redelivery(get_settings().require("touchpoint_queue_url"))
 
 
 _sns_certificates: list[SnsCertificates] = []

@@ -10,6 +10,8 @@ from chalice.test import Client
 from functions.api.app import app
 from functions.touchpoints.handler import lambda_handler as consume
 from infra.lambda_runtime import sqs_event
+from shared.domain.kernel.errors import ConcurrentUpdateError, DependencyUnavailableError
+from shared.domain.kernel.identifiers import IdentifierType
 from tests.integration.conftest import ADMIN_KEY, WRITE_KEY, context_for, watch_bus
 
 AUTH = {"Authorization": "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode()}
@@ -174,3 +176,104 @@ def test_the_same_webhook_delivered_three_times_is_one_touchpoint(stack, client)
     for message in messages:  # three deliveries, possibly in three batches
         assert deliver(stack, [message]) == {"batchItemFailures": []}
     assert [item["pk"]["S"] for item in archived_items(stack)] == ["TOUCHPOINT#shopify:shop:evt-3x"]
+
+
+class ConflictsForOnePerson:
+    """The real identity graph, except that every write of one person's profile conflicts, as if
+    another writer kept winning the race for it."""
+
+    def __init__(self, graph, user_id: str) -> None:
+        self.graph, self.user_id, self.stuck = graph, user_id, True
+
+    def __getattr__(self, name):
+        return getattr(self.graph, name)
+
+    def _check(self, *profiles) -> None:
+        if self.stuck and any(self.user_id in p.identifier_values(IdentifierType.USER_ID) for p in profiles):
+            raise ConcurrentUpdateError("another writer won")
+
+    def save_profile(self, profile) -> None:
+        self._check(profile)
+        self.graph.save_profile(profile)
+
+    def merge(self, commit) -> None:
+        self._check(commit.survivor, *commit.losers)
+        self.graph.merge(commit)
+
+
+class RecordedRedelivery:
+    """The real back-off, recorded; the message is made visible again at once so the test can
+    deliver it again without waiting."""
+
+    def __init__(self, real) -> None:
+        self.real, self.asked = real, []
+
+    def retry_later(self, receipt_handle: str, seconds: int) -> None:
+        self.asked.append((receipt_handle, seconds))
+        self.real.retry_later(receipt_handle, 0)
+
+
+def test_a_batch_that_keeps_conflicting_on_one_person_lands_the_rest_and_backs_off_briefly(
+    stack, client, monkeypatch
+):
+    from shared.domain.customers import folding
+    from shared.wiring import customers as customers_wiring
+    from shared.wiring import ingest as ingest_wiring
+
+    monkeypatch.setattr(folding.Backoff, "pause", lambda self, attempt: None)
+    graph = ConflictsForOnePerson(customers_wiring.get_customer_graph(), "u-stuck")
+    monkeypatch.setattr(customers_wiring, "get_customer_graph", lambda: graph)
+    redelivery = RecordedRedelivery(ingest_wiring.get_touchpoint_redelivery())
+    monkeypatch.setattr(ingest_wiring, "get_touchpoint_redelivery", lambda: redelivery)
+    calls = [
+        {"type": "track", "userId": f"u-{i}", "event": "Viewed", "messageId": f"c-{i}"} for i in range(4)
+    ]
+    calls.insert(2, {"type": "track", "userId": "u-stuck", "event": "Viewed", "messageId": "c-stuck"})
+    client.http.post("/v1/batch", headers={**AUTH, **JSON}, body=json.dumps({"batch": calls}))
+    messages = drain(stack)
+    stuck = next(m for m in messages if json.loads(m["Body"])["touchpoint_id"] == "c-stuck")
+
+    # Only the conflicting touchpoint goes back, alone, and after seconds, not the visibility timeout.
+    assert deliver(stack, messages) == {"batchItemFailures": [{"itemIdentifier": stuck["MessageId"]}]}
+    assert sorted(item["pk"]["S"] for item in archived_items(stack)) == [
+        f"TOUCHPOINT#c-{i}" for i in range(4)
+    ]
+    ((receipt, seconds),) = redelivery.asked
+    assert receipt == stuck["ReceiptHandle"] and 5 <= seconds <= 10
+
+    graph.stuck = False  # the other writer is done: the next delivery lands it
+    (again,) = drain(stack)
+    assert json.loads(again["Body"])["touchpoint_id"] == "c-stuck"
+    assert deliver(stack, [again]) == {"batchItemFailures": []}
+    assert client.http.get("/touchpoints/c-stuck", headers=ADMIN).status_code == 200
+    assert len(archived_items(stack)) == 5
+
+
+def test_a_dependency_that_is_down_stops_the_one_by_one_pass(stack, client, monkeypatch):
+    from shared.wiring import customers as customers_wiring
+    from shared.wiring import ingest as ingest_wiring
+
+    real = customers_wiring.get_customer_graph()
+    graph = ConflictsForOnePerson(real, "u-stuck")
+
+    def table_down(*profiles) -> None:
+        if any(p.identifier_values(IdentifierType.USER_ID) == ["u-2"] for p in profiles):
+            raise DependencyUnavailableError("the customers table did not answer")
+
+    graph._check = table_down
+    monkeypatch.setattr(customers_wiring, "get_customer_graph", lambda: graph)
+    redelivery = RecordedRedelivery(ingest_wiring.get_touchpoint_redelivery())
+    monkeypatch.setattr(ingest_wiring, "get_touchpoint_redelivery", lambda: redelivery)
+    calls = [
+        {"type": "track", "userId": f"u-{i}", "event": "Viewed", "messageId": f"d-{i}"} for i in range(4)
+    ]
+    client.http.post("/v1/batch", headers={**AUTH, **JSON}, body=json.dumps({"batch": calls}))
+    messages = sorted(drain(stack), key=lambda m: json.loads(m["Body"])["touchpoint_id"])
+
+    answer = deliver(stack, messages)
+    # d-0 and d-1 land one by one; at d-2 the table is down, so d-2 and d-3 go back untried
+    assert sorted(f["itemIdentifier"] for f in answer["batchItemFailures"]) == sorted(
+        m["MessageId"] for m in messages[2:]
+    )
+    assert sorted(item["pk"]["S"] for item in archived_items(stack)) == ["TOUCHPOINT#d-0", "TOUCHPOINT#d-1"]
+    assert len(redelivery.asked) == 2

@@ -1,5 +1,6 @@
 """SQS adapters, one module per capability that owns a queue. This module holds what they share:
-the limits of a batch, and the base of a queue a worker backs off on."""
+the limits of a batch, a consumer's back-off (moving a message's visibility), and the base of a
+queue a worker backs off on."""
 
 from __future__ import annotations
 
@@ -16,14 +17,26 @@ SQS_BATCH_ENTRIES = 10
 SQS_BATCH_BYTES = 256 * 1024
 
 
-class WorkQueue:
-    """A queue a worker backs off on: bodies sent in batches of 10, visibility moved on retry."""
-
-    name = "work"
+class Redelivery:
+    """A consumer's back-off on its own queue: a message it gives back returns after the delay it
+    chooses rather than the queue's whole visibility timeout."""
 
     def __init__(self, queue_url: str, *, client: Any = None) -> None:
         self._queue_url = queue_url
         self._client = client or aws_client("sqs")
+
+    def retry_later(self, receipt_handle: str, seconds: int) -> None:
+        """Back off: the message comes back after `seconds` (SQS caps visibility at 12 h)."""
+        with contextlib.suppress(BotoCoreError, ClientError):  # else the queue's own timeout applies
+            self._client.change_message_visibility(
+                QueueUrl=self._queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
+            )
+
+
+class WorkQueue(Redelivery):
+    """A queue a worker backs off on: bodies sent in batches of 10, visibility moved on retry."""
+
+    name = "work"
 
     def _send_bodies(self, bodies: Sequence[str]) -> None:
         for start in range(0, len(bodies), SQS_BATCH_ENTRIES):
@@ -42,10 +55,3 @@ class WorkQueue:
                     f"The {self.name} queue refused some messages",
                     details={"failed": len(response["Failed"])},
                 )
-
-    def retry_later(self, receipt_handle: str, seconds: int) -> None:
-        """Back off: the message comes back after `seconds` (SQS caps visibility at 12 h)."""
-        with contextlib.suppress(BotoCoreError, ClientError):  # else the queue's own timeout applies
-            self._client.change_message_visibility(
-                QueueUrl=self._queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=seconds
-            )
