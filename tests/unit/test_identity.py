@@ -156,6 +156,36 @@ def test_a_conflicting_writer_makes_the_batch_retry_without_double_counting() ->
     assert harness.profile_of(ids(user_id="u1")[0]).touches_by_channel == {"web": 3}
 
 
+def test_a_merge_landing_while_a_batch_folds_converges_on_the_survivor_in_the_same_call() -> None:
+    harness = Harness()
+    harness.fold([touchpoint("web-1", ids(email="mei@example.com"))])  # the older profile
+    harness.fold([touchpoint("pos-1", ids(phone="+8613800000001"), channel=Channel.POS, minutes=5)])
+    older = harness.profile_of(ids(email="mei@example.com")[0]).profile_id
+
+    def merge_in_flight() -> None:  # another batch links the two just before this one writes
+        harness.fold([touchpoint("app-1", ids(email="mei@example.com", phone="+8613800000001"), minutes=6)])
+
+    harness.graph.before_write = merge_in_flight
+    order = touchpoint(
+        "pos-2",
+        ids(phone="+8613800000001"),
+        kind=TouchpointType.ORDER,
+        order_id="till-7",
+        total="30",
+        channel=Channel.POS,
+        minutes=7,
+    )
+    result = harness.fold([order])
+
+    assert result.attempts == 2  # the stale read was re-resolved through the graph, not failed
+    (survivor,) = harness.live()
+    assert survivor.profile_id == older
+    assert (survivor.orders, survivor.revenue) == (1, 30)
+    assert result.profile_of["pos-2"] == older
+    (placed,) = harness.events("OrderPlaced")
+    assert placed["profile_id"] == older  # loyalty and engagement hear of the survivor
+
+
 def test_conflicts_on_every_attempt_fail_the_batch() -> None:
     harness = Harness()
     harness.fold([touchpoint("t0", ids(user_id="u1"))])
