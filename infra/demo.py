@@ -15,6 +15,7 @@ import time
 import urllib.error
 import urllib.request
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -27,6 +28,17 @@ from cryptography.x509.oid import NameOID
 from shared.domain.ingest.channels.ses import string_to_sign
 from shared.domain.ingest.signatures import wechat_signature
 
+# The queues the demo's scenes wait on: the touchpoint pipeline, its bus consumers, the channel
+# sync and dispatch (not the nightly recompute, exports or erasure).
+SCENE_QUEUES = (
+    "TouchpointQueue",
+    "SegmentQueue",
+    "LoyaltyQueue",
+    "InventoryQueue",
+    "ChannelSyncQueue",
+    "EngagementQueue",
+    "DispatchQueue",
+)
 SES_TOPIC = "arn:aws:sns:us-east-1:123456789012:omnireach-demo-ses"
 SNS_CERT_URL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-demo.pem"
 # Demo-only credentials for sources the demo itself creates in the local stack.
@@ -81,8 +93,14 @@ class DemoDay:
         *,
         customers: int,
         seed: int = 7,
+        backlog: Callable[[], int] | None = None,
+        patience: float = 240.0,
     ) -> None:
+        """`backlog` counts the messages the stack still has queued; `patience` is how long a
+        scene waits with nothing moving (the stack's longest redelivery wait plus one scheduler
+        tick) before it gives up. While the backlog moves, a scene keeps waiting."""
         self.api_url, self.admin_key, self.certificates = api_url, admin_key, certificates
+        self.backlog, self.patience = backlog, patience
         self.customers = customers
         self.random = random.Random(seed)
         self.now = datetime.now(UTC)
@@ -434,17 +452,20 @@ class DemoDay:
             "context": {"traits": {"email": email}},
         }
         self.segment("demo-app", "app", [order])
-        deadline, member, profile_id = time.monotonic() + 60, None, None
-        while time.monotonic() < deadline:
+        earned: dict[str, Any] = {}
+
+        def points_earned() -> bool:
             status, found = self._call("GET", "/profiles?user_id=demo-member", None, admin)
-            if status == 200:
-                profile_id = found["profile_id"]
-                status, member = self._call("GET", f"/members/{profile_id}", None, till)
-                if status == 200 and member["balance"] >= 368:
-                    break
-            time.sleep(0.5)
-        else:
-            raise RuntimeError("demo: the app order did not earn points within 60 s")
+            if status != 200:
+                return False
+            status, member = self._call("GET", f"/members/{found['profile_id']}", None, till)
+            if status == 200 and member["balance"] >= 368:
+                earned.update(profile_id=found["profile_id"])
+                return True
+            return False
+
+        self._await(points_earned, "the app order's points")
+        profile_id = earned["profile_id"]
         body = {"definition_id": "demo-store-20", "request_id": "demo-exchange-1"}
         status, exchanged = self._call("POST", f"/members/{profile_id}/exchanges", body, till)
         if status >= 300:
@@ -570,13 +591,26 @@ class DemoDay:
             simulator.stop()
             raise
 
-    @staticmethod
-    def _await(condition: Any, what: str, seconds: float = 60) -> None:
-        deadline = time.monotonic() + seconds
+    def _await(self, condition: Callable[[], bool], what: str) -> None:
+        """Poll until `condition` holds. Give up only when nothing has moved for `patience`
+        seconds: while the stack's queued messages change, the work is still on its way (the
+        local emulator serves one request at a time, so a large day takes minutes to drain)."""
+        give_up = time.monotonic() + self.patience
+        hard_stop = time.monotonic() + 20 * self.patience
+        last_backlog, next_look = None, 0.0
         while not condition():
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"demo: {what} did not arrive within {seconds:g} s")
-            time.sleep(0.2)
+            now = time.monotonic()
+            if self.backlog is not None and now >= next_look:
+                depth, next_look = self.backlog(), now + min(5.0, self.patience / 4)
+                if depth != last_backlog:
+                    give_up = now + self.patience
+                last_backlog = depth
+            if now > min(give_up, hard_stop):
+                raise RuntimeError(
+                    f"demo: {what} did not arrive; nothing moved for {self.patience:g} s "
+                    f"(messages still queued: {last_backlog})"
+                )
+            time.sleep(min(0.5, self.patience / 10))
 
     def segment_for_campaign(self) -> None:
         """Made before the day's traffic, so membership is kept live as people arrive."""
@@ -649,20 +683,44 @@ class DemoDay:
         self._call("POST", "/campaigns/demo-spring/launch", None, admin)
         found: dict[str, Any] = {}
 
-        def finished() -> bool:
+        def settled() -> bool:
+            """Every targeted customer has an outcome: a final one, or deferred to a known time
+            (quiet hours at the customer's local time: the send goes when they end)."""
             nonlocal found
             status, found = self._call("GET", "/campaigns/demo-spring/report", None, admin)
-            return status == 200 and bool(found.get("complete")) and found.get("audience", 0) > 0
+            if status != 200 or not found.get("audience"):
+                return False
+            paging = any(run.get("status") == "paging" for run in found.get("runs", []))
+            outcomes = found.get("outcomes", {})
+            in_flight = {"processing", "sending", "parked"} & set(outcomes)
+            return not paging and not in_flight and sum(outcomes.values()) == found.get("targeted")
 
-        self._await(finished, "the spring campaign's outcomes")
+        self._await(settled, "the spring campaign's outcomes")
         _, journey = self._call("GET", "/journeys/demo-thanks/report", None, admin)
+        _, policy = self._call("GET", "/frequency-policy", None, admin)
+        quiet = (policy or {}).get("quiet_hours") or {}
+        deferred = {
+            reason.split(":", 1)[1]: count
+            for reason, count in found.get("reasons", {}).items()
+            if reason.startswith("deferred:")
+        }
         report(
             {
                 "event": "demo_campaign",
                 "campaign": {
                     key: found[key]
-                    for key in ("targeted", "audience", "outcomes", "reasons", "holdout", "channels")
+                    for key in (
+                        "targeted",
+                        "audience",
+                        "outcomes",
+                        "reasons",
+                        "holdout",
+                        "channels",
+                        "complete",
+                    )
                 },
+                # At night the customers' quiet hours hold the sends back until they end.
+                "deferred": {"count": sum(deferred.values()), "reasons": deferred, "quiet_hours": quiet},
                 "journey_thanks": {"audience": journey.get("audience"), "outcomes": journey.get("outcomes")},
             }
         )
@@ -688,13 +746,21 @@ class DemoDay:
                         "touchpoints": sum(self.sent.values()),
                     }
                 )
-        self.membership(report)
-        self.inventory(report)
-        self.campaign(report)
+        scenes = {"traffic": round(time.monotonic() - started, 1)}
+        for name, scene in (
+            ("membership", self.membership),
+            ("inventory", self.inventory),
+            ("campaign", self.campaign),
+        ):
+            began = time.monotonic()
+            scene(report)
+            scenes[name] = round(time.monotonic() - began, 1)
+            report({"event": "demo_scene", "scene": name, "seconds": scenes[name]})
         report(
             {
                 "event": "demo_done",
                 "seconds": round(time.monotonic() - started, 1),
+                "scenes": scenes,
                 "sent": dict(self.sent),
                 "samples": self.samples,
                 # The customer seen on the most channels: one profile (GET /profiles?email=...).

@@ -17,7 +17,9 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -32,6 +34,7 @@ from infra.lambda_runtime import (
     attributed_logs,
     report_to_stdout,
 )
+from infra.schedules import parse_schedule
 from infra.template import TEMPLATE_PATH, load_template
 
 LOCAL_SOURCE_ID = "local-web"
@@ -155,7 +158,13 @@ class LocalStack:
         for thread in self._threads:
             thread.start()
         if options.demo_customers:
-            self._start_demo()
+            from infra.demo import SCENE_QUEUES
+
+            work_queues = [stack.queues[name].url for name in SCENE_QUEUES]
+            self._start_demo(
+                backlog=lambda: _queued(sqs, work_queues),
+                patience=demo_patience(template, specs, options),
+            )
 
         self.info = {
             "api_url": f"http://{options.host}:{options.api_port}",
@@ -227,7 +236,7 @@ class LocalStack:
         thread.start()
         return server
 
-    def _start_demo(self) -> None:
+    def _start_demo(self, *, backlog: Callable[[], int], patience: float) -> None:
         from infra.demo import DemoDay, DemoSnsCertificates
         from shared.wiring import ingest as ingest_wiring
 
@@ -238,6 +247,8 @@ class LocalStack:
             self.options.admin_key,
             certificates,
             customers=self.options.demo_customers,
+            backlog=backlog,
+            patience=patience,
         )
 
         def run() -> None:
@@ -258,6 +269,42 @@ class LocalStack:
             self._api_server.server.server_close()
         if self._emulator is not None:
             self._emulator.stop()
+
+
+def _queued(sqs: Any, queue_urls: list[str]) -> int:
+    """Messages the triggers still have to take (waiting or in flight) on the given queues."""
+    total = 0
+    for url in queue_urls:
+        attributes = sqs.get_queue_attributes(
+            QueueUrl=url,
+            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        )["Attributes"]
+        total += int(attributes["ApproximateNumberOfMessages"])
+        total += int(attributes["ApproximateNumberOfMessagesNotVisible"])
+    return total
+
+
+def demo_patience(template: dict[str, Any], specs: dict[str, Any], options: Options) -> float:
+    """How long a demo scene waits with nothing moving, from the stack's own settings: the longest
+    a failed message waits before it comes back on the queues the scenes wait on (their
+    visibility timeout, or --redelivery-delay), plus one tick of the every-minute schedules (the
+    campaign scheduler pages audiences and brings deferred sends back), at the accelerated clock."""
+    from infra.demo import SCENE_QUEUES
+
+    visibility = [
+        int(template["Resources"][name].get("Properties", {}).get("VisibilityTimeout", 30))
+        for name in SCENE_QUEUES
+    ]
+    retry = options.redelivery_delay if options.redelivery_delay is not None else max(visibility, default=30)
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    periods = [
+        (parse_schedule(trigger.expression, trigger.timezone).next_after(start) - start).total_seconds()
+        for spec in specs.values()
+        for trigger in spec.schedules
+        if trigger.enabled
+    ]
+    tick = max((p for p in periods if p <= 60), default=60.0) / options.accelerate
+    return float(retry) + tick
 
 
 def _banner(info: dict[str, Any]) -> str:
