@@ -10,12 +10,8 @@ from typing import Protocol
 
 from pydantic import BaseModel
 
-from shared.domain.customers.identity import (
-    IdentityRecord,
-)
-from shared.domain.customers.profiles import (
-    Profile,
-)
+from shared.domain.customers.identity import IdentityRecord
+from shared.domain.customers.profiles import Profile
 from shared.domain.kernel.identifiers import Identifier
 
 

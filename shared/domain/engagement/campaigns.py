@@ -11,13 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from shared.domain.engagement.frequency import (
-    FrequencyPolicy,
-)
+from shared.domain.engagement.frequency import FrequencyPolicy
 from shared.domain.engagement.measurement import measure
-from shared.domain.engagement.messaging import (
-    Senders,
-)
+from shared.domain.engagement.messaging import Senders
 from shared.domain.engagement.models import Campaign, CampaignChange, DispatchTask, LedgerRow, Run
 from shared.domain.kernel.errors import (
     ConflictError,

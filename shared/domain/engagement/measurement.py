@@ -9,9 +9,7 @@ from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
-from shared.domain.engagement.frequency import (
-    FrequencyPolicy,
-)
+from shared.domain.engagement.frequency import FrequencyPolicy
 from shared.domain.engagement.models import LedgerRow
 
 

@@ -17,9 +17,7 @@ from shared.domain.engagement.frequency import (
     Channel,
     DailyWindow,
 )
-from shared.domain.engagement.messaging import (
-    Variant,
-)
+from shared.domain.engagement.messaging import Variant
 from shared.domain.kernel.errors import DependencyUnavailableError
 
 ID = r"^[a-z0-9][a-z0-9_-]{0,62}$"

@@ -8,9 +8,7 @@ from datetime import datetime
 from typing import Any, Literal, Protocol
 
 from shared.domain.customers.profiles import Profile
-from shared.domain.engagement.frequency import (
-    FrequencyPolicy,
-)
+from shared.domain.engagement.frequency import FrequencyPolicy
 from shared.domain.engagement.models import DispatchTask, LedgerRow, Program
 
 

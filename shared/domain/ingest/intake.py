@@ -1,5 +1,5 @@
 """Ingest: authenticate the source, validate and normalise each call, enqueue in batches, answer
-fast. The consumer (`shared.domain.customers`) folds, announces and archives each touchpoint once."""
+fast. The consumer (`shared.domain.customers.folding`) folds, announces and archives each touchpoint once."""
 
 from __future__ import annotations
 

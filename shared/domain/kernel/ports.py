@@ -1,5 +1,6 @@
-"""What the domain needs from the outside world. Adapters in `shared.adapters` implement these;
-unit tests use the in-memory fakes in `tests/fakes.py`."""
+"""The two ports every capability needs: the clock and the event publisher. Each capability's own
+ports are in its `ports` module; adapters in `shared.adapters` implement them, and unit tests use
+the in-memory fakes in `tests/fakes.py`."""
 
 from __future__ import annotations
 
