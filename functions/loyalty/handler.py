@@ -1,5 +1,6 @@
 """Loyalty consumer: bus events (via LoyaltyQueue). `OrderPlaced` earns, `OrderRefunded` reverses,
-a `ProfileChanged` naming the birthday or timezone moves the member in the birthday index. Every
+a `ProfileChanged` naming the birthday or timezone moves the member in the birthday index. An order
+of a profile merged since it was announced earns for the survivor. Every
 change is idempotent by its source id, so a failed record is simply retried; a record that cannot
 be read ends on the DLQ."""
 
@@ -10,6 +11,7 @@ from typing import Any
 from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from shared.domain.customers.admin import survivor_id
 from shared.domain.kernel.events import ORDER_PLACED, ORDER_REFUNDED, PROFILE_CHANGED
 from shared.domain.loyalty.book import LoyaltyBook, earn_for_order, note_birthday, reverse_for_refund
 from shared.domain.segments.rules import birthday_month_day
@@ -21,12 +23,20 @@ from shared.wiring import loyalty as loyalty_wiring
 BIRTHDAY_FIELDS = {"traits.birthday", "traits.timezone"}
 
 
+def _on_survivor(detail: dict[str, Any]) -> dict[str, Any]:
+    """The order's points go to the person the profile became if it was merged meanwhile."""
+    profile_id = detail.get("profile_id")
+    if not isinstance(profile_id, str) or not profile_id:
+        return detail
+    return {**detail, "profile_id": survivor_id(profile_id, graph=customers_wiring.get_customer_graph())}
+
+
 def _handle(book: LoyaltyBook, event: BusEvent) -> str:
     if event.detail_type == ORDER_PLACED:
-        recorded = earn_for_order(book, event.detail)
+        recorded = earn_for_order(book, _on_survivor(event.detail))
         return "duplicate" if recorded and recorded.duplicate else "earned" if recorded else "ignored"
     if event.detail_type == ORDER_REFUNDED:
-        recorded = reverse_for_refund(book, event.detail)
+        recorded = reverse_for_refund(book, _on_survivor(event.detail))
         return "duplicate" if recorded and recorded.duplicate else "reversed" if recorded else "ignored"
     if event.detail_type == PROFILE_CHANGED and BIRTHDAY_FIELDS & set(event.detail.get("changed") or []):
         profile_id = event.detail["profile_id"]

@@ -193,3 +193,47 @@ def test_refusals_are_error_envelopes(client, method, path, body, headers, statu
     response = getattr(client.http, method)(path, headers=headers, body=json.dumps(body) if body else None)
     assert response.status_code == status
     assert json.loads(response.body)["error"]["code"] == code
+
+
+def test_an_order_announced_before_its_profile_was_merged_earns_for_the_survivor(stack, client):
+    def send(call: dict) -> None:
+        body = json.dumps({"timestamp": NOW.isoformat(), **call})
+        assert client.http.post(f"/v1/{call['type']}", headers=SEGMENT, body=body).status_code == 200
+        assert deliver(stack, drain(stack)) == {"batchItemFailures": []}
+
+    # The store knows her by phone (the older profile); the web shop sees an order with her email.
+    send(
+        {
+            "type": "identify",
+            "anonymousId": "till-7",
+            "messageId": "m-1",
+            "traits": {"phone": "+8613800000007"},
+        }
+    )
+    send(
+        {
+            "type": "track",
+            "anonymousId": "web-7",
+            "event": "Order Completed",
+            "messageId": "m-2",
+            "context": {"traits": {"email": "lan@example.com"}},
+            "properties": {"order_id": "W-7", "total": 300},
+        }
+    )
+    # Before the loyalty consumer hears of the order, a sign-in links the two: the web profile is
+    # merged into the store's.
+    send(
+        {
+            "type": "identify",
+            "anonymousId": "app-7",
+            "messageId": "m-3",
+            "traits": {"phone": "+8613800000007", "email": "lan@example.com"},
+        }
+    )
+    assert run_queue(stack, "LoyaltyQueue", loyalty_consumer, "LoyaltyFunction") >= 1
+    _, found = api(client, "get", "/profiles?email=lan@example.com")
+    survivor = found["profile_id"]
+    _, by_phone = api(client, "get", "/profiles?phone=%2B8613800000007")
+    assert by_phone["profile_id"] == survivor  # one person
+    status, member = call(client, "get", f"/members/{survivor}")
+    assert (status, member["balance"]) == (200, 300), member

@@ -75,6 +75,16 @@ def live_profile(profile_id: str, *, graph: CustomerGraph) -> Profile:
     raise ProfileNotFoundError("No profile with this id", details={"profile_id": profile_id})
 
 
+def survivor_id(profile_id: str, *, graph: CustomerGraph) -> str:
+    """The live profile an id now belongs to, following merges: an event that named a profile
+    before it was merged is applied to the person it became. An id not (or no longer) visible is
+    answered as it is, so a consumer never fails for it."""
+    try:
+        return live_profile(profile_id, graph=graph).profile_id
+    except ProfileNotFoundError:
+        return profile_id
+
+
 def find_by_identifier(identifier: Identifier, *, graph: CustomerGraph) -> Profile:
     record = graph.identities([identity_key(identifier)]).get(identity_key(identifier))
     if record is None or record.profile_id is None or record.suppressed:
