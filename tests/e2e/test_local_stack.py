@@ -20,12 +20,16 @@ from typing import Any
 import boto3
 import pytest
 
+from infra.template import load_template
+
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITE_KEY = "e2e-write-key"
 ADMIN_KEY = "e2e-admin-key"
-MAX_RECEIVE_COUNT = 5  # template.yaml: TouchpointQueue RedrivePolicy
+MAX_RECEIVE_COUNT = load_template()["Resources"]["TouchpointQueue"]["Properties"]["RedrivePolicy"][
+    "maxReceiveCount"
+]
 
 
 def free_port() -> int:

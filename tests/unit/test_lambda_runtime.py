@@ -1,7 +1,9 @@
 """The local runtime's Lambda contract, against a fake SQS (no network)."""
 
+import io
 import itertools
 import json
+import logging
 import threading
 import time
 from datetime import UTC, datetime, timedelta
@@ -213,10 +215,17 @@ def test_a_rate_schedule_keeps_its_period_without_drift():
     assert {later - earlier for earlier, later in itertools.pairwise(fired[:4])} == {timedelta(minutes=1)}
 
 
-def test_each_log_line_names_the_function_that_wrote_it(capsys):
+def test_each_log_line_names_the_function_that_wrote_it():
     """Every function shares one logger in the local stack; one invocation's keys must not label
     the lines another thread writes meanwhile."""
     from shared.observability import logger
+
+    written = io.StringIO()
+    handler = logging.StreamHandler(written)
+    handler.setFormatter(logger.registered_formatter)
+    logger.addHandler(handler)
+    level = logger.log_level
+    logger.setLevel("INFO")
 
     both_logging = threading.Barrier(2)
 
@@ -236,11 +245,15 @@ def test_each_log_line_names_the_function_that_wrote_it(capsys):
         function._handler = logger.inject_lambda_context(handler_of(name))
         functions.append(function)
     threads = [threading.Thread(target=function.invoke, args=({},)) for function in functions]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=10)
-    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"working"' in line]
+    try:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=10)
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(level)
+    lines = [json.loads(line) for line in written.getvalue().splitlines() if '"working"' in line]
     assert len(lines) == 40
     assert all(line["function_name"] == line["who"] for line in lines), [
         (line["function_name"], line["who"]) for line in lines if line["function_name"] != line["who"]
