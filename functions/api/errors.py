@@ -10,7 +10,7 @@ from typing import Any
 from chalice.app import Response
 from pydantic import ValidationError
 
-from shared.domain.kernel.errors import AuthenticationError, OmnireachError
+from shared.domain.kernel.errors import AuthenticationError, InvalidInputError, OmnireachError
 from shared.error_envelope import envelope, from_domain_error, from_validation_error
 from shared.observability import logger
 
@@ -19,6 +19,18 @@ BASIC_CHALLENGE = 'Basic realm="omnireach-tracking"'
 BEARER_CHALLENGE = 'Bearer realm="omnireach-admin"'
 
 View = Callable[..., Any]
+# A path parameter is an id, a code or a token; DynamoDB refuses a sort key over 1,024 bytes, so a
+# longer one must be a 400 here rather than the table's error (a 503) later.
+MAX_PATH_PARAMETER_BYTES = 512
+
+
+def _check_path(parameters: dict[str, Any]) -> None:
+    for name, value in parameters.items():
+        if isinstance(value, str) and len(value.encode("utf-8")) > MAX_PATH_PARAMETER_BYTES:
+            raise InvalidInputError(
+                f"{name}: longer than {MAX_PATH_PARAMETER_BYTES} bytes",
+                details=[{"field": name, "message": "too long", "type": "string_too_long"}],
+            )
 
 
 def http_errors(*, challenge: str) -> Callable[[View], View]:
@@ -28,6 +40,7 @@ def http_errors(*, challenge: str) -> Callable[[View], View]:
         @functools.wraps(view)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
             try:
+                _check_path(kwargs)
                 return view(*args, **kwargs)
             except OmnireachError as error:
                 status, body = from_domain_error(error)

@@ -2,6 +2,7 @@
 
 import base64
 import json
+from urllib.parse import quote
 
 import boto3
 import pytest
@@ -277,3 +278,13 @@ def test_a_dependency_that_is_down_stops_the_one_by_one_pass(stack, client, monk
     )
     assert sorted(item["pk"]["S"] for item in archived_items(stack)) == ["TOUCHPOINT#d-0", "TOUCHPOINT#d-1"]
     assert len(redelivery.asked) == 2
+
+
+@pytest.mark.parametrize("message_id", ["a#b:c", "order 42/ß", "渠道-1", "50%off"])
+def test_an_id_that_needs_percent_encoding_reads_back(stack, client, message_id):
+    call = {**CALL, "messageId": message_id}
+    assert client.http.post("/v1/track", headers={**AUTH, **JSON}, body=json.dumps(call)).status_code == 200
+    assert deliver(stack, drain(stack)) == {"batchItemFailures": []}
+    got = client.http.get(f"/touchpoints/{quote(message_id, safe='')}", headers=ADMIN)
+    assert got.status_code == 200, got.body
+    assert json.loads(got.body)["touchpoint_id"] == message_id

@@ -84,5 +84,6 @@ def verify_wechat(
     if abs(now.timestamp() - sent) > STANDARD_WEBHOOKS_TOLERANCE_SECONDS:
         raise AuthenticationError("timestamp is outside the 5 minute tolerance")
     parts = (token, timestamp, nonce) if extra is None else (token, timestamp, nonce, extra)
-    if not hmac.compare_digest(wechat_signature(*parts), signature.strip().lower()):
+    presented = signature.strip().lower().encode("utf-8")  # bytes: any text compares, in constant time
+    if not hmac.compare_digest(wechat_signature(*parts).encode(), presented):
         raise AuthenticationError("The WeChat signature does not match")

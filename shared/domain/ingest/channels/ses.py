@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import json
 import re
 from datetime import datetime
 from typing import Any
@@ -16,7 +15,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from shared.domain.ingest.payloads import items, mapping, timestamp
+from shared.domain.ingest.payloads import items, loads_json, mapping, timestamp
 from shared.domain.ingest.touchpoints import (
     Channel,
     ConsentSignal,
@@ -126,9 +125,9 @@ def touchpoint_from_ses(
 
 def parse_sns(raw_body: bytes) -> dict[str, Any]:
     try:
-        message = json.loads(raw_body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as error:
-        raise InvalidInputError("The body is not an SNS message") from error
+        message = loads_json(raw_body)
+    except InvalidInputError as error:
+        raise InvalidInputError(f"The body is not an SNS message: {error.message}") from error
     if not isinstance(message, dict) or not {"Type", "MessageId", "TopicArn", "Signature"} <= set(message):
         raise InvalidInputError("The body is not an SNS message")
     return message
@@ -136,9 +135,9 @@ def parse_sns(raw_body: bytes) -> dict[str, Any]:
 
 def ses_event(message: dict[str, Any]) -> dict[str, Any]:
     try:
-        event = json.loads(str(message.get("Message", "")))
-    except json.JSONDecodeError as error:
-        raise InvalidInputError("The SNS Message is not an SES event") from error
+        event = loads_json(str(message.get("Message", "")))
+    except InvalidInputError as error:
+        raise InvalidInputError(f"The SNS Message is not an SES event: {error.message}") from error
     if not isinstance(event, dict):
         raise InvalidInputError("The SNS Message is not an SES event")
     return event

@@ -1,0 +1,82 @@
+"""Bad input is a 4xx with the error envelope, never a 5xx, on the stack deployed from
+template.yaml (moto): values that would exhaust a reader's stack, numbers Python refuses or a
+double cannot hold, a signature that is not ASCII, an id longer than a table key may be."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+
+import pytest
+from chalice.test import Client
+
+from functions.api.app import app
+from shared.domain.ingest.sources import NewSource, create_source
+from shared.wiring import ingest as ingest_wiring
+from tests.integration.conftest import ADMIN_KEY, WRITE_KEY
+
+SEGMENT = {
+    "Authorization": "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode(),
+    "Content-Type": "application/json",
+}
+ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
+
+
+@pytest.fixture
+def client(stack):
+    registry = ingest_wiring.get_source_registry()
+    topic = "arn:aws:sns:us-east-1:123456789012:ses-events"
+    create_source(
+        NewSource(source_id="mail", name="Mail", kind="ses", channel="email", app_id=topic), registry=registry
+    )
+    create_source(
+        NewSource(source_id="oa", name="OA", kind="wechat", channel="wechat", signing_secret="token123"),
+        registry=registry,
+    )
+    with Client(app) as test_client:
+        yield test_client
+
+
+def nested(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+TRACK = '{"userId": "u-1", "event": "Viewed", "properties": {"x": %s}}'
+
+
+@pytest.mark.parametrize(
+    ("path", "body"),
+    [
+        ("/v1/track", TRACK % nested(900)),
+        ("/v1/track", TRACK % nested(5000)),
+        ("/v1/batch", '{"batch": [%s]}' % (TRACK % nested(900))),
+        ("/v1/track", TRACK % ("9" * 5000)),
+        ("/v1/track", TRACK % "1e999"),
+        ("/v1/track", TRACK % "-1e999"),
+        ("/webhooks/ses/mail", nested(900)),
+        ("/webhooks/ses/mail", '{"Type": %s}' % ("1" * 5000)),
+    ],
+    ids=["deep-900", "deep-5000", "batch-deep", "5000-digits", "inf", "-inf", "ses-deep", "ses-digits"],
+)
+def test_a_body_that_would_hurt_a_reader_is_a_400(client, path, body):
+    response = client.http.post(path, headers=SEGMENT, body=body)
+    assert response.status_code == 400, response.body
+    assert set(json.loads(response.body)["error"]) == {"code", "message", "details"}
+
+
+def test_a_wechat_signature_that_is_not_ascii_is_refused_as_unauthenticated(client):
+    query = f"signature=%C3%A9%C3%A9&timestamp={int(time.time())}&nonce=1&echostr=hi"
+    response = client.http.get(f"/webhooks/wechat/oa?{query}")
+    assert response.status_code == 401, response.body
+    assert json.loads(response.body)["error"]["code"] == "unauthenticated"
+
+
+@pytest.mark.parametrize(
+    "path", ["/profiles/{id}", "/profiles/{id}/touchpoints", "/members/{id}", "/touchpoints/{id}"]
+)
+def test_an_id_longer_than_a_table_key_is_a_400(client, path):
+    response = client.http.get(path.format(id="p" * 3000), headers=ADMIN)
+    assert response.status_code == 400, response.body
+    error = json.loads(response.body)["error"]
+    assert error["code"] == "invalid_input" and "details" in error
