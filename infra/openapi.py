@@ -31,6 +31,7 @@ from shared.domain.ingest.touchpoints import SegmentCall, Source, Touchpoint
 from shared.domain.kernel.identifiers import IdentifierType
 from shared.domain.loyalty.book import AdjustRequest, RedeemRequest
 from shared.domain.loyalty.coupons import CouponCheck, CouponDefinition
+from shared.domain.segments.live import SegmentChange
 from shared.error_envelope import ErrorEnvelope
 
 OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.json"
@@ -88,6 +89,7 @@ def build() -> dict[str, Any]:
             (FrequencyPolicy, "validation"),
             (NewCampaign, "validation"),
             (NewJourney, "validation"),
+            (SegmentChange, "validation"),
         ],
         by_alias=True,
         ref_template=REF,
@@ -379,11 +381,11 @@ def build() -> dict[str, Any]:
             "responses": {"200": {"description": "Segment", **_json(anything)}, **_errors(401, 404)},
         },
         "patch": {
-            "summary": "Change a segment's name, description or rule",
+            "summary": "Change a segment's name, description or rule (a field left out, or null, is kept)",
             "tags": ["segments"],
             "security": admin,
             "parameters": [segment_id],
-            "requestBody": {"required": True, **_json(anything)},
+            "requestBody": {"required": True, **_json(_ref("SegmentChange"))},
             "responses": {
                 "200": {"description": "Segment", **_json(anything)},
                 **_errors(400, 401, 404, 409),

@@ -80,3 +80,45 @@ def test_an_id_longer_than_a_table_key_is_a_400(client, path):
     assert response.status_code == 400, response.body
     error = json.loads(response.body)["error"]
     assert error["code"] == "invalid_input" and "details" in error
+
+
+WRONG = [None, 0, 1.5, True, "", "x" * 300, [], {}]
+
+
+def _patch_routes(client) -> list[tuple[str, str, list[str]]]:
+    """Every PATCH route (a partial update), a resource to change, how to read it back, and the
+    fields its schema names."""
+    coupon = {"definition_id": "d1", "name": "Ten off", "discount_type": "amount", "value": "10"}
+    assert client.http.post("/coupon-definitions", headers=ADMIN, body=json.dumps(coupon)).status_code == 201
+    segment = {"segment_id": "s1", "name": "Everyone", "rule": {"field": "orders", "op": "gte", "value": 0}}
+    assert client.http.post("/segments", headers=ADMIN, body=json.dumps(segment)).status_code == 201
+    document = json.loads(client.http.get("/openapi.json").body)
+    schemas = document["components"]["schemas"]
+    found = []
+    for path, item in document["paths"].items():
+        if "patch" not in item:
+            continue
+        schema = item["patch"]["requestBody"]["content"]["application/json"]["schema"]
+        schema = schemas[schema["$ref"].rsplit("/", 1)[-1]] if "$ref" in schema else schema
+        concrete = path.format(source_id="mail", definition_id="d1", segment_id="s1")
+        found.append((concrete, concrete, sorted(schema["properties"])))
+    assert {path for path, _, _ in found} == {"/sources/mail", "/coupon-definitions/d1", "/segments/s1"}
+    return found
+
+
+def test_every_partial_update_with_nulls_or_wrong_types_leaves_a_readable_resource(client):
+    for path, read_back, fields in _patch_routes(client):
+        for field in fields:
+            for value in WRONG:
+                response = client.http.patch(path, headers=ADMIN, body=json.dumps({field: value}))
+                assert response.status_code in (200, 400), (path, field, value, response.body)
+                assert client.http.get(read_back, headers=ADMIN).status_code == 200, (path, field, value)
+    assert client.http.get("/sources", headers=ADMIN).status_code == 200
+    source = json.loads(client.http.get("/sources/mail", headers=ADMIN).body)
+    assert source["name"] == "Mail" and source["enabled"] in (True, False)
+
+
+def test_a_null_name_is_refused_and_says_how_to_keep_it(client):
+    response = client.http.patch("/sources/mail", headers=ADMIN, body=json.dumps({"name": None}))
+    assert response.status_code == 400
+    assert "leave it out to keep it" in json.loads(response.body)["error"]["details"][0]["message"]

@@ -9,7 +9,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.domain.ingest.ports import SourceRegistry
 from shared.domain.ingest.touchpoints import Channel, Source, SourceKind
@@ -37,11 +37,21 @@ class NewSource(BaseModel):
 
 
 class SourceChange(BaseModel):
+    """A partial update: a field left out keeps its value. `default_country_code: null` clears it;
+    `name` and `enabled` always have a value, so null is refused."""
+
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = Field(default=None, min_length=1, max_length=200)
     enabled: bool | None = None
     default_country_code: str | None = Field(default=None, pattern=r"^[1-9][0-9]{0,2}$")
+
+    @model_validator(mode="after")
+    def _no_null_for_what_is_required(self) -> SourceChange:
+        for name in ("name", "enabled"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} may not be null; leave it out to keep it")
+        return self
 
 
 @dataclass(frozen=True)
@@ -118,7 +128,8 @@ def change_source(source_id: str, change: SourceChange, *, registry: SourceRegis
     updates = change.model_dump(exclude_unset=True)
     if not updates:
         return current
-    changed = current.model_copy(update=updates)
+    # Validated as a whole: what is saved is always a source every later read can load.
+    changed = Source.model_validate({**current.model_dump(), **updates})
     registry.save(changed)
     return changed
 
