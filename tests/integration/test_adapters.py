@@ -70,3 +70,12 @@ def test_source_lookups_are_cached_for_the_configured_time(stack):
     assert registry.find_by_write_key("integration-write-key").enabled  # still cached
     ticks[0] = 61
     assert not registry.find_by_write_key("integration-write-key").enabled
+
+
+def test_the_write_key_cache_stays_bounded_however_many_unknown_keys_are_tried(stack):
+    registry = DynamoSourceRegistry(cache_seconds=3600)
+    registry.MAX_CACHED = 50  # the same rule as 1,000, at a size a test can reach quickly
+    for attempt in range(400):
+        assert registry.find_by_write_key(f"guess-{attempt}") is None
+    assert len(registry._cache) == 50
+    assert registry.find_by_write_key("integration-write-key") is not None  # the real key still works

@@ -10,6 +10,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from shared.domain.customers.profiles import Profile
 from shared.domain.kernel.errors import DependencyUnavailableError, InvalidInputError
 from shared.domain.loyalty.book import (
     LoyaltyBook,
@@ -27,13 +28,14 @@ from shared.domain.loyalty.ledger import (
     EntryKind,
     InsufficientPointsError,
     LoyaltyRules,
+    MemberNotFoundError,
     ReferralRefusedError,
     adjust,
     expire,
     redeem,
 )
 from shared.domain.loyalty.perks import exchange_points, issue_birthday_perks, member_view
-from tests.fakes import FakeClock, InMemoryLoyaltyStore, RecordingPublisher
+from tests.fakes import FakeClock, InMemoryCustomerGraph, InMemoryLoyaltyStore, RecordingPublisher
 
 T0 = datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
 
@@ -371,7 +373,7 @@ def test_points_exchange_for_a_coupon_once_per_request_and_only_with_enough_poin
         coupon.code, CouponCheck(order_total=Decimal(60), redemption_id="pos-1"), channel="pos"
     )
     assert redemption.discount == Decimal(20)
-    view = member_view(book, coupons, "m")
+    view = member_view(book, coupons, "m", graph=InMemoryCustomerGraph())
     assert view["balance"] == 300 and view["coupons"][0]["status"] == "used"
     with pytest.raises(InvalidInputError):
         exchange_points(book, coupons, "m", "store-20", "bad id with spaces")
@@ -422,3 +424,12 @@ def test_rules_are_validated() -> None:
         LoyaltyRules.model_validate({"tiers": [{"name": "vip", "min_spend": 10}]})
     with pytest.raises(ValueError, match="min_spend or min_points"):
         LoyaltyRules.model_validate({"tiers": [{"name": "base"}, {"name": "vip"}]})
+
+
+def test_an_id_that_is_neither_member_nor_customer_is_not_found() -> None:
+    book, coupons, _ = setup()
+    graph = InMemoryCustomerGraph()
+    with pytest.raises(MemberNotFoundError):
+        member_view(book, coupons, "nobody", graph=graph)
+    graph.stored_profiles["known"] = Profile(profile_id="known", created_at=T0)
+    assert member_view(book, coupons, "known", graph=graph)["balance"] == 0  # a customer, no points yet

@@ -28,6 +28,7 @@ from shared.domain.loyalty.book import (
 from shared.domain.loyalty.coupons import CouponCheck, CouponDefinition
 from shared.domain.loyalty.ledger import adjust, redeem
 from shared.domain.loyalty.perks import exchange_points, member_view
+from shared.wiring import customers as customers_wiring
 from shared.wiring import loyalty as loyalty_wiring
 
 routes = Blueprint(__name__)
@@ -97,7 +98,12 @@ def _recorded(recorded: Recorded) -> Response:
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_member(profile_id: str) -> dict[str, Any]:
     require_channel_or_admin(routes.current_request.headers.get("authorization"))
-    return member_view(loyalty_wiring.get_loyalty_book(), loyalty_wiring.get_coupons(), profile_id)
+    return member_view(
+        loyalty_wiring.get_loyalty_book(),
+        loyalty_wiring.get_coupons(),
+        profile_id,
+        graph=customers_wiring.get_customer_graph(),
+    )
 
 
 @routes.route("/members/{profile_id}/ledger", methods=["GET"])

@@ -215,7 +215,11 @@ class DynamoTouchpointArchive:
 class DynamoSourceRegistry:
     """Sources in one partition, write keys as digests pointing at their source. Lookups on the
     ingest path are cached per process for `cache_seconds`: a warm function serves most calls
-    without a read, and a change (disable, rotation) takes effect within that time."""
+    without a read, and a change (disable, rotation) takes effect within that time. The cache holds
+    at most `MAX_CACHED` answers, the least recently stored leaving first, so a caller trying many
+    unknown keys cannot grow a warm function's memory."""
+
+    MAX_CACHED = 1000
 
     def __init__(self, *, cache_seconds: float, monotonic: Callable[[], float] = time.monotonic) -> None:
         self._cache_seconds = cache_seconds
@@ -231,7 +235,10 @@ class DynamoSourceRegistry:
             return hit[1]  # type: ignore[return-value]
         value = load()
         with self._lock:
+            self._cache.pop(key, None)
             self._cache[key] = (now, value)
+            while len(self._cache) > self.MAX_CACHED:
+                del self._cache[next(iter(self._cache))]
         return value
 
     def _forget(self) -> None:

@@ -6,9 +6,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from shared.domain.customers.admin import ProfileNotFoundError, live_profile
+from shared.domain.customers.ports import CustomerGraph
 from shared.domain.loyalty.book import LoyaltyBook, checked_request_id, summary
 from shared.domain.loyalty.coupons import Coupon, CouponRefusedError, Coupons
-from shared.domain.loyalty.ledger import redeem
+from shared.domain.loyalty.ledger import MemberNotFoundError, redeem
 from shared.domain.segments.rules import zone_named
 
 
@@ -100,7 +102,16 @@ def issue_birthday_perks(book: LoyaltyBook, coupons: Coupons, now: datetime) -> 
     return PerkRun(considered, issued)
 
 
-def member_view(book: LoyaltyBook, coupons: Coupons, profile_id: str) -> dict[str, Any]:
+def member_view(
+    book: LoyaltyBook, coupons: Coupons, profile_id: str, *, graph: CustomerGraph
+) -> dict[str, Any]:
+    """A member's balance, tier and coupons. An id that is neither a member nor a customer is a
+    404, not an empty account."""
+    if book.store.account(profile_id) is None:
+        try:
+            live_profile(profile_id, graph=graph)
+        except ProfileNotFoundError as error:
+            raise MemberNotFoundError("No member with this id", details={"profile_id": profile_id}) from error
     now = book.clock.now()
     account = book.account(profile_id)
     return {
