@@ -39,6 +39,8 @@ SCENE_QUEUES = (
     "EngagementQueue",
     "DispatchQueue",
 )
+RETRIES = 5  # a channel's retries of a request answered 503 or 429, or not answered in time
+RETRY_FIRST_SECONDS = 1.0
 SES_TOPIC = "arn:aws:sns:us-east-1:123456789012:omnireach-demo-ses"
 SNS_CERT_URL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-demo.pem"
 # Demo-only credentials for sources the demo itself creates in the local stack.
@@ -109,13 +111,28 @@ class DemoDay:
         self.credentials: dict[str, dict[str, str]] = {}
 
     # ------------------------------------------------------------------ plumbing
+    def _exchange(
+        self, method: str, path: str, body: bytes | None, headers: dict[str, str]
+    ) -> tuple[int, bytes]:
+        """One request as a channel sends it: a 503 or 429, a timeout or a dropped connection is
+        retried with back-off (1, 2, 4, 8, 16 s), as Segment's clients, Shopify and SNS retry;
+        every request carries its own id, so a retry of one that did land is a duplicate."""
+        for attempt in range(RETRIES + 1):
+            request = urllib.request.Request(self.api_url + path, data=body, method=method, headers=headers)  # noqa: S310
+            try:
+                with urllib.request.urlopen(request, timeout=90) as response:  # noqa: S310 (the local API)
+                    return int(response.status), response.read()
+            except urllib.error.HTTPError as error:
+                if error.code not in (429, 503) or attempt == RETRIES:
+                    return int(error.code), error.read()
+            except (TimeoutError, ConnectionError, urllib.error.URLError):
+                if attempt == RETRIES:
+                    raise
+            time.sleep(RETRY_FIRST_SECONDS * 2**attempt)
+        raise AssertionError("unreachable")
+
     def _request(self, method: str, path: str, body: bytes | None, headers: dict[str, str]) -> int:
-        request = urllib.request.Request(self.api_url + path, data=body, method=method, headers=headers)  # noqa: S310
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (the local API)
-                return int(response.status)
-        except urllib.error.HTTPError as error:
-            return int(error.code)
+        return self._exchange(method, path, body, headers)[0]
 
     def _sent(self, channel: str, status: int, sample_id: str | None = None) -> None:
         if status >= 300:
@@ -416,12 +433,8 @@ class DemoDay:
     def _call(self, method: str, path: str, body: dict[str, Any] | None, auth: str) -> tuple[int, Any]:
         headers = {"Authorization": auth, "Content-Type": "application/json"}
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.api_url + path, data=data, method=method, headers=headers)  # noqa: S310
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 (the local API)
-                return int(response.status), json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return int(error.code), json.loads(error.read() or b"null")
+        status, answer = self._exchange(method, path, data, headers)
+        return status, json.loads(answer or b"null")
 
     def membership(self, report: Any) -> None:
         """A member earns online and redeems in store: an app order earns points (through the bus

@@ -46,3 +46,34 @@ def test_a_scene_gives_up_when_nothing_moves_for_its_patience():
     with pytest.raises(RuntimeError, match=r"nothing moved for 0.5 s \(messages still queued: 7\)"):
         demo(lambda: 7, patience=0.5)._await(lambda: False, "the work")
     assert 0.5 <= time.monotonic() - started < 3
+
+
+def test_a_request_answered_503_is_retried_as_a_channel_would(monkeypatch):
+    import http.server
+    import threading
+
+    import infra.demo
+
+    monkeypatch.setattr(infra.demo, "RETRY_FIRST_SECONDS", 0.01)
+    answers = [503, 503, 200]
+    seen: list[str] = []
+
+    class Flaky(http.server.BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            seen.append(self.rfile.read(int(self.headers["Content-Length"])).decode())
+            self.send_response(answers.pop(0))
+            self.send_header("Content-Length", "2")
+            self.end_headers()
+            self.wfile.write(b"{}")
+
+        def log_message(self, *args) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Flaky)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        day = DemoDay(f"http://127.0.0.1:{server.server_port}", "key", DemoSnsCertificates(), customers=1)
+        assert day._request("POST", "/v1/batch", b'{"batch": []}', {}) == 200
+    finally:
+        server.shutdown()
+    assert seen == ['{"batch": []}'] * 3  # the same request, three times
