@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from shared.domain.ingest.credentials import basic_auth_username, bearer_token
 from shared.domain.ingest.intake import authenticate_source, check_admin_key
+from shared.domain.ingest.touchpoints import Source
 from shared.domain.kernel.errors import PermissionDeniedError
 from shared.settings import get_settings
 from shared.wiring import commerce as commerce_wiring
@@ -25,16 +26,29 @@ def require_channel_or_admin(authorization: str | None) -> str | None:
     return None
 
 
-def require_sales_channel_or_admin(authorization: str | None, channel_id: str) -> None:
-    """A till or checkout acts for the sales channel whose `source_id` is its key's source; the
-    admin key acts for any channel."""
+def sales_caller(authorization: str | None) -> Source | None:
+    """Who calls a sales-channel route: a till's or checkout's source (its write key, HTTP Basic),
+    or None for the admin key. Authenticated before anything in the request is read."""
     if authorization and authorization.strip().lower().startswith("basic "):
         write_key = basic_auth_username(authorization)
-        source = authenticate_source(write_key, registry=ingest_wiring.get_source_registry())
-        channel = commerce_wiring.get_catalog().channel(channel_id)
-        if channel is None or channel.source_id != source.source_id:
-            raise PermissionDeniedError(
-                f"This key does not act for channel {channel_id!r}", details={"source_id": source.source_id}
-            )
-        return
+        return authenticate_source(write_key, registry=ingest_wiring.get_source_registry())
     require_admin(authorization)
+    return None
+
+
+def acts_for(caller: Source | None, channel_id: str) -> bool:
+    """A till or checkout acts for the sales channel whose `source_id` is its key's source; the
+    admin key (None) acts for any channel."""
+    if caller is None:
+        return True
+    channel = commerce_wiring.get_catalog().channel(channel_id)
+    return channel is not None and channel.source_id == caller.source_id
+
+
+def require_sales_channel_or_admin(authorization: str | None, channel_id: str) -> None:
+    caller = sales_caller(authorization)
+    if not acts_for(caller, channel_id):
+        assert caller is not None
+        raise PermissionDeniedError(
+            f"This key does not act for channel {channel_id!r}", details={"source_id": caller.source_id}
+        )

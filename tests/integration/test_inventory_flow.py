@@ -305,6 +305,29 @@ def test_a_till_uses_its_channel_key_only_for_its_channel(stack, client):
     assert status == 200 and [c["available"] for c in view["channels"]] == [3]
 
 
+def test_who_asks_is_checked_before_what_they_send_or_which_reservations_exist(stack, client):
+    count(client, "MUG-2", "wh-east", 4, "c-1")
+    web_hold = reserve(
+        client, {"request_id": "w-1", "channel_id": "web", "lines": [{"sku": "MUG-2", "quantity": 1}]}
+    )
+    assert web_hold[0] == 201
+    held = web_hold[1]["reservation_id"]
+    nobody = {"Content-Type": "application/json"}
+    # no credential: 401 whatever the body or the id, never a 400 or a 404 that tells something
+    assert client.http.post("/inventory/reservations", headers=nobody, body="{not json").status_code == 401
+    for reservation_id in (held, "r" + "0" * 24):
+        assert client.http.get(f"/inventory/reservations/{reservation_id}", headers=nobody).status_code == 401
+    # another channel's till: the web's reservation answers as an unknown one does
+    status, answer = call(client, "get", f"/inventory/reservations/{held}", headers=TILL)
+    unknown = call(client, "get", "/inventory/reservations/r" + "0" * 24, headers=TILL)
+    assert (
+        (status, answer["error"]["code"]) == (unknown[0], unknown[1]["error"]["code"]) == (404, "not_found")
+    )
+    status, _ = call(client, "post", f"/inventory/reservations/{held}/release", {}, headers=TILL)
+    assert status == 404
+    assert call(client, "get", f"/inventory/reservations/{held}")[1]["status"] == "held"  # untouched
+
+
 def test_a_channel_down_for_a_while_gets_the_latest_value_and_never_an_older_one(
     stack, client, simulator, clock, monkeypatch
 ):

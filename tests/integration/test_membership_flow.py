@@ -237,3 +237,14 @@ def test_an_order_announced_before_its_profile_was_merged_earns_for_the_survivor
     assert by_phone["profile_id"] == survivor  # one person
     status, member = call(client, "get", f"/members/{survivor}")
     assert (status, member["balance"]) == (200, 300), member
+
+
+def test_a_member_route_checks_the_caller_before_reading_the_body(stack, client):
+    nobody = {"Content-Type": "application/json"}
+    for path in (
+        "/members/p-1/points/redemptions",
+        "/coupons/ABCD-EFGH/validation",
+        "/coupons/ABCD-EFGH/redemptions",
+    ):
+        response = client.http.post(path, headers=nobody, body="{not json")
+        assert response.status_code == 401, (path, response.body)

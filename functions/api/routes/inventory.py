@@ -13,7 +13,7 @@ from typing import Any
 from chalice.app import Blueprint, Response
 from pydantic import ValidationError
 
-from functions.api.access import require_admin, require_sales_channel_or_admin
+from functions.api.access import acts_for, require_admin, require_sales_channel_or_admin, sales_caller
 from functions.api.errors import BEARER_CHALLENGE, http_errors
 from functions.api.request_body import json_object
 from functions.api.routes.sources import ADMIN_BODY_BYTES
@@ -35,7 +35,7 @@ from shared.domain.commerce.stock import (
     ReservationRequest,
     StockSettingsChange,
 )
-from shared.domain.kernel.errors import InvalidInputError, NotFoundError
+from shared.domain.kernel.errors import InvalidInputError, NotFoundError, PermissionDeniedError
 from shared.wiring import commerce as commerce_wiring
 
 routes = Blueprint(__name__)
@@ -250,11 +250,13 @@ def get_availability(sku: str) -> dict[str, Any]:
 @routes.route("/inventory/reservations", methods=["POST"])
 @http_errors(challenge=BEARER_CHALLENGE)
 def post_reservation() -> Response:
+    caller = sales_caller(_authorization())  # who asks comes before what they send
     body = _body()
     channel_id = body.get("channel_id")
     if not isinstance(channel_id, str):
         raise InvalidInputError("channel_id: name the sales channel reserving")
-    require_sales_channel_or_admin(_authorization(), channel_id)
+    if not acts_for(caller, channel_id):
+        raise PermissionDeniedError(f"This key does not act for channel {channel_id!r}")
     request = ReservationRequest.model_validate(body)
     if commerce_wiring.get_catalog().channel(request.channel_id) is None:
         raise NotFoundError(f"No channel {request.channel_id!r}")
@@ -264,10 +266,14 @@ def post_reservation() -> Response:
 
 
 def _reservation_for_caller(reservation_id: str) -> Any:
+    """Authenticated first; another channel's reservation answers as an unknown one does, so
+    neither a stranger nor another channel learns which ids exist."""
+    caller = sales_caller(_authorization())
     _check(reservation_id, r"^r[0-9a-f]{24}$", "reservation_id")
     inventory = commerce_wiring.get_inventory()
     reservation = inventory.get(reservation_id)
-    require_sales_channel_or_admin(_authorization(), reservation.channel_id)
+    if not acts_for(caller, reservation.channel_id):
+        raise NotFoundError(f"No reservation {reservation_id!r}")
     return inventory, reservation
 
 

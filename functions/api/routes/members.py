@@ -43,9 +43,13 @@ def _admin() -> None:
     require_admin(routes.current_request.headers.get("authorization"))
 
 
-def _channel(body: dict[str, Any]) -> str:
+def _caller() -> str | None:
+    """Authenticated before the body is read: the channel key's channel, or None for the admin."""
+    return require_channel_or_admin(routes.current_request.headers.get("authorization"))
+
+
+def _channel(from_key: str | None, body: dict[str, Any]) -> str:
     """The caller's channel: the channel key's, or (admin) the body's `channel`."""
-    from_key = require_channel_or_admin(routes.current_request.headers.get("authorization"))
     named = body.pop("channel", None)
     channel = from_key or named
     if not isinstance(channel, str) or not channel:
@@ -127,8 +131,9 @@ def get_ledger(profile_id: str) -> dict[str, Any]:
 @routes.route("/members/{profile_id}/points/redemptions", methods=["POST"])
 @http_errors(challenge=BEARER_CHALLENGE)
 def post_redemption(profile_id: str) -> Response:
+    caller = _caller()
     body = _body()
-    channel = _channel(body)
+    channel = _channel(caller, body)
     request = RedeemRequest.model_validate(body)
     book = loyalty_wiring.get_loyalty_book()
     entry_id = f"redeem:{request.request_id}"
@@ -263,16 +268,18 @@ def get_coupon(code: str) -> dict[str, Any]:
 @routes.route("/coupons/{code}/validation", methods=["POST"])
 @http_errors(challenge=BEARER_CHALLENGE)
 def post_validation(code: str) -> dict[str, Any]:
+    caller = _caller()
     body = _body()
-    channel = _channel(body)
+    channel = _channel(caller, body)
     return loyalty_wiring.get_coupons().validate(code, CouponCheck.model_validate(body), channel=channel)
 
 
 @routes.route("/coupons/{code}/redemptions", methods=["POST"])
 @http_errors(challenge=BEARER_CHALLENGE)
 def post_coupon_redemption(code: str) -> Response:
+    caller = _caller()
     body = _body()
-    channel = _channel(body)
+    channel = _channel(caller, body)
     redemption, replayed = loyalty_wiring.get_coupons().redeem(
         code, CouponCheck.model_validate(body), channel=channel
     )
