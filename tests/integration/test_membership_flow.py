@@ -248,3 +248,33 @@ def test_a_member_route_checks_the_caller_before_reading_the_body(stack, client)
     ):
         response = client.http.post(path, headers=nobody, body="{not json")
         assert response.status_code == 401, (path, response.body)
+
+
+def test_only_the_till_that_redeemed_gives_the_use_back_and_its_id_is_spent(stack, client):
+    other_key = "store-13-till-key"
+    create_source(
+        NewSource(source_id="store-13", name="Store 13 tills", kind=SourceKind.SEGMENT, channel=Channel.POS),
+        registry=ingest_wiring.get_source_registry(),
+        write_key_factory=lambda: other_key,
+    )
+    other = {**POS, "Authorization": "Basic " + base64.b64encode(f"{other_key}:".encode()).decode()}
+    definition = {
+        "definition_id": "once",
+        "name": "Once",
+        "discount_type": "amount",
+        "value": "5",
+        "usage_limit": 1,
+    }
+    assert api(client, "post", "/coupon-definitions", definition)[0] == 201
+    status, issued = api(
+        client, "post", "/members/p-77/coupons", {"definition_id": "once", "issue_key": "k-1"}
+    )
+    assert status == 201, issued
+    code = issued["code"]
+    use = {"order_total": "50", "redemption_id": "t12:1"}
+    assert call(client, "post", f"/coupons/{code}/redemptions", use)[0] == 201
+    reversal = f"/coupons/{code}/redemptions/t12:1/reversal"
+    assert call(client, "post", reversal, {}, headers=other)[0] == 404  # another store's till
+    assert call(client, "post", reversal, {})[0] == 200
+    status, spent = call(client, "post", f"/coupons/{code}/redemptions", use)
+    assert (status, spent["error"]["code"]) == (409, "conflict")

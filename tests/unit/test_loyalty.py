@@ -11,7 +11,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from shared.domain.customers.profiles import Profile
-from shared.domain.kernel.errors import DependencyUnavailableError, InvalidInputError
+from shared.domain.kernel.errors import (
+    ConflictError,
+    DependencyUnavailableError,
+    InvalidInputError,
+    NotFoundError,
+)
 from shared.domain.loyalty.book import (
     LoyaltyBook,
     earn_for_order,
@@ -21,7 +26,13 @@ from shared.domain.loyalty.book import (
     run_daily,
     set_referrer,
 )
-from shared.domain.loyalty.coupons import CouponCheck, CouponDefinition, CouponRefusedError, Coupons
+from shared.domain.loyalty.coupons import (
+    REVERSAL_WINDOW,
+    CouponCheck,
+    CouponDefinition,
+    CouponRefusedError,
+    Coupons,
+)
 from shared.domain.loyalty.ledger import (
     POINTS_CHANGED,
     TIER_CHANGED,
@@ -433,3 +444,37 @@ def test_an_id_that_is_neither_member_nor_customer_is_not_found() -> None:
         member_view(book, coupons, "nobody", graph=graph)
     graph.stored_profiles["known"] = Profile(profile_id="known", created_at=T0)
     assert member_view(book, coupons, "known", graph=graph)["balance"] == 0  # a customer, no points yet
+
+
+def test_a_use_is_given_back_once_only_by_the_till_that_took_it_and_its_id_never_redeems_again() -> None:
+    _, coupons, _ = setup()
+    define(coupons, usage_limit=1)
+    code = coupons.issue("m", "ten-off", issue_key="k", reason="test").code
+    check = CouponCheck(order_total=Decimal(80), redemption_id="till-a:1")
+    coupons.redeem(code, check, channel="pos", source_id="till-a")
+    with pytest.raises(NotFoundError):  # another till cannot give the use back (nor learn it exists)
+        coupons.reverse(code, "till-a:1", source_id="till-b")
+    first = coupons.reverse(code, "till-a:1", source_id="till-a")
+    assert coupons.reverse(code, "till-a:1", source_id="till-a") == first  # once: a replay changes nothing
+    # The attack: reverse and redeem again under the same id, over and over. The id is spent.
+    for _ in range(4):
+        with pytest.raises(ConflictError):
+            coupons.redeem(code, check, channel="pos", source_id="till-a")
+    again, _ = coupons.redeem(code, check.model_copy(update={"redemption_id": "till-a:2"}), channel="pos")
+    with pytest.raises(CouponRefusedError) as used:  # limit 1: one live use at a time
+        coupons.redeem(code, check.model_copy(update={"redemption_id": "till-a:3"}), channel="pos")
+    assert used.value.code == "coupon_used_up"
+    history = coupons.find(code).redemptions
+    assert sorted(history) == ["till-a:1", "till-a:2"]  # append-only: the reversed use is still there
+    assert history["till-a:1"].reversed_at is not None and history["till-a:2"] == again
+
+
+def test_a_use_cannot_be_given_back_after_the_reversal_window() -> None:
+    book, coupons, _ = setup()
+    define(coupons)
+    code = coupons.issue("m", "ten-off", issue_key="k", reason="test").code
+    coupons.redeem(code, CouponCheck(order_total=Decimal(80), redemption_id="r-1"), channel="pos")
+    book.clock.advance(REVERSAL_WINDOW + timedelta(seconds=1))  # type: ignore[attr-defined]
+    with pytest.raises(CouponRefusedError) as late:
+        coupons.reverse(code, "r-1")
+    assert late.value.code == "reversal_window_passed"

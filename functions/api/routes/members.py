@@ -12,10 +12,11 @@ from typing import Any
 from chalice.app import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.api.access import require_admin, require_channel_or_admin
+from functions.api.access import require_admin, require_channel_or_admin, sales_caller
 from functions.api.errors import BEARER_CHALLENGE, http_errors
 from functions.api.request_body import json_object
 from functions.api.routes.sources import ADMIN_BODY_BYTES
+from shared.domain.ingest.touchpoints import Source
 from shared.domain.kernel.errors import InvalidInputError
 from shared.domain.loyalty.book import (
     AdjustRequest,
@@ -43,13 +44,14 @@ def _admin() -> None:
     require_admin(routes.current_request.headers.get("authorization"))
 
 
-def _caller() -> str | None:
-    """Authenticated before the body is read: the channel key's channel, or None for the admin."""
-    return require_channel_or_admin(routes.current_request.headers.get("authorization"))
+def _caller() -> Source | None:
+    """Authenticated before the body is read: the channel key's source, or None for the admin."""
+    return sales_caller(routes.current_request.headers.get("authorization"))
 
 
-def _channel(from_key: str | None, body: dict[str, Any]) -> str:
+def _channel(caller: Source | None, body: dict[str, Any]) -> str:
     """The caller's channel: the channel key's, or (admin) the body's `channel`."""
+    from_key = caller.channel.value if caller is not None else None
     named = body.pop("channel", None)
     channel = from_key or named
     if not isinstance(channel, str) or not channel:
@@ -281,7 +283,10 @@ def post_coupon_redemption(code: str) -> Response:
     body = _body()
     channel = _channel(caller, body)
     redemption, replayed = loyalty_wiring.get_coupons().redeem(
-        code, CouponCheck.model_validate(body), channel=channel
+        code,
+        CouponCheck.model_validate(body),
+        channel=channel,
+        source_id=caller.source_id if caller is not None else None,
     )
     return Response(
         body={**redemption.model_dump(mode="json"), "replayed": replayed},
@@ -292,5 +297,9 @@ def post_coupon_redemption(code: str) -> Response:
 @routes.route("/coupons/{code}/redemptions/{redemption_id}/reversal", methods=["POST"])
 @http_errors(challenge=BEARER_CHALLENGE)
 def post_coupon_reversal(code: str, redemption_id: str) -> dict[str, Any]:
-    require_channel_or_admin(routes.current_request.headers.get("authorization"))
-    return loyalty_wiring.get_coupons().reverse(code, redemption_id).model_dump(mode="json")
+    """Only the till's source that redeemed (or the admin key) gives a use back."""
+    caller = _caller()
+    source_id = caller.source_id if caller is not None else None
+    return (
+        loyalty_wiring.get_coupons().reverse(code, redemption_id, source_id=source_id).model_dump(mode="json")
+    )

@@ -33,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from shared.domain.ingest.touchpoints import Channel
 from shared.domain.kernel.errors import (
     ConcurrentUpdateError,
+    ConflictError,
     DependencyUnavailableError,
     InvalidInputError,
     NotFoundError,
@@ -43,6 +44,7 @@ from shared.domain.kernel.ports import Clock
 CODE_ALPHABET = "23456789ABCDEFGHJKLMNPQRSTUVWXYZ"
 CODE_PATTERN = re.compile(r"^[2-9A-HJ-NP-Z]{16}$")
 MAX_TRIES = 40
+REVERSAL_WINDOW = timedelta(days=90)  # a refund gives the use back within this time of the use
 
 
 class CouponNotFoundError(NotFoundError):
@@ -108,6 +110,7 @@ class Redemption(BaseModel):
     order_total: Decimal
     discount: Decimal
     channel: str
+    source_id: str | None = None  # the till's source that redeemed (None: the admin key)
     order_id: str | None = None
     at: datetime
     reversed_at: datetime | None = None
@@ -328,8 +331,12 @@ class Coupons:
         discount = self.check(coupon, request, channel=channel)
         return {"valid": True, "discount": str(discount), "coupon": coupon.view(self.clock.now())}
 
-    def redeem(self, raw_code: str, request: CouponCheck, *, channel: str) -> tuple[Redemption, bool]:
-        """Exactly once per use: (the redemption, whether it is a replay of an earlier one)."""
+    def redeem(
+        self, raw_code: str, request: CouponCheck, *, channel: str, source_id: str | None = None
+    ) -> tuple[Redemption, bool]:
+        """Exactly once per use: (the redemption, whether it is a replay of an earlier one). A
+        redemption id is used once, ever: after a reversal the coupon takes a new use under a new
+        id, and the history keeps both."""
         if not request.redemption_id:
             raise InvalidInputError("redemption_id: required (the till's id for this redemption)")
         for attempt in range(MAX_TRIES):
@@ -337,12 +344,18 @@ class Coupons:
             earlier = coupon.redemptions.get(request.redemption_id)
             if earlier is not None and earlier.reversed_at is None:
                 return earlier, True
+            if earlier is not None:
+                raise ConflictError(
+                    "This redemption_id was used and reversed; a new use needs a new redemption_id",
+                    details={"redemption_id": request.redemption_id},
+                )
             discount = self.check(coupon, request, channel=channel)
             redemption = Redemption(
                 redemption_id=request.redemption_id,
                 order_total=request.order_total,
                 discount=discount,
                 channel=channel,
+                source_id=source_id,
                 order_id=request.order_id,
                 at=self.clock.now(),
             )
@@ -357,20 +370,28 @@ class Coupons:
             return redemption, False
         raise DependencyUnavailableError("The coupon is too busy; try again")
 
-    def reverse(self, raw_code: str, redemption_id: str) -> Redemption:
-        """A refund gives the use back (once)."""
+    def reverse(self, raw_code: str, redemption_id: str, *, source_id: str | None = None) -> Redemption:
+        """A refund gives the use back: once, within `REVERSAL_WINDOW` of the use, and only by the
+        till's source that redeemed it (`source_id`) or the admin key (None). Another source's
+        reversal answers as an unknown redemption does."""
         for _ in range(MAX_TRIES):
             coupon = self.find(raw_code)
             redemption = coupon.redemptions.get(redemption_id)
-            if redemption is None:
+            if redemption is None or (source_id is not None and redemption.source_id != source_id):
                 raise NotFoundError(
                     "No such redemption of this coupon", details={"redemption_id": redemption_id}
                 )
             if redemption.reversed_at is not None:
                 return redemption
+            if self.clock.now() - redemption.at > REVERSAL_WINDOW:
+                raise CouponRefusedError(
+                    "reversal_window_passed",
+                    f"A use can be given back within {REVERSAL_WINDOW.days} days",
+                    details={"redeemed_at": redemption.at.isoformat()},
+                )
             version = coupon.version
             reversed_redemption = redemption.model_copy(update={"reversed_at": self.clock.now()})
-            # A reversed use no longer counts; the same redemption id may redeem again later.
+            # A reversed use no longer counts; its id stays in the history and is never used again.
             coupon.redemptions[redemption_id] = reversed_redemption
             coupon.version += 1
             try:
