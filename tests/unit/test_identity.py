@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from shared.domain.customers.admin import ProfileNotFoundError, find_by_identifier
 from shared.domain.customers.folding import Outcome, new_profile_id
 from shared.domain.customers.identity import IdentityPolicy, IdentityRecord, identity_key, parse_policy
 from shared.domain.ingest.touchpoints import Channel, ConsentSignal, ConsentStatus, TouchpointType
@@ -85,6 +86,10 @@ def test_a_shared_pos_device_is_quarantined_and_links_nobody() -> None:
     # The anonymous visit on the shared terminal is attributed to nobody rather than the last user.
     assert harness.archive.profile_of["anon"] is None
     assert sum(p.touches_by_channel.get("web", 0) for p in live) == 3
+    # Looking the device up (to read, export or erase) names nobody, not its first user.
+    with pytest.raises(ProfileNotFoundError):
+        find_by_identifier(ids(device_id="pos-7")[0], graph=harness.graph)
+    assert find_by_identifier(ids(user_id="ann")[0], graph=harness.graph).profile_id
 
 
 def test_two_different_user_ids_never_merge_even_through_a_shared_email() -> None:

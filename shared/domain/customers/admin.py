@@ -86,8 +86,10 @@ def survivor_id(profile_id: str, *, graph: CustomerGraph) -> str:
 
 
 def find_by_identifier(identifier: Identifier, *, graph: CustomerGraph) -> Profile:
+    """The person an identifier names. A quarantined shared device names nobody (it still points
+    at the first person seen on it, who must not be read, exported or erased through it)."""
     record = graph.identities([identity_key(identifier)]).get(identity_key(identifier))
-    if record is None or record.profile_id is None or record.suppressed:
+    if record is None or record.profile_id is None or record.suppressed or record.shared:
         raise ProfileNotFoundError("No profile has this identifier", details={"type": identifier.type.value})
     return live_profile(record.profile_id, graph=graph)
 
