@@ -1,6 +1,8 @@
 """Race tests run on dynalite: moto is not safe under concurrent writers (it loses conditional
 updates), dynalite's conditional writes are atomic. `make test` installs it under .tools/.
-dynalite has no transactions, so only the transaction-free hot path runs here (merges stay on moto)."""
+dynalite has no transactions, so races that need them (merges) run on the local stack's emulator
+instead: moto served one request at a time (`SerialMotoServer`), so each conditional write and each
+transaction is atomic as in DynamoDB while the workers race around them."""
 
 from __future__ import annotations
 
@@ -98,3 +100,34 @@ def on_dynalite(dynalite: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None
     yield
     wiring.reset()
     assert os.environ["AWS_ENDPOINT_URL"] == dynalite
+
+
+@pytest.fixture(scope="session")
+def serial_emulator() -> Iterator[str]:
+    from infra.emulator import SerialMotoServer
+
+    server = SerialMotoServer(port=0)
+    server.start()
+    client = boto3.client(
+        "dynamodb",
+        endpoint_url=server.endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    for logical_id in ("CustomersTable", "TouchpointsTable"):
+        client.create_table(**table_definition(logical_id, TABLES[logical_id]))
+    try:
+        yield server.endpoint
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def on_serial_emulator(serial_emulator: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    monkeypatch.setenv("AWS_ENDPOINT_URL", serial_emulator)
+    monkeypatch.setenv("CUSTOMERS_TABLE", TABLES["CustomersTable"])
+    monkeypatch.setenv("TOUCHPOINTS_TABLE", TABLES["TouchpointsTable"])
+    wiring.reset()
+    yield
+    wiring.reset()

@@ -9,7 +9,7 @@ from datetime import timedelta
 from shared.domain.customers.admin import find_by_identifier
 from shared.domain.customers.folding import FoldResult, fold_touchpoints
 from shared.domain.customers.history import walk
-from shared.domain.ingest.touchpoints import TouchpointType
+from shared.domain.ingest.touchpoints import Channel, TouchpointType
 from shared.domain.kernel.identifiers import IdentifierType
 from shared.wiring import customers as customers_wiring
 from shared.wiring import ingest as ingest_wiring
@@ -103,3 +103,46 @@ def test_sixteen_workers_updating_one_profile_lose_no_update(on_dynalite):
     )
     assert len(history.entries) == 161  # one unbroken history, whatever the interleaving
     assert (profile.orders, profile.revenue) == (160, 160)
+
+
+def test_a_merge_in_flight_while_other_batches_fold_the_same_person(on_serial_emulator):
+    """One worker links a person's email and phone (a merge, one transaction) while four others
+    fold her orders on either identifier. Every batch converges in its own call (none fails back
+    to the queue), and every order ends on the one surviving profile."""
+    for round_number in range(3):
+        email, phone = f"lan{round_number}@example.com", f"+86138000010{round_number:02d}"
+        fold([touchpoint(f"r{round_number}-web", ids(email=email))])  # the older profile
+        fold([touchpoint(f"r{round_number}-pos", ids(phone=phone), channel=Channel.POS, minutes=1)])
+
+        def orders(worker: int, identifiers, round_number: int = round_number) -> Callable[[], None]:
+            def work() -> None:
+                for k in range(3):
+                    fold(
+                        [
+                            touchpoint(
+                                f"r{round_number}-w{worker}-{k}",
+                                identifiers,
+                                kind=TouchpointType.ORDER,
+                                order_id=f"r{round_number}-o{worker}-{k}",
+                                total="10",
+                                minutes=2 + k,
+                            )
+                        ]
+                    )
+
+            return work
+
+        link = touchpoint(f"r{round_number}-link", ids(email=email, phone=phone), minutes=2)
+        run_together(
+            [
+                lambda link=link: fold([link]),
+                orders(1, ids(email=email)),
+                orders(2, ids(phone=phone)),
+                orders(3, ids(email=email)),
+                orders(4, ids(phone=phone)),
+            ]
+        )
+        by_email = find_by_identifier(ids(email=email)[0], graph=customers_wiring.get_customer_graph())
+        by_phone = find_by_identifier(ids(phone=phone)[0], graph=customers_wiring.get_customer_graph())
+        assert by_email.profile_id == by_phone.profile_id  # one person
+        assert (by_email.orders, by_email.revenue) == (12, 120)  # no order lost, none counted twice
