@@ -3,11 +3,11 @@ archive. The batch is folded as a whole (touchpoints of one person become one pr
 record that cannot be read is reported alone (ReportBatchItemFailures) and ends on the DLQ.
 
 When the whole batch cannot be folded (a write kept conflicting through every retry, a product
-error), each touchpoint is folded alone so the rest land now and only the ones that still fail go
-back, each after a short back-off (10 s doubling, at most the queue's visibility timeout) rather
-than the whole batch after three minutes. Every write is idempotent, so what the failed attempt
-already wrote is recognised. A dependency that is down stops the one-by-one pass: the remaining
-touchpoints go back with it."""
+error, or a fault of ours), each touchpoint is folded alone so the rest land now and only the ones
+that still fail go back, each after a short back-off (10 s doubling, at most the queue's visibility
+timeout) rather than the whole batch after three minutes. Every write is idempotent, so what the
+failed attempt already wrote is recognised. A dependency that is down stops the one-by-one pass:
+the remaining touchpoints go back with it."""
 
 from __future__ import annotations
 
@@ -86,6 +86,9 @@ def _fold_one_by_one(
                 },
             )
             returned.append(record)
+        except Exception:  # our fault: logged, and only this touchpoint goes back
+            logger.exception("touchpoint failed", extra={"touchpoint_id": record.body.touchpoint_id})
+            returned.append(record)
     return results, returned
 
 
@@ -127,9 +130,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     if records:
         try:
             results = [_fold([record.body for record in records])]
-        except OmnireachError as error:
+        except Exception as error:  # a product error, or our own fault: the batch is split either way
             logger.warning(
-                "touchpoint batch folded one by one", extra={"code": error.code, "reason": error.message}
+                "touchpoint batch folded one by one",
+                extra={"code": getattr(error, "code", type(error).__name__), "reason": str(error)[:200]},
             )
             results, returned = _fold_one_by_one(records, context)
             redelivery = ingest_wiring.get_touchpoint_redelivery()

@@ -183,15 +183,16 @@ class ConflictsForOnePerson:
     """The real identity graph, except that every write of one person's profile conflicts, as if
     another writer kept winning the race for it."""
 
-    def __init__(self, graph, user_id: str) -> None:
+    def __init__(self, graph, user_id: str, error: Exception | None = None) -> None:
         self.graph, self.user_id, self.stuck = graph, user_id, True
+        self.error = error or ConcurrentUpdateError("another writer won")
 
     def __getattr__(self, name):
         return getattr(self.graph, name)
 
     def _check(self, *profiles) -> None:
         if self.stuck and any(self.user_id in p.identifier_values(IdentifierType.USER_ID) for p in profiles):
-            raise ConcurrentUpdateError("another writer won")
+            raise self.error
 
     def save_profile(self, profile) -> None:
         self._check(profile)
@@ -214,8 +215,13 @@ class RecordedRedelivery:
         self.real.retry_later(receipt_handle, 0)
 
 
-def test_a_batch_that_keeps_conflicting_on_one_person_lands_the_rest_and_backs_off_briefly(
-    stack, client, monkeypatch
+@pytest.mark.parametrize(
+    "error",
+    [ConcurrentUpdateError("another writer won"), KeyError("a fault of ours")],
+    ids=["conflicts-every-time", "our-bug"],
+)
+def test_a_batch_that_keeps_failing_on_one_person_lands_the_rest_and_backs_off_briefly(
+    stack, client, monkeypatch, error
 ):
     from shared.domain.customers import folding
     from shared.wiring import customers as customers_wiring

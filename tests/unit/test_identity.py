@@ -191,6 +191,33 @@ def test_a_merge_landing_while_a_batch_folds_converges_on_the_survivor_in_the_sa
     assert placed["profile_id"] == older  # loyalty and engagement hear of the survivor
 
 
+def test_records_read_just_before_a_merge_and_profiles_just_after_still_resolve() -> None:
+    """The race the demo met: this batch reads the phone's record (pointing at the younger
+    profile), then another batch merges that profile into the older one, then this batch reads the
+    profiles (the younger is now a tombstone). It must resolve to the survivor, not fail."""
+    harness = Harness()
+    harness.fold([touchpoint("web-1", ids(email="mei@example.com"))])
+    harness.fold([touchpoint("pos-1", ids(phone="+8613800000001"), channel=Channel.POS, minutes=5)])
+    older = harness.profile_of(ids(email="mei@example.com")[0]).profile_id
+    graph = harness.graph
+    read_records = graph.identities
+
+    def identities_then_a_merge(keys):  # type: ignore[no-untyped-def]
+        found = read_records(keys)
+        graph.identities = read_records  # type: ignore[method-assign]
+        harness.fold([touchpoint("app-1", ids(email="mei@example.com", phone="+8613800000001"), minutes=6)])
+        return found
+
+    graph.identities = identities_then_a_merge  # type: ignore[method-assign]
+    order = touchpoint(
+        "pos-2", ids(phone="+8613800000001"), kind=TouchpointType.ORDER, order_id="t-9", total="12", minutes=7
+    )
+    result = harness.fold([order])
+    assert result.profile_of["pos-2"] == older
+    (survivor,) = harness.live()
+    assert (survivor.profile_id, survivor.orders) == (older, 1)
+
+
 def test_conflicts_on_every_attempt_fail_the_batch() -> None:
     harness = Harness()
     harness.fold([touchpoint("t0", ids(user_id="u1"))])

@@ -174,9 +174,13 @@ def resolve(
             dropped.append(Dropped(identifier, "shared_device"))
         else:
             usable.append(identifier)
+    # `profiles` is keyed by the id a record points at; `matched` holds live ids. They differ when
+    # the records were read just before a merge repointed them and the profiles just after: the
+    # record still names the loser, whose live profile is the survivor.
+    live_by_id = {profile.profile_id: profile for profile in profiles.values()}
     while True:
         matched = _matched(usable, records, profiles)
-        violation = _violation(usable, [profiles[p] for p in matched], policy)
+        violation = _violation(usable, [live_by_id[p] for p in matched], policy)
         if violation is None or not usable:
             return Resolution(linked=usable, matched=matched, dropped=dropped)
         victim = max(reversed(usable), key=lambda i: policy.rank(i.type))
