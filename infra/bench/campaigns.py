@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from infra.bench.meter import RequestMeter, captured_output, restored
+from infra.bench.meter import RequestMeter, captured_output, create_tables, restored
 
 
 def _bench_people(count: int, now: Any) -> list[Any]:
@@ -90,7 +90,6 @@ def measure_campaigns(messages: int = 300) -> dict[str, Any]:
     import boto3
     from moto import mock_aws
 
-    from infra.template import load_template
     from shared import wiring
     from shared.clock import SystemClock
     from shared.domain.engagement.models import CampaignChange, DispatchTask
@@ -102,28 +101,10 @@ def measure_campaigns(messages: int = 300) -> dict[str, Any]:
         def send(self, message: Any) -> str:
             return "ok"
 
-    resources = load_template()["Resources"]
     saved_environment = dict(os.environ)
     results: dict[str, Any] = {"messages": messages}
     with mock_aws(), restored(saved_environment):
-        dynamodb = boto3.client("dynamodb")
-        for logical_id, name in (
-            ("CustomersTable", "bench-customers"),
-            ("EngagementTable", "bench-engagement"),
-        ):
-            properties = resources[logical_id]["Properties"]
-            extra = (
-                {"GlobalSecondaryIndexes": properties["GlobalSecondaryIndexes"]}
-                if "GlobalSecondaryIndexes" in properties
-                else {}
-            )
-            dynamodb.create_table(
-                TableName=name,
-                AttributeDefinitions=properties["AttributeDefinitions"],
-                KeySchema=properties["KeySchema"],
-                BillingMode="PAY_PER_REQUEST",
-                **extra,
-            )
+        create_tables({"CustomersTable": "bench-customers", "EngagementTable": "bench-engagement"})
         queue_url = boto3.client("sqs").create_queue(QueueName="bench-dispatch")["QueueUrl"]
         os.environ.update(
             CUSTOMERS_TABLE="bench-customers",

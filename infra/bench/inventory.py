@@ -8,7 +8,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from infra.bench.meter import RequestMeter, restored
+from infra.bench.meter import RequestMeter, create_tables, restored
 
 
 def measure_inventory(operations: int = 100, buckets: int = 8) -> dict[str, Any]:
@@ -20,7 +20,6 @@ def measure_inventory(operations: int = 100, buckets: int = 8) -> dict[str, Any]
     import boto3
     from moto import mock_aws
 
-    from infra.template import load_template
     from shared import wiring
     from shared.clock import SystemClock
     from shared.domain.commerce.channel_sync import ChannelSync, SyncFanOut
@@ -37,16 +36,10 @@ def measure_inventory(operations: int = 100, buckets: int = 8) -> dict[str, Any]
         def read(self, channel: Any, skus: Any) -> dict[str, Any]:
             return {}
 
-    properties = load_template()["Resources"]["CatalogTable"]["Properties"]
     saved_environment = dict(os.environ)
     results: dict[str, Any] = {"operations": operations, "hot_sku_buckets": buckets}
     with mock_aws(), restored(saved_environment):
-        boto3.client("dynamodb").create_table(
-            TableName="bench-catalog",
-            AttributeDefinitions=properties["AttributeDefinitions"],
-            KeySchema=properties["KeySchema"],
-            BillingMode="PAY_PER_REQUEST",
-        )
+        create_tables({"CatalogTable": "bench-catalog"})
         queue_url = boto3.client("sqs").create_queue(QueueName="bench-sync")["QueueUrl"]
         os.environ.update(CATALOG_TABLE="bench-catalog", CHANNEL_SYNC_QUEUE_URL=queue_url)
         wiring.reset()

@@ -7,17 +7,15 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
-from infra.bench.meter import RequestMeter, restored
+from infra.bench.meter import RequestMeter, create_tables, restored
 
 
 def measure_membership(members: int = 200) -> dict[str, Any]:
     """Request units per loyalty operation on moto, the customers table created from template.yaml:
     an order earning points (three per member: the first also opens the account and its expiry
     schedule), a points redemption, a coupon issued, a coupon redeemed at a till."""
-    import boto3
     from moto import mock_aws
 
-    from infra.template import load_template
     from shared import wiring
     from shared.clock import SystemClock
     from shared.domain.loyalty.book import LoyaltyBook, earn_for_order
@@ -35,17 +33,10 @@ def measure_membership(members: int = 200) -> dict[str, Any]:
         def publish_all(self, events: Any) -> None:
             self.events += len(events)
 
-    properties = load_template()["Resources"]["CustomersTable"]["Properties"]
     saved_environment = dict(os.environ)
     results: dict[str, Any] = {"members": members}
     with mock_aws(), restored(saved_environment):
-        boto3.client("dynamodb").create_table(
-            TableName="bench-customers",
-            AttributeDefinitions=properties["AttributeDefinitions"],
-            KeySchema=properties["KeySchema"],
-            BillingMode="PAY_PER_REQUEST",
-            GlobalSecondaryIndexes=properties["GlobalSecondaryIndexes"],
-        )
+        create_tables({"CustomersTable": "bench-customers"})
         os.environ["CUSTOMERS_TABLE"] = "bench-customers"
         wiring.reset()
         store, clock, publisher = loyalty_wiring.get_loyalty_store(), SystemClock(), CountingPublisher()

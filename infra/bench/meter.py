@@ -184,3 +184,56 @@ def replace_factories(**factories: Callable[[], Any]) -> Callable[[], None]:
             setattr(owners[name], name, factory)
 
     return restore
+
+
+def create_tables(tables: dict[str, str]) -> None:
+    """Create `{logical id: name}` tables under the active mock, with the keys and indexes that
+    template.yaml declares for them."""
+    import boto3
+
+    from infra.template import load_template
+
+    resources = load_template()["Resources"]
+    dynamodb = boto3.client("dynamodb")
+    for logical_id, name in tables.items():
+        properties = resources[logical_id]["Properties"]
+        indexes = properties.get("GlobalSecondaryIndexes")
+        dynamodb.create_table(
+            TableName=name,
+            AttributeDefinitions=properties["AttributeDefinitions"],
+            KeySchema=properties["KeySchema"],
+            BillingMode="PAY_PER_REQUEST",
+            **({"GlobalSecondaryIndexes": indexes} if indexes else {}),
+        )
+
+
+@contextlib.contextmanager
+def deployed_on_moto() -> Iterator[tuple[dict[str, Any], Any]]:
+    """template.yaml deployed into moto with its functions' environment set, and the `web` source
+    (write key `wk`); yields the template and the deployed stack. The environment is put back
+    after."""
+    import boto3
+    from moto import mock_aws
+
+    from infra.emulator import deploy
+    from infra.template import load_template
+    from shared import wiring
+    from shared.domain.ingest.credentials import secret_digest
+    from shared.domain.ingest.touchpoints import Source
+    from shared.wiring import ingest as ingest_wiring
+
+    template = load_template()
+    with mock_aws(), restored(dict(os.environ)):
+        stack = deploy(
+            template,
+            cloudformation=boto3.client("cloudformation"),
+            sqs=boto3.client("sqs"),
+            stack_name="omnireach-bench",
+            parameters={"Stage": "bench", "AdminApiKeySha256": secret_digest("bench")},
+        )
+        os.environ.update(stack.shared_environment())
+        wiring.reset()
+        ingest_wiring.get_source_registry().create(
+            Source(source_id="web", name="Web"), write_key="wk", signing_secrets=[]
+        )
+        yield template, stack

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import base64
 import json
-import os
 from collections.abc import Callable
 from typing import Any
 
-from infra.bench.meter import CONSUMER_BATCH, RequestMeter, captured_output, restored
+from infra.bench.meter import CONSUMER_BATCH, RequestMeter, captured_output, deployed_on_moto
 from infra.bench.touchpoints import mixed_call
 
 BENCH_SEGMENTS = [
@@ -44,37 +43,18 @@ def measure_segments(touchpoints: int) -> dict[str, Any]:
     what reading an audience costs per 1 000 members."""
     import boto3
     from chalice.test import Client
-    from moto import mock_aws
 
     from functions.api.app import app
     from functions.segments.handler import lambda_handler as segments_consumer
     from functions.segments.recompute import lambda_handler as recompute_part
     from functions.touchpoints.handler import lambda_handler as consume
-    from infra.emulator import deploy, function_specs
+    from infra.emulator import function_specs
     from infra.lambda_runtime import LambdaContext, sqs_event
-    from infra.template import load_template
     from shared import wiring
-    from shared.domain.ingest.credentials import secret_digest
-    from shared.domain.ingest.touchpoints import Source
-    from shared.wiring import ingest as ingest_wiring
     from shared.wiring import segments as segments_wiring
 
-    template = load_template()
-    specs = function_specs(template)
-    saved_environment = dict(os.environ)
-    with mock_aws(), restored(saved_environment):
-        stack = deploy(
-            template,
-            cloudformation=boto3.client("cloudformation"),
-            sqs=boto3.client("sqs"),
-            stack_name="omnireach-bench",
-            parameters={"Stage": "bench", "AdminApiKeySha256": secret_digest("bench")},
-        )
-        os.environ.update(stack.shared_environment())
-        wiring.reset()
-        ingest_wiring.get_source_registry().create(
-            Source(source_id="web", name="Web"), write_key="wk", signing_secrets=[]
-        )
+    with deployed_on_moto() as (template, stack):
+        specs = function_specs(template)
         sqs = boto3.client("sqs")
         admin = {"Authorization": "Bearer bench", "Content-Type": "application/json"}
         auth = {

@@ -7,11 +7,16 @@ import base64
 import gc
 import json
 import math
-import os
 import time
 from typing import Any
 
-from infra.bench.meter import CONSUMER_BATCH, RequestMeter, captured_output, replace_factories, restored
+from infra.bench.meter import (
+    CONSUMER_BATCH,
+    RequestMeter,
+    captured_output,
+    deployed_on_moto,
+    replace_factories,
+)
 
 KNOWN_CUSTOMERS = 200
 
@@ -61,33 +66,14 @@ def measure_requests(touchpoints: int, *, batch: int = 1) -> dict[str, Any]:
     `batch` > 1 the calls go to /v1/batch, `batch` events per request."""
     import boto3
     from chalice.test import Client
-    from moto import mock_aws
 
     from functions.api.app import app
     from functions.touchpoints.handler import lambda_handler as consume
-    from infra.emulator import deploy, function_specs
+    from infra.emulator import function_specs
     from infra.lambda_runtime import LambdaContext, sqs_event
-    from infra.template import load_template
     from shared import wiring
-    from shared.domain.ingest.credentials import secret_digest
-    from shared.domain.ingest.touchpoints import Source
-    from shared.wiring import ingest as ingest_wiring
 
-    template = load_template()
-    saved_environment = dict(os.environ)
-    with mock_aws(), restored(saved_environment):
-        stack = deploy(
-            template,
-            cloudformation=boto3.client("cloudformation"),
-            sqs=boto3.client("sqs"),
-            stack_name="omnireach-bench",
-            parameters={"Stage": "bench", "AdminApiKeySha256": secret_digest("bench")},
-        )
-        os.environ.update(stack.shared_environment())
-        wiring.reset()
-        ingest_wiring.get_source_registry().create(
-            Source(source_id="web", name="Web"), write_key="wk", signing_secrets=[]
-        )
+    with deployed_on_moto() as (template, stack):
         sqs = boto3.client("sqs")
         queue = stack.queues["TouchpointQueue"]
         context = LambdaContext(function_specs(template)["TouchpointsFunction"], "us-east-1")
