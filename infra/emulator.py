@@ -17,6 +17,7 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
+from infra import emulator_transactions
 from infra.template import FunctionSpec, emulator_template, functions
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -53,6 +54,7 @@ class SerialMotoServer:
 
     def start(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
+        emulator_transactions.install()
         app = serialised(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(
             self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler

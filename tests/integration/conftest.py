@@ -5,6 +5,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
+from infra import emulator_transactions
 from infra.emulator import DeployedStack, deploy, function_specs
 from infra.lambda_runtime import LambdaContext
 from infra.template import load_template
@@ -18,6 +19,7 @@ ADMIN_KEY = "integration-admin-key"
 WRITE_KEY = "integration-write-key"
 TEMPLATE = load_template()
 SPECS = function_specs(TEMPLATE)
+emulator_transactions.install()
 
 
 @pytest.fixture
