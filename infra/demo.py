@@ -26,6 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.x509.oid import NameOID
 
 from shared.domain.ingest.channels.ses import string_to_sign
+from shared.domain.ingest.member_tokens import sign_member_token
 from shared.domain.ingest.signatures import wechat_signature
 
 # The queues the demo's scenes wait on: the touchpoint pipeline, its bus consumers, the channel
@@ -97,11 +98,13 @@ class DemoDay:
         seed: int = 7,
         backlog: Callable[[], int] | None = None,
         patience: float = 240.0,
+        member_token_secret: str | None = None,
     ) -> None:
         """`backlog` counts the messages the stack still has queued; `patience` is how long a
         scene waits with nothing moving (the stack's longest redelivery wait plus one scheduler
         tick) before it gives up. While the backlog moves, a scene keeps waiting."""
         self.api_url, self.admin_key, self.certificates = api_url, admin_key, certificates
+        self.member_token_secret = member_token_secret  # the brand backend's, to sign member tokens
         self.backlog, self.patience = backlog, patience
         self.customers = customers
         self.random = random.Random(seed)
@@ -160,6 +163,24 @@ class DemoDay:
                 "channel": "app",
                 "default_country_code": "86",
             },
+            # The web shop's and the app's backends report orders server-side (their keys never
+            # ship in a page or an app): only these orders earn points and move stock.
+            {
+                "source_id": "demo-web-backend",
+                "name": "Web shop backend",
+                "kind": "segment",
+                "channel": "web",
+                "default_country_code": "86",
+                "trust": "server",
+            },
+            {
+                "source_id": "demo-app-backend",
+                "name": "App backend",
+                "kind": "segment",
+                "channel": "app",
+                "default_country_code": "86",
+                "trust": "server",
+            },
             {
                 "source_id": "demo-shopify",
                 "name": "Tmall-style shop",
@@ -190,7 +211,13 @@ class DemoDay:
             },
             {"source_id": "demo-ses", "name": "SES", "kind": "ses", "channel": "email", "app_id": SES_TOPIC},
             # The store's tills call the membership API with this key (the channel key).
-            {"source_id": "demo-store-till", "name": "Store tills", "kind": "segment", "channel": "pos"},
+            {
+                "source_id": "demo-store-till",
+                "name": "Store tills",
+                "kind": "segment",
+                "channel": "pos",
+                "trust": "server",
+            },
         ]
         for definition in definitions:
             request = urllib.request.Request(  # noqa: S310
@@ -335,23 +362,27 @@ class DemoDay:
                     "timestamp": self._moment().isoformat(),
                 }
             )
-        if rnd.random() < 0.3:
-            web.append(
-                {
-                    "type": "track",
-                    "userId": person.user_id,
-                    "anonymousId": person.anonymous_id,
-                    "event": "Order Completed",
-                    "timestamp": self._moment().isoformat(),
-                    "properties": {
-                        "order_id": f"W{i}",
-                        "total": 279.0,
-                        "currency": "CNY",
-                        "products": [{"sku": "TEA-01", "price": 139.5, "quantity": 2}],
-                    },
-                }
-            )
         self.segment("demo-web", "web", web)
+        if rnd.random() < 0.3:
+            self.segment(
+                "demo-web-backend",
+                "web",
+                [
+                    {
+                        "type": "track",
+                        "userId": person.user_id,
+                        "anonymousId": person.anonymous_id,
+                        "event": "Order Completed",
+                        "timestamp": self._moment().isoformat(),
+                        "properties": {
+                            "order_id": f"W{i}",
+                            "total": 279.0,
+                            "currency": "CNY",
+                            "products": [{"sku": "TEA-01", "price": 139.5, "quantity": 2}],
+                        },
+                    }
+                ],
+            )
         if rnd.random() < 0.4:
             self.segment(
                 "demo-app",
@@ -437,8 +468,10 @@ class DemoDay:
         return status, json.loads(answer or b"null")
 
     def membership(self, report: Any) -> None:
-        """A member earns online and redeems in store: an app order earns points (through the bus
-        and the loyalty consumer), the points buy a store-only coupon, a till redeems it."""
+        """A member earns online and redeems in store: an app order (reported by the app's
+        backend) earns points through the bus and the loyalty consumer; in the app the member
+        spends them on a store-only coupon (a member token the brand's backend signed); a till
+        redeems it."""
         admin = f"Bearer {self.admin_key}"
         till_key = self.credentials.get("demo-store-till", {}).get("write_key")
         if not till_key:
@@ -464,7 +497,7 @@ class DemoDay:
             "properties": {"order_id": "DEMO-APP-1", "total": 368},
             "context": {"traits": {"email": email}},
         }
-        self.segment("demo-app", "app", [order])
+        self.segment("demo-app-backend", "app", [order])
         earned: dict[str, Any] = {}
 
         def points_earned() -> bool:
@@ -479,8 +512,19 @@ class DemoDay:
 
         self._await(points_earned, "the app order's points")
         profile_id = earned["profile_id"]
+        in_app, account = till, f"/members/{profile_id}"
+        if self.member_token_secret:
+            token = sign_member_token(
+                "demo-member",
+                secret=self.member_token_secret,
+                audience="omnireach",
+                now=datetime.now(UTC),
+                scopes=["member:read", "member:exchange"],
+                lifetime=timedelta(minutes=15),
+            )
+            in_app, account = f"Bearer {token}", "/members/me"
         body = {"definition_id": "demo-store-20", "request_id": "demo-exchange-1"}
-        status, exchanged = self._call("POST", f"/members/{profile_id}/exchanges", body, till)
+        status, exchanged = self._call("POST", f"{account}/exchanges", body, in_app)
         if status >= 300:
             raise RuntimeError(f"demo: the exchange was answered {status}: {exchanged}")
         code = exchanged["coupon"]["code"]
@@ -495,6 +539,7 @@ class DemoDay:
                 "profile_id": profile_id,
                 "earned_online": 368,
                 "exchanged_points": 200,
+                "exchanged_with": "member token" if in_app != till else "till key",
                 "coupon": code,
                 "redeemed_in_store": {"channel": redeemed["channel"], "discount": redeemed["discount"]},
                 "balance": member["balance"],

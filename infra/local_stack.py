@@ -38,6 +38,7 @@ from infra.schedules import parse_schedule
 from infra.template import TEMPLATE_PATH, load_template
 
 LOCAL_SOURCE_ID = "local-web"
+LOCAL_SERVER_SOURCE_ID = "local-backend"
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ class Options:
     region: str = "us-east-1"
     admin_key: str = "local-admin-key"
     write_key: str = "local-write-key"
+    server_write_key: str = "local-server-key"
+    member_token_secret: str = "local-member-token-secret-0123456789"  # noqa: S105 - local only
     accelerate: float = 1.0
     redelivery_delay: int | None = None
     demo_customers: int = 0  # > 0: replay a synthetic day for this many customers
@@ -94,6 +97,7 @@ class LocalStack:
             parameters={
                 "Stage": options.stage,
                 "AdminApiKeySha256": hashlib.sha256(options.admin_key.encode()).hexdigest(),
+                "MemberTokenSecrets": options.member_token_secret,
                 "PublicApiUrl": f"http://{options.host}:{options.api_port}",
             },
         )
@@ -105,19 +109,30 @@ class LocalStack:
 
         from shared import wiring
         from shared.domain.ingest.sources import NewSource, create_source
-        from shared.domain.ingest.touchpoints import Channel, SourceKind
+        from shared.domain.ingest.touchpoints import Channel, SourceKind, SourceTrust
         from shared.wiring import ingest as ingest_wiring
 
         wiring.reset()
         create_source(
             NewSource(
                 source_id=LOCAL_SOURCE_ID,
-                name="Local web source",
+                name="Local web source (in the browser)",
                 kind=SourceKind.SEGMENT,
                 channel=Channel.WEB,
             ),
             registry=ingest_wiring.get_source_registry(),
             write_key_factory=lambda: options.write_key,
+        )
+        create_source(
+            NewSource(
+                source_id=LOCAL_SERVER_SOURCE_ID,
+                name="Local web shop backend (server-side)",
+                kind=SourceKind.SEGMENT,
+                channel=Channel.WEB,
+                trust=SourceTrust.SERVER,
+            ),
+            registry=ingest_wiring.get_source_registry(),
+            write_key_factory=lambda: options.server_write_key,
         )
 
         specs = function_specs(template)
@@ -172,6 +187,9 @@ class LocalStack:
             "admin_key": options.admin_key,
             "write_key": options.write_key,
             "source_id": LOCAL_SOURCE_ID,
+            "server_write_key": options.server_write_key,
+            "server_source_id": LOCAL_SERVER_SOURCE_ID,
+            "member_token_secret": options.member_token_secret,
             "stack_name": stack.stack_name,
             "resources": stack.resources,
             "triggers": triggers,
@@ -249,6 +267,7 @@ class LocalStack:
             customers=self.options.demo_customers,
             backlog=backlog,
             patience=patience,
+            member_token_secret=self.options.member_token_secret,
         )
 
         def run() -> None:
@@ -314,7 +333,12 @@ def _banner(info: dict[str, Any]) -> str:
         f"  API            {api}",
         f"  API reference  {api}/reference",
         f"  admin key      {info['admin_key']}    (Authorization: Bearer <key>)",
-        f"  write key      {info['write_key']}    (source {info['source_id']}, HTTP Basic username)",
+        f"  write key      {info['write_key']}    (source {info['source_id']}: client-side, behaviour only;"
+        " HTTP Basic username)",
+        f"  server key     {info['server_write_key']}    (source {info['server_source_id']}: server-side,"
+        " its orders earn points and move stock)",
+        f"  member tokens  HS256, secret {info['member_token_secret']}, aud omnireach"
+        " (Authorization: Bearer <JWT>)",
         f"  emulator       {info['emulator_url']}    (AWS_ENDPOINT_URL; any credentials, region us-east-1)",
         f"  stack          {info['stack_name']}",
         *[
@@ -325,8 +349,9 @@ def _banner(info: dict[str, Any]) -> str:
         "  triggers",
         *[f"    {trigger}" for trigger in info["triggers"]],
         "Try it:",
-        f"  curl -s -u {info['write_key']}: -H 'Content-Type: application/json' \\",
-        f'    -d \'{{"userId":"u-1","event":"Order Completed","messageId":"m-1"}}\' {api}/v1/track',
+        f"  curl -s -u {info['server_write_key']}: -H 'Content-Type: application/json' \\",
+        f'    -d \'{{"userId":"u-1","event":"Order Completed","messageId":"m-1",'
+        f'"properties":{{"order_id":"o-1","total":25,"currency":"EUR"}}}}\' {api}/v1/track',
         f"  curl -s -H 'Authorization: Bearer {info['admin_key']}' {api}/touchpoints/m-1",
         "Press Ctrl-C to stop.",
     ]
@@ -348,7 +373,17 @@ def parse_options(argv: list[str] | None = None) -> Options:
     parser.add_argument(
         "--write-key",
         default=os.environ.get("OMNIREACH_WRITE_KEY", defaults.write_key),
-        help="seeded write key",
+        help="the seeded client-side (browser) source's write key",
+    )
+    parser.add_argument(
+        "--server-write-key",
+        default=os.environ.get("OMNIREACH_SERVER_WRITE_KEY", defaults.server_write_key),
+        help="the seeded server-side source's write key",
+    )
+    parser.add_argument(
+        "--member-token-secret",
+        default=os.environ.get("OMNIREACH_MEMBER_TOKEN_SECRET", defaults.member_token_secret),
+        help="the secret member tokens are signed with (HS256, at least 32 characters)",
     )
     parser.add_argument(
         "--accelerate", type=float, default=defaults.accelerate, help="run schedules N times faster (demos)"
@@ -383,6 +418,8 @@ def parse_options(argv: list[str] | None = None) -> Options:
         stage=args.stage,
         admin_key=args.admin_key,
         write_key=args.write_key,
+        server_write_key=args.server_write_key,
+        member_token_secret=args.member_token_secret,
         accelerate=args.accelerate,
         redelivery_delay=args.redelivery_delay,
         demo_customers=args.demo,

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     monitored_queues: str = ""
     # Credentials: only the SHA-256 of the admin key is deployed, never the key.
     admin_api_key_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
+    # Member tokens (HS256 JWTs the brand's backend signs for one member): the shared secrets,
+    # comma-separated, newest first (rotation); empty = member tokens are refused. The audience
+    # (`aud`) a token must name.
+    member_token_secrets: str = Field(default="", repr=False)
+    member_token_audience: str = Field(default="omnireach", min_length=1, max_length=200)
     # Behaviour.
     touchpoint_retention_days: int = Field(default=395, ge=1, le=3650)
     source_cache_seconds: float = Field(default=60.0, ge=0, le=3600)

@@ -25,7 +25,9 @@ from infra.template import load_template
 pytestmark = pytest.mark.e2e
 
 ROOT = Path(__file__).resolve().parents[2]
-WRITE_KEY = "e2e-write-key"
+WRITE_KEY = "e2e-write-key"  # the browser's: client-side
+SERVER_WRITE_KEY = "e2e-server-key"  # the shop's backend: server-side
+MEMBER_TOKEN_SECRET = "e2e-member-token-secret-0123456789abcdef"
 ADMIN_KEY = "e2e-admin-key"
 MAX_RECEIVE_COUNT = load_template()["Resources"]["TouchpointQueue"]["Properties"]["RedrivePolicy"][
     "maxReceiveCount"
@@ -66,6 +68,10 @@ class RunningStack:
                 "0",
                 "--write-key",
                 WRITE_KEY,
+                "--server-write-key",
+                SERVER_WRITE_KEY,
+                "--member-token-secret",
+                MEMBER_TOKEN_SECRET,
                 "--admin-key",
                 ADMIN_KEY,
                 *redelivery,

@@ -6,7 +6,7 @@ import json
 import pytest
 from segment.analytics import Client
 
-from tests.e2e.test_local_stack import ADMIN_KEY, WRITE_KEY, get_touchpoint, http, wait_for
+from tests.e2e.test_local_stack import ADMIN_KEY, SERVER_WRITE_KEY, WRITE_KEY, get_touchpoint, http, wait_for
 
 pytestmark = pytest.mark.e2e
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
@@ -23,8 +23,10 @@ def test_a_visitor_who_signs_up_and_buys_is_one_profile_until_erased(stack):
     client.page(anonymous_id="e2e-cookie", name="Home", message_id="e2e-p-home")
     client.identify("e2e-lee", {"email": " Lee@Example.com ", "firstName": "Lee"}, message_id="e2e-p-id")
     client.alias("e2e-cookie", "e2e-lee", message_id="e2e-p-alias")
-    client.track("e2e-lee", "Order Completed", {"order_id": "e2e-o1", "total": 30}, message_id="e2e-p-order")
     client.flush()
+    backend = Client(write_key=SERVER_WRITE_KEY, host=stack.url(""), sync_mode=True, max_retries=0)
+    backend.track("e2e-lee", "Order Completed", {"order_id": "e2e-o1", "total": 30}, message_id="e2e-p-order")
+    backend.flush()
     wait_for(lambda: get_touchpoint(stack, "e2e-p-order")[0] == 200, timeout=30, what="the order")
 
     def merged_profile():

@@ -3,7 +3,7 @@
 import pytest
 from segment.analytics import Client
 
-from tests.e2e.test_local_stack import WRITE_KEY, get_touchpoint, wait_for
+from tests.e2e.test_local_stack import SERVER_WRITE_KEY, get_touchpoint, wait_for
 
 pytestmark = pytest.mark.e2e
 
@@ -12,7 +12,7 @@ pytestmark = pytest.mark.e2e
 def test_every_call_of_the_official_client_arrives_as_a_touchpoint(stack, gzip):
     errors = []
     client = Client(
-        write_key=WRITE_KEY,
+        write_key=SERVER_WRITE_KEY,  # a server library: the brand's backend's server-side source
         host=stack.url(""),
         sync_mode=True,
         gzip=gzip,

@@ -12,11 +12,12 @@ from infra.template import load_template
 from shared import wiring
 from shared.domain.ingest.credentials import secret_digest
 from shared.domain.ingest.sources import NewSource, create_source
-from shared.domain.ingest.touchpoints import Channel, SourceKind
+from shared.domain.ingest.touchpoints import Channel, SourceKind, SourceTrust
 from shared.wiring import ingest as ingest_wiring
 
 ADMIN_KEY = "integration-admin-key"
-WRITE_KEY = "integration-write-key"
+WRITE_KEY = "integration-write-key"  # the web shop's page: a client-side source
+SERVER_WRITE_KEY = "integration-server-key"  # the web shop's backend: server-side, its orders are real
 TEMPLATE = load_template()
 SPECS = function_specs(TEMPLATE)
 emulator_transactions.install()
@@ -39,6 +40,17 @@ def stack(monkeypatch) -> DeployedStack:
             NewSource(source_id="web", name="Web shop", kind=SourceKind.SEGMENT, channel=Channel.WEB),
             registry=ingest_wiring.get_source_registry(),
             write_key_factory=lambda: WRITE_KEY,
+        )
+        create_source(
+            NewSource(
+                source_id="web-backend",
+                name="Web shop backend",
+                kind=SourceKind.SEGMENT,
+                channel=Channel.WEB,
+                trust=SourceTrust.SERVER,
+            ),
+            registry=ingest_wiring.get_source_registry(),
+            write_key_factory=lambda: SERVER_WRITE_KEY,
         )
         yield deployed
 

@@ -56,7 +56,7 @@ def test_sources_are_listed_from_their_partition_with_their_secrets_apart(stack)
         write_key=None,
         signing_secrets=["whsec_a"],
     )
-    assert [source.source_id for source in registry.all_sources()] == ["pos", "web"]
+    assert [source.source_id for source in registry.all_sources()] == ["pos", "web", "web-backend"]
     registry.set_signing_secrets("pos", ["whsec_b", "whsec_a"])
     assert registry.find("pos")[1].signing == ["whsec_b", "whsec_a"]
 

@@ -19,7 +19,7 @@ from infra.channel_simulator import ChannelSimulator
 from infra.lambda_runtime import sqs_event
 from shared import wiring
 from shared.domain.ingest.sources import NewSource, create_source
-from shared.domain.ingest.touchpoints import Channel, SourceKind
+from shared.domain.ingest.touchpoints import Channel, SourceKind, SourceTrust
 from shared.wiring import commerce as commerce_wiring
 from shared.wiring import ingest as ingest_wiring
 from tests.fakes import FakeClock
@@ -52,7 +52,11 @@ def simulator(clock):
 def client(stack, clock, simulator):
     create_source(
         NewSource(
-            source_id="store-sh-tills", name="Shanghai tills", kind=SourceKind.SEGMENT, channel=Channel.POS
+            source_id="store-sh-tills",
+            name="Shanghai tills",
+            kind=SourceKind.SEGMENT,
+            channel=Channel.POS,
+            trust=SourceTrust.SERVER,
         ),
         registry=ingest_wiring.get_source_registry(),
         write_key_factory=lambda: TILL_KEY,

@@ -16,7 +16,7 @@ from functions.loyalty.handler import lambda_handler as loyalty_consumer
 from infra.lambda_runtime import sqs_event
 from shared import wiring
 from shared.domain.ingest.sources import NewSource, create_source
-from shared.domain.ingest.touchpoints import Channel, SourceKind
+from shared.domain.ingest.touchpoints import Channel, SourceKind, SourceTrust
 from shared.wiring import ingest as ingest_wiring
 from tests.fakes import FakeClock
 from tests.integration.conftest import context_for
@@ -35,7 +35,13 @@ def client(stack, monkeypatch):
     fake = FakeClock(NOW)
     monkeypatch.setattr(wiring, "get_clock", lambda: fake)
     create_source(
-        NewSource(source_id="store-12", name="Store 12 tills", kind=SourceKind.SEGMENT, channel=Channel.POS),
+        NewSource(
+            source_id="store-12",
+            name="Store 12 tills",
+            kind=SourceKind.SEGMENT,
+            channel=Channel.POS,
+            trust=SourceTrust.SERVER,
+        ),
         registry=ingest_wiring.get_source_registry(),
         write_key_factory=lambda: POS_KEY,
     )
@@ -253,7 +259,13 @@ def test_a_member_route_checks_the_caller_before_reading_the_body(stack, client)
 def test_only_the_till_that_redeemed_gives_the_use_back_and_its_id_is_spent(stack, client):
     other_key = "store-13-till-key"
     create_source(
-        NewSource(source_id="store-13", name="Store 13 tills", kind=SourceKind.SEGMENT, channel=Channel.POS),
+        NewSource(
+            source_id="store-13",
+            name="Store 13 tills",
+            kind=SourceKind.SEGMENT,
+            channel=Channel.POS,
+            trust=SourceTrust.SERVER,
+        ),
         registry=ingest_wiring.get_source_registry(),
         write_key_factory=lambda: other_key,
     )

@@ -21,12 +21,13 @@ from functions.segments.timers import lambda_handler as run_timers
 from infra.lambda_runtime import sqs_event
 from shared import wiring
 from tests.fakes import FakeClock
-from tests.integration.conftest import ADMIN_KEY, WRITE_KEY, context_for
+from tests.integration.conftest import ADMIN_KEY, SERVER_WRITE_KEY, context_for
 from tests.integration.test_touchpoint_slice import deliver, drain
 
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}", "Content-Type": "application/json"}
 SEGMENT = {
-    "Authorization": "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode(),
+    # The shop's backend: its orders are real (a browser's key only reports behaviour).
+    "Authorization": "Basic " + base64.b64encode(f"{SERVER_WRITE_KEY}:".encode()).decode(),
     "Content-Type": "application/json",
 }
 NOW = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)

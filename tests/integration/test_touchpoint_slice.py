@@ -13,9 +13,9 @@ from functions.touchpoints.handler import lambda_handler as consume
 from infra.lambda_runtime import sqs_event
 from shared.domain.kernel.errors import ConcurrentUpdateError, DependencyUnavailableError
 from shared.domain.kernel.identifiers import IdentifierType
-from tests.integration.conftest import ADMIN_KEY, WRITE_KEY, context_for, watch_bus
+from tests.integration.conftest import ADMIN_KEY, SERVER_WRITE_KEY, context_for, watch_bus
 
-AUTH = {"Authorization": "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode()}
+AUTH = {"Authorization": "Basic " + base64.b64encode(f"{SERVER_WRITE_KEY}:".encode()).decode()}
 JSON = {"Content-Type": "application/json"}
 ADMIN = {"Authorization": f"Bearer {ADMIN_KEY}"}
 CALL = {"userId": "u-42", "event": "Order Completed", "messageId": "m-42", "properties": {"total": 30}}

@@ -271,6 +271,7 @@ def test_creating_a_segment_source_returns_its_write_key_once(client, ports):
         "enabled": True,
         "default_country_code": None,
         "app_id": None,
+        "trust": "client",
     }
     listed = client.http.get("/sources", headers=ADMIN)
     fetched = client.http.get("/sources/app-cn", headers=ADMIN)

@@ -9,6 +9,8 @@ from shared.domain.ingest.touchpoints import (
     Channel,
     SegmentCall,
     Source,
+    SourceKind,
+    SourceTrust,
     TouchpointType,
     corrected_occurrence,
     touchpoint_from_segment,
@@ -16,6 +18,9 @@ from shared.domain.ingest.touchpoints import (
 from shared.domain.kernel.identifiers import Identifier, IdentifierType
 
 SOURCE = Source(source_id="web-eu", channel=Channel.WEB, name="EU web shop", default_country_code="86")
+BACKEND = Source(
+    source_id="web-eu-backend", channel=Channel.WEB, name="EU web shop backend", trust=SourceTrust.SERVER
+)
 RECEIVED = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
 moments = st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2100, 1, 1), timezones=st.just(UTC))
 
@@ -159,21 +164,23 @@ def test_identify_collects_normalised_identifiers_from_traits_context_and_extern
     assert touchpoint.traits["tier"] == "gold"
 
 
-def test_order_completed_carries_the_order_with_exact_amounts():
-    call = SegmentCall.model_validate(
-        {
-            "type": "track",
-            "userId": "u-1",
-            "event": "Order Completed",
-            "properties": {
-                "order_id": "o-7",
-                "total": 59.97,
-                "currency": "cny",
-                "products": [{"sku": "SKU-1", "price": 19.99, "quantity": 3}],
-            },
-        }
-    )
-    touchpoint = touchpoint_from_segment(call, source=SOURCE, received_at=RECEIVED)
+ORDER_COMPLETED = {
+    "type": "track",
+    "userId": "u-1",
+    "event": "Order Completed",
+    "properties": {
+        "order_id": "o-7",
+        "total": 59.97,
+        "currency": "cny",
+        "location_id": "store-1",
+        "products": [{"sku": "SKU-1", "price": 19.99, "quantity": 3}],
+    },
+}
+
+
+def test_order_completed_from_a_server_side_source_carries_the_order_with_exact_amounts():
+    call = SegmentCall.model_validate(ORDER_COMPLETED)
+    touchpoint = touchpoint_from_segment(call, source=BACKEND, received_at=RECEIVED)
     assert touchpoint.type is TouchpointType.ORDER
     assert touchpoint.order is not None
     assert (touchpoint.order.order_id, str(touchpoint.order.total), touchpoint.order.currency) == (
@@ -184,6 +191,23 @@ def test_order_completed_carries_the_order_with_exact_amounts():
     assert [(line.sku, str(line.quantity), str(line.unit_price)) for line in touchpoint.order.lines] == [
         ("SKU-1", "3", "19.99")
     ]
+
+
+@pytest.mark.parametrize("event", ["Order Completed", "Order Refunded"])
+def test_an_order_from_a_client_side_key_is_behaviour_as_reported_not_an_order(event):
+    """The browser's key is public: what it reports is kept, but creates no order (no points,
+    no stock moved, no refund taken back)."""
+    call = SegmentCall.model_validate({**ORDER_COMPLETED, "event": event})
+    touchpoint = touchpoint_from_segment(call, source=SOURCE, received_at=RECEIVED)
+    assert (touchpoint.type, touchpoint.order, touchpoint.event) == (TouchpointType.TRACK, None, event)
+    assert touchpoint.properties["total"] == 59.97
+
+
+def test_a_segment_source_is_client_side_unless_declared_and_signed_webhooks_are_server_side():
+    assert SOURCE.trust is SourceTrust.CLIENT and not SOURCE.creates_value
+    assert BACKEND.creates_value
+    shop = Source(source_id="shop", name="Shop", kind=SourceKind.SHOPIFY, trust=SourceTrust.CLIENT)
+    assert shop.trust is SourceTrust.SERVER
 
 
 def test_cart_events_are_cart_touchpoints():

@@ -12,7 +12,7 @@ from typing import Any
 from chalice.app import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.api.access import require_admin, require_channel_or_admin
+from functions.api.access import member_access, require_admin
 from functions.api.errors import BEARER_CHALLENGE, http_errors
 from functions.api.request_body import json_object
 from functions.api.routes.sources import ADMIN_BODY_BYTES
@@ -291,8 +291,11 @@ def get_journey_csv(journey_id: str) -> Response:
 @routes.route("/inbox/{profile_id}", methods=["GET"])
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_inbox(profile_id: str) -> dict[str, Any]:
-    require_channel_or_admin(routes.current_request.headers.get("authorization"))
-    return {"messages": engagement_wiring.get_engagement().inbox(profile_id, limit=50)}
+    """The admin, a server-side source (the app's backend), or the member's own token."""
+    access = member_access(
+        routes.current_request.headers.get("authorization"), profile_id, scope="member:read"
+    )
+    return {"messages": engagement_wiring.get_engagement().inbox(access.profile_id, limit=50)}
 
 
 def _token(token: str) -> tuple[str, str]:

@@ -13,7 +13,7 @@ from typing import Any
 from chalice.app import Blueprint, Response
 from pydantic import ValidationError
 
-from functions.api.access import acts_for, require_admin, require_sales_channel_or_admin, sales_caller
+from functions.api.access import acts_for, require_admin, require_channel_reader_or_admin, sales_caller
 from functions.api.errors import BEARER_CHALLENGE, http_errors
 from functions.api.request_body import json_object
 from functions.api.routes.sources import ADMIN_BODY_BYTES
@@ -224,7 +224,7 @@ def get_availability(sku: str) -> dict[str, Any]:
     catalog = commerce_wiring.get_catalog()
     channel_id = params.get("channel")
     if channel_id is not None:
-        require_sales_channel_or_admin(_authorization(), channel_id)
+        require_channel_reader_or_admin(_authorization(), channel_id)
         channel = catalog.channel(channel_id)
         if channel is None:
             raise NotFoundError(f"No channel {channel_id!r}")
@@ -329,7 +329,7 @@ def get_price(sku: str) -> dict[str, Any]:
     catalog = commerce_wiring.get_catalog()
     channel_id = params.get("channel")
     if channel_id is not None:
-        require_sales_channel_or_admin(_authorization(), channel_id)
+        require_channel_reader_or_admin(_authorization(), channel_id)
         channel_ids = [channel_id]
     else:
         _admin()

@@ -1,9 +1,10 @@
 """Membership: member summary and ledger, points redemption and adjustment, points exchange,
 referrals, coupon definitions, and coupons validated, redeemed and reversed from any channel.
 
-Routes a till or checkout calls take the admin key or a source's write key (HTTP Basic, the
-"channel key"): with a channel key the channel is the source's; with the admin key the body
-names it."""
+Routes a till or checkout calls take the admin key or a server-side source's write key (HTTP
+Basic, the "channel key"): with a channel key the channel is the source's; with the admin key
+the body names it. A member's own app or web page calls the member routes with a member token
+(`functions.api.access`); `/members/me/...` names the token's own member."""
 
 from __future__ import annotations
 
@@ -12,10 +13,18 @@ from typing import Any
 from chalice.app import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from functions.api.access import require_admin, require_channel_or_admin, sales_caller
+from functions.api.access import (
+    MemberAccess,
+    member_access,
+    member_claims,
+    member_profile_id,
+    require_admin,
+    sales_caller,
+)
 from functions.api.errors import BEARER_CHALLENGE, http_errors
 from functions.api.request_body import json_object
 from functions.api.routes.sources import ADMIN_BODY_BYTES
+from shared.domain.customers.admin import survivor_id
 from shared.domain.ingest.touchpoints import Source
 from shared.domain.kernel.errors import InvalidInputError
 from shared.domain.loyalty.book import (
@@ -26,7 +35,7 @@ from shared.domain.loyalty.book import (
     set_referrer,
     summary,
 )
-from shared.domain.loyalty.coupons import CouponCheck, CouponDefinition
+from shared.domain.loyalty.coupons import CouponCheck, CouponDefinition, CouponNotFoundError
 from shared.domain.loyalty.ledger import adjust, redeem
 from shared.domain.loyalty.perks import exchange_points, member_view
 from shared.wiring import customers as customers_wiring
@@ -49,14 +58,19 @@ def _caller() -> Source | None:
     return sales_caller(routes.current_request.headers.get("authorization"))
 
 
+def _member(profile_id: str, scope: str) -> MemberAccess:
+    """Authenticated before the body is read: admin, a server-side till, or the member's token."""
+    return member_access(routes.current_request.headers.get("authorization"), profile_id, scope=scope)
+
+
 def _channel(caller: Source | None, body: dict[str, Any]) -> str:
-    """The caller's channel: the channel key's, or (admin) the body's `channel`."""
+    """The caller's channel: the channel key's, or (admin, member) the body's `channel`."""
     from_key = caller.channel.value if caller is not None else None
     named = body.pop("channel", None)
     channel = from_key or named
     if not isinstance(channel, str) or not channel:
         raise InvalidInputError(
-            "channel: name the channel (pos, web, app, ...) when calling with the admin key"
+            "channel: name the channel (pos, web, app, ...) when calling with the admin key or a member token"
         )
     return channel
 
@@ -103,11 +117,11 @@ def _recorded(recorded: Recorded) -> Response:
 @routes.route("/members/{profile_id}", methods=["GET"])
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_member(profile_id: str) -> dict[str, Any]:
-    require_channel_or_admin(routes.current_request.headers.get("authorization"))
+    access = _member(profile_id, "member:read")
     return member_view(
         loyalty_wiring.get_loyalty_book(),
         loyalty_wiring.get_coupons(),
-        profile_id,
+        access.profile_id,
         graph=customers_wiring.get_customer_graph(),
     )
 
@@ -133,9 +147,10 @@ def get_ledger(profile_id: str) -> dict[str, Any]:
 @routes.route("/members/{profile_id}/points/redemptions", methods=["POST"])
 @http_errors(challenge=BEARER_CHALLENGE)
 def post_redemption(profile_id: str) -> Response:
-    caller = _caller()
+    access = _member(profile_id, "member:redeem")
+    profile_id = access.profile_id
     body = _body()
-    channel = _channel(caller, body)
+    channel = _channel(access.till, body)
     request = RedeemRequest.model_validate(body)
     book = loyalty_wiring.get_loyalty_book()
     entry_id = f"redeem:{request.request_id}"
@@ -180,7 +195,7 @@ def post_adjustment(profile_id: str) -> Response:
 @routes.route("/members/{profile_id}/exchanges", methods=["POST"])
 @http_errors(challenge=BEARER_CHALLENGE)
 def post_exchange(profile_id: str) -> Response:
-    require_channel_or_admin(routes.current_request.headers.get("authorization"))
+    profile_id = _member(profile_id, "member:exchange").profile_id
     request = ExchangeRequest.model_validate(_body())
     book, coupons = loyalty_wiring.get_loyalty_book(), loyalty_wiring.get_coupons()
     coupon, replayed = exchange_points(book, coupons, profile_id, request.definition_id, request.request_id)
@@ -209,14 +224,14 @@ def post_member_coupon(profile_id: str) -> Response:
 @routes.route("/members/{profile_id}/referral-code", methods=["POST"])
 @http_errors(challenge=BEARER_CHALLENGE)
 def post_referral_code(profile_id: str) -> dict[str, Any]:
-    require_channel_or_admin(routes.current_request.headers.get("authorization"))
+    profile_id = _member(profile_id, "member:referral").profile_id
     return {"referral_code": referral_code(loyalty_wiring.get_loyalty_book(), profile_id)}
 
 
 @routes.route("/members/{profile_id}/referrer", methods=["PUT"])
 @http_errors(challenge=BEARER_CHALLENGE)
 def put_referrer(profile_id: str) -> dict[str, Any]:
-    require_channel_or_admin(routes.current_request.headers.get("authorization"))
+    profile_id = _member(profile_id, "member:referral").profile_id
     request = ReferrerRequest.model_validate(_body())
     book = loyalty_wiring.get_loyalty_book()
     account = set_referrer(book, profile_id, request.code)
@@ -262,9 +277,19 @@ def patch_definition(definition_id: str) -> dict[str, Any]:
 @routes.route("/coupons/{code}", methods=["GET"])
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_coupon(code: str) -> dict[str, Any]:
-    require_channel_or_admin(routes.current_request.headers.get("authorization"))
+    """A till or the admin reads any code; a member (token, `member:read`) only their own."""
+    authorization = routes.current_request.headers.get("authorization")
+    claims = member_claims(authorization)
+    if claims is None:
+        sales_caller(authorization)
     coupons = loyalty_wiring.get_coupons()
-    return coupons.find(code).view(coupons.clock.now())
+    coupon = coupons.find(code)
+    if claims is not None:
+        claims.require("member:read")
+        owner = survivor_id(coupon.profile_id, graph=customers_wiring.get_customer_graph())
+        if owner != member_profile_id(claims):
+            raise CouponNotFoundError("No such coupon code")  # as if unknown: codes are not probed
+    return coupon.view(coupons.clock.now())
 
 
 @routes.route("/coupons/{code}/validation", methods=["POST"])

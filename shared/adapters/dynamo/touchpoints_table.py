@@ -39,7 +39,14 @@ from pynamodb.transactions import TransactWrite
 from shared.adapters.dynamo.conventions import is_condition_failure
 from shared.domain.ingest.credentials import secret_digest
 from shared.domain.ingest.ports import ArchivedTouchpoint
-from shared.domain.ingest.touchpoints import Channel, Source, SourceKind, SourceSecrets, Touchpoint
+from shared.domain.ingest.touchpoints import (
+    Channel,
+    Source,
+    SourceKind,
+    SourceSecrets,
+    SourceTrust,
+    Touchpoint,
+)
 from shared.domain.kernel.errors import ConflictError, DependencyUnavailableError
 
 T = TypeVar("T")
@@ -81,6 +88,7 @@ class SourceItem(TouchpointsTableItem, discriminator="source"):
     app_id = UnicodeAttribute(null=True)
     signing_secrets = ListAttribute(of=UnicodeAttribute, default=list)
     encryption_key = UnicodeAttribute(null=True)
+    trust = UnicodeAttribute(null=True)  # absent on sources stored before trust levels: client
 
     def to_source(self) -> Source:
         return Source(
@@ -91,6 +99,7 @@ class SourceItem(TouchpointsTableItem, discriminator="source"):
             enabled=self.enabled,
             default_country_code=self.default_country_code,
             app_id=self.app_id,
+            trust=SourceTrust(self.trust) if self.trust else SourceTrust.CLIENT,
         )
 
     def secrets(self) -> SourceSecrets:
@@ -293,6 +302,7 @@ class DynamoSourceRegistry:
             enabled=source.enabled,
             default_country_code=source.default_country_code,
             app_id=source.app_id,
+            trust=source.trust.value,
             signing_secrets=signing_secrets,
             encryption_key=encryption_key,
         )

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from shared.domain.ingest.ports import SourceRegistry
-from shared.domain.ingest.touchpoints import Channel, Source, SourceKind
+from shared.domain.ingest.touchpoints import Channel, Source, SourceKind, SourceTrust
 from shared.domain.kernel.errors import InvalidInputError, NotFoundError
 
 SNS_TOPIC_ARN = re.compile(r"^arn:aws(-cn|-us-gov)?:sns:[a-z0-9-]+:\d{12}:[A-Za-z0-9_-]{1,256}$")
@@ -34,6 +34,8 @@ class NewSource(BaseModel):
     signing_secret: str | None = Field(default=None, min_length=3, max_length=512, repr=False)
     encryption_key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9+/]{43}$", repr=False)
     app_id: str | None = Field(default=None, min_length=1, max_length=300)
+    # Segment sources only: `server` for a key that never leaves the brand's servers.
+    trust: SourceTrust | None = None
 
 
 class SourceChange(BaseModel):
@@ -75,6 +77,10 @@ def create_source(
     write_key_factory: Callable[[], str] = new_write_key,
     webhook_secret_factory: Callable[[], str] = new_standard_webhooks_secret,
 ) -> tuple[Source, SourceCredentials]:
+    if request.kind is not SourceKind.SEGMENT and request.trust is SourceTrust.CLIENT:
+        raise InvalidInputError(
+            "trust: a signed webhook comes from its platform's servers, so its source is server-side"
+        )
     source = Source(
         source_id=request.source_id,
         name=request.name,
@@ -82,6 +88,7 @@ def create_source(
         channel=request.channel,
         default_country_code=request.default_country_code,
         app_id=request.app_id,
+        trust=request.trust or SourceTrust.CLIENT,
     )
     write_key = signing_secret = None
     if request.encryption_key and request.kind is not SourceKind.WECHAT:

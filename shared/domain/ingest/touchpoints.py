@@ -46,6 +46,21 @@ class SourceKind(StrEnum):
     SES = "ses"
 
 
+class SourceTrust(StrEnum):
+    """What a source's credential may cause. Trust follows the key:
+
+    - `client`: the key ships in a browser or an app, so anyone can read it and send anything
+      with it. It reports behaviour (views, carts, identifies, orders *as reported*); it never
+      creates an order that earns points or moves stock, and never acts on a member's account.
+    - `server`: the key or secret stays on the brand's servers (a backend's Segment source, POS
+      tills, signed platform webhooks). Its orders and refunds are real: they earn and take back
+      points and move stock, and its key may act for a till on any member's account.
+    """
+
+    CLIENT = "client"
+    SERVER = "server"
+
+
 class Source(BaseModel):
     """Where touchpoints come from: one per connected channel account."""
 
@@ -58,6 +73,21 @@ class Source(BaseModel):
     enabled: bool = True
     default_country_code: str | None = Field(default=None, pattern=r"^[1-9][0-9]{0,2}$")
     app_id: str | None = Field(default=None, max_length=300)  # WeChat AppID; SNS topic ARN for SES
+    # A Segment write key is client-side unless declared otherwise when the source is created;
+    # every other kind is a platform's signed webhook, sent from its servers.
+    trust: SourceTrust = SourceTrust.CLIENT
+
+    @model_validator(mode="before")
+    @classmethod
+    def _signed_webhooks_are_server_side(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("kind", SourceKind.SEGMENT) != SourceKind.SEGMENT:
+            return {**data, "trust": SourceTrust.SERVER}
+        return data
+
+    @property
+    def creates_value(self) -> bool:
+        """Whether this source's orders are real (points, stock) and its key may act for a till."""
+        return self.trust is SourceTrust.SERVER
 
 
 @dataclass(frozen=True)
@@ -302,7 +332,8 @@ def touchpoint_from_segment(call: SegmentCall, *, source: Source, received_at: d
     )
     kind = _TYPE_BY_CALL[call.type]
     order = None
-    if call.type is SegmentCallType.TRACK and call.event in _ORDER_EVENTS:
+    if call.type is SegmentCallType.TRACK and call.event in _ORDER_EVENTS and source.creates_value:
+        # From a client-side key an order is behaviour as reported: a plain track touchpoint.
         kind, order = _ORDER_EVENTS[call.event], segment_order(call.properties)
     elif call.type is SegmentCallType.TRACK and call.event in _CART_EVENTS:
         kind = TouchpointType.CART
