@@ -456,10 +456,15 @@ class InMemoryLoyaltyStore:
         raw = self.accounts.get(profile_id)
         return None if raw is None else Account.model_validate_json(raw)
 
-    def save_account(self, account: Any, *, expected_version: int) -> None:
+    def save_account(self, account: Any, *, expected_version: int, member_coupon: Any = None) -> None:
         stored = self.account(account.profile_id)
         if (stored.version if stored else 0) != expected_version:
             raise ConcurrentUpdateError("changed")
+        if member_coupon is not None:
+            key = f"{member_coupon.coupon.definition.definition_id}#{member_coupon.slot}"
+            if key in self.member_index.get(account.profile_id, {}):
+                raise ConcurrentUpdateError("slot taken")
+            self.member_index.setdefault(account.profile_id, {})[key] = member_coupon.model_dump_json()
         self.accounts[account.profile_id] = account.model_dump_json()
 
     def committed(self, profile_id: str, entry_ids: Sequence[str]) -> dict[str, int]:

@@ -7,6 +7,7 @@ from decimal import Decimal
 from shared.domain.loyalty.book import LoyaltyBook, earn_for_order
 from shared.domain.loyalty.coupons import CouponCheck, CouponDefinition, CouponRefusedError, Coupons
 from shared.domain.loyalty.ledger import InsufficientPointsError, LoyaltyRules, redeem
+from shared.domain.loyalty.perks import exchange_points
 from shared.wiring import loyalty as loyalty_wiring
 from tests.fakes import FakeClock, RecordingPublisher
 from tests.races.test_profile_races import run_together
@@ -70,3 +71,40 @@ def test_50_concurrent_point_redemptions_never_overdraw(on_dynalite):
     assert account.balance == 10 == sum(entry.points for entry in entries)
     assert min(entry.balance_after for entry in entries) >= 0
     assert len(entries) == 34
+
+
+def test_8_concurrent_exchanges_against_a_per_member_limit_of_1_issue_one_coupon_and_take_its_points_once(
+    on_serial_emulator,
+):
+    """The points leave in the same transaction that takes the coupon's numbered place, so the
+    limit holds however the exchanges interleave (transactions: the serialized emulator, as
+    dynalite has none)."""
+    book, coupons = book_and_coupons()
+    coupons.create_definition(
+        CouponDefinition(
+            definition_id="race-once",
+            name="once per member",
+            discount_type="amount",
+            value=Decimal(10),
+            points_price=100,
+            per_member_limit=1,
+        )
+    )
+    earn_for_order(book, order("member-3", "o-1", "1000"))
+    outcomes: list[str] = []
+
+    def exchanger(number: int) -> None:
+        try:
+            exchange_points(book, coupons, "member-3", "race-once", f"x-{number}")
+            outcomes.append("exchanged")
+        except CouponRefusedError as refused:
+            outcomes.append(refused.code)
+
+    run_together([lambda n=n: exchanger(n) for n in range(8)])
+    assert sorted(outcomes) == ["coupon_limit_reached"] * 7 + ["exchanged"]
+    store = loyalty_wiring.get_loyalty_store()
+    held = store.member_coupons("member-3", "race-once")
+    assert len(held) == 1 and store.coupon(held[0].coupon.code) is not None
+    assert book.account("member-3").balance == 900
+    entries, _ = store.ledger("member-3", before=None, limit=100)
+    assert [entry.points for entry in entries if entry.points < 0] == [-100]

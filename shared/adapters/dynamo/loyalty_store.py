@@ -24,7 +24,8 @@ from collections.abc import Sequence
 from typing import Any
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
-from pynamodb.exceptions import DoesNotExist, PynamoDBException
+from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
+from pynamodb.transactions import TransactWrite
 
 from shared.adapters.dynamo.conventions import is_condition_failure
 from shared.adapters.dynamo.customers_table import CustomersTableItem
@@ -100,7 +101,9 @@ class DynamoLoyaltyStore:
             raise _unavailable(error) from error
         return Account.model_validate({**json.loads(item.body), "version": int(item.version)})
 
-    def save_account(self, account: Account, *, expected_version: int) -> None:
+    def save_account(
+        self, account: Account, *, expected_version: int, member_coupon: MemberCoupon | None = None
+    ) -> None:
         item = LoyaltyAccountItem(
             _profile(account.profile_id),
             ACCOUNT_SK,
@@ -113,11 +116,26 @@ class DynamoLoyaltyStore:
             if expected_version
             else LoyaltyAccountItem.pk.does_not_exist()
         )
+        if member_coupon is None:
+            try:
+                item.save(condition=condition)
+            except PynamoDBException as error:
+                if is_condition_failure(error):
+                    raise ConcurrentUpdateError("The member's account changed meanwhile") from error
+                raise _unavailable(error) from error
+            return
+        slot = self._member_coupon_item(account.profile_id, member_coupon)
         try:
-            item.save(condition=condition)
-        except PynamoDBException as error:
-            if is_condition_failure(error):
-                raise ConcurrentUpdateError("The member's account changed meanwhile") from error
+            # Invariant: the points leave if and only if the coupon's place is free and taken now.
+            with TransactWrite(connection=LoyaltyAccountItem._get_connection().connection) as transaction:
+                transaction.save(item, condition=condition)
+                transaction.save(slot, condition=MemberCouponItem.pk.does_not_exist())
+        except TransactWriteError as error:
+            if any(
+                reason and reason.code == "ConditionalCheckFailed"
+                for reason in error.cancellation_reasons or []
+            ):
+                raise ConcurrentUpdateError("The member's account or coupons changed meanwhile") from error
             raise _unavailable(error) from error
 
     def committed(self, profile_id: str, entry_ids: Sequence[str]) -> dict[str, int]:
@@ -276,12 +294,14 @@ class DynamoLoyaltyStore:
         except PynamoDBException as error:
             raise _unavailable(error) from error
 
-    def add_member_coupon(self, profile_id: str, entry: MemberCoupon) -> bool:
+    @staticmethod
+    def _member_coupon_item(profile_id: str, entry: MemberCoupon) -> MemberCouponItem:
         sk = f"COUPON#{entry.coupon.definition.definition_id}#{entry.slot}"
+        return MemberCouponItem(_profile(profile_id), sk, body=entry.model_dump_json(exclude_defaults=True))
+
+    def add_member_coupon(self, profile_id: str, entry: MemberCoupon) -> bool:
         try:
-            MemberCouponItem(
-                _profile(profile_id), sk, body=entry.model_dump_json(exclude_defaults=True)
-            ).save(condition=MemberCouponItem.pk.does_not_exist())
+            self._member_coupon_item(profile_id, entry).save(condition=MemberCouponItem.pk.does_not_exist())
         except PynamoDBException as error:
             if is_condition_failure(error):
                 return False

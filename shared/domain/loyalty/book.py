@@ -21,6 +21,7 @@ from shared.domain.kernel.errors import (
     InvalidInputError,
 )
 from shared.domain.kernel.ports import Clock, EventPublisher
+from shared.domain.loyalty.coupons import MemberCoupon
 from shared.domain.loyalty.ledger import (
     ENTRY_ID,
     MAX_POINTS,
@@ -86,8 +87,10 @@ class LoyaltyBook:
         operation: Callable[[Account], Change],
         *,
         entry_id: str | None,
+        claim: Callable[[], MemberCoupon] | None = None,
     ) -> Recorded:
-        """Apply `operation` once: a replay of `entry_id` answers with the entry already recorded."""
+        """Apply `operation` once: a replay of `entry_id` answers with the entry already recorded.
+        `claim` (read fresh on every attempt) names a coupon slot taken in the same atomic write."""
         for attempt in range(MAX_TRIES):
             account, existing, duplicate = self._read(profile_id, entry_id)
             if duplicate:
@@ -101,7 +104,11 @@ class LoyaltyBook:
             for kind, bucket, detail in change.schedules:
                 self.store.schedule(kind, bucket, profile_id, detail)
             try:
-                self.store.save_account(change.account, expected_version=before.version)
+                self.store.save_account(
+                    change.account,
+                    expected_version=before.version,
+                    member_coupon=claim() if claim is not None else None,
+                )
             except ConcurrentUpdateError:
                 self.pause(min(0.5, 0.005 * 2 ** min(attempt, 7)) * random.random())  # noqa: S311 - jitter
                 continue

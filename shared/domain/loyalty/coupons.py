@@ -266,33 +266,51 @@ class Coupons:
             mine = next((entry for entry in held if entry.coupon.issue_key == issue_key), None)
             if mine is not None:
                 return self.stored(mine), False
-            if limited and len(held) >= (definition.per_member_limit or 0):
-                raise CouponRefusedError(
-                    "coupon_limit_reached",
-                    f"The member already holds {len(held)} of this coupon",
-                    details={"limit": definition.per_member_limit},
-                )
-            now = self.clock.now()
-            until = definition.valid_until
-            if definition.valid_days is not None:
-                after_issue = now + timedelta(days=definition.valid_days)
-                until = after_issue if until is None else min(until, after_issue)
-            coupon = Coupon(
-                code=new_code(),
-                definition=definition,
-                profile_id=profile_id,
-                issue_key=issue_key,
-                reason=reason,
-                issued_at=now,
-                valid_from=definition.valid_from,
-                valid_until=until,
+            entry = self.next_slot(
+                profile_id, definition, held, issue_key=issue_key, reason=reason, limited=limited
             )
-            slot = f"{len(held) + 1:06d}" if limited else hashlib.sha256(issue_key.encode()).hexdigest()[:32]
-            if self.store.add_member_coupon(profile_id, MemberCoupon(slot=slot, coupon=coupon)):
-                if not self.store.create_coupon(coupon):
+            if self.store.add_member_coupon(profile_id, entry):
+                if not self.store.create_coupon(entry.coupon):
                     raise DependencyUnavailableError("Coupon code collision; try again")
-                return coupon, True
+                return entry.coupon, True
         raise DependencyUnavailableError("The member's coupons are too busy; try again")
+
+    def next_slot(
+        self,
+        profile_id: str,
+        definition: CouponDefinition,
+        held: list[MemberCoupon],
+        *,
+        issue_key: str,
+        reason: str,
+        limited: bool,
+    ) -> MemberCoupon:
+        """A new coupon in the member's next free place. Under a per-member limit the places are
+        numbered 1..limit, so two issues racing for the last one write the same key and only the
+        first conditional write of it succeeds; unlimited coupons are placed by their issue key."""
+        if limited and len(held) >= (definition.per_member_limit or 0):
+            raise CouponRefusedError(
+                "coupon_limit_reached",
+                f"The member already holds {len(held)} of this coupon",
+                details={"limit": definition.per_member_limit},
+            )
+        now = self.clock.now()
+        until = definition.valid_until
+        if definition.valid_days is not None:
+            after_issue = now + timedelta(days=definition.valid_days)
+            until = after_issue if until is None else min(until, after_issue)
+        coupon = Coupon(
+            code=new_code(),
+            definition=definition,
+            profile_id=profile_id,
+            issue_key=issue_key,
+            reason=reason,
+            issued_at=now,
+            valid_from=definition.valid_from,
+            valid_until=until,
+        )
+        slot = f"{len(held) + 1:06d}" if limited else hashlib.sha256(issue_key.encode()).hexdigest()[:32]
+        return MemberCoupon(slot=slot, coupon=coupon)
 
     def find(self, raw_code: str) -> Coupon:
         code = normalised_code(raw_code)

@@ -9,7 +9,7 @@ from typing import Any
 from shared.domain.customers.admin import ProfileNotFoundError, live_profile
 from shared.domain.customers.ports import CustomerGraph
 from shared.domain.loyalty.book import LoyaltyBook, checked_request_id, summary
-from shared.domain.loyalty.coupons import Coupon, CouponRefusedError, Coupons
+from shared.domain.loyalty.coupons import Coupon, CouponRefusedError, Coupons, MemberCoupon
 from shared.domain.loyalty.ledger import MemberNotFoundError, redeem
 from shared.domain.segments.rules import zone_named
 
@@ -18,7 +18,9 @@ def exchange_points(
     book: LoyaltyBook, coupons: Coupons, profile_id: str, definition_id: str, request_id: str
 ) -> tuple[Coupon, bool]:
     """Buy a coupon with points: the points leave and the coupon arrives exactly once per request.
-    (the coupon is the redeem entry's effect, so a crash in between still delivers it)."""
+    The points leave in the same atomic write that takes the coupon's place in the member's index
+    (so concurrent exchanges never exceed `per_member_limit`); the code item is the redeem entry's
+    effect, so a crash in between still delivers it."""
     request_id = checked_request_id(request_id)
     entry_id = f"exchange:{request_id}"
     definition = coupons.definition(definition_id)
@@ -30,12 +32,17 @@ def exchange_points(
         raise CouponRefusedError("coupon_not_exchangeable", "This coupon cannot be bought with points")
     if not definition.active:
         raise CouponRefusedError("coupon_inactive", "This coupon definition is switched off")
-    if definition.per_member_limit is not None and len(held) >= definition.per_member_limit:
-        raise CouponRefusedError(
-            "coupon_limit_reached",
-            f"The member already holds {len(held)} of this coupon",
-            details={"limit": definition.per_member_limit},
+    limited = definition.per_member_limit is not None
+    coupons.next_slot(
+        profile_id, definition, held, issue_key=entry_id, reason="points exchange", limited=limited
+    )
+
+    def claim() -> MemberCoupon:
+        now_held = coupons.store.member_coupons(profile_id, definition_id)
+        return coupons.next_slot(
+            profile_id, definition, now_held, issue_key=entry_id, reason="points exchange", limited=limited
         )
+
     price = definition.points_price
     recorded = book.record(
         profile_id,
@@ -49,6 +56,7 @@ def exchange_points(
             issue_coupon=definition_id,
         ),
         entry_id=entry_id,
+        claim=claim,
     )
     coupon = coupons.issue(
         profile_id, definition_id, issue_key=entry_id, reason="points exchange", enforce=False

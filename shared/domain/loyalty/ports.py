@@ -6,14 +6,20 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from shared.domain.loyalty.coupons import MemberCoupon
 from shared.domain.loyalty.ledger import Account, LedgerEntry
 
 
 class LoyaltyStore(Protocol):
     def account(self, profile_id: str) -> Account | None: ...
 
-    def save_account(self, account: Account, *, expected_version: int) -> None:
-        """Raises ConcurrentUpdateError when the account changed since `expected_version`."""
+    def save_account(
+        self, account: Account, *, expected_version: int, member_coupon: MemberCoupon | None = None
+    ) -> None:
+        """Raises ConcurrentUpdateError when the account changed since `expected_version`. With
+        `member_coupon`, its slot in the member's coupon index is claimed in the same atomic
+        write (a points exchange: the points leave if and only if the coupon's place is taken);
+        a slot someone took meanwhile raises ConcurrentUpdateError too."""
 
     def committed(self, profile_id: str, entry_ids: Sequence[str]) -> dict[str, int]:
         """entry id → seq, for the entries whose ledger item and key are written."""
