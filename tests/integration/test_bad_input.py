@@ -14,7 +14,8 @@ from chalice.test import Client
 from functions.api.app import app
 from shared.domain.ingest.sources import NewSource, create_source
 from shared.wiring import ingest as ingest_wiring
-from tests.integration.conftest import ADMIN_KEY, WRITE_KEY
+from tests.integration.conftest import ADMIN_KEY, SERVER_WRITE_KEY, WRITE_KEY
+from tests.integration.test_touchpoint_slice import deliver, drain
 
 SEGMENT = {
     "Authorization": "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode(),
@@ -122,3 +123,129 @@ def test_a_null_name_is_refused_and_says_how_to_keep_it(client):
     response = client.http.patch("/sources/mail", headers=ADMIN, body=json.dumps({"name": None}))
     assert response.status_code == 400
     assert "leave it out to keep it" in json.loads(response.body)["error"]["details"][0]["message"]
+
+
+# ------------------------------------------------------------------ bounds on what is accepted
+BACKEND = {
+    "Authorization": "Basic " + base64.b64encode(f"{SERVER_WRITE_KEY}:".encode()).decode(),
+    "Content-Type": "application/json",
+}
+
+
+def order_call(message_id: str, *, timestamp: str | None = None, **properties) -> dict:
+    call = {
+        "userId": "bounds-1",
+        "event": "Order Completed",
+        "messageId": message_id,
+        "properties": {"order_id": message_id, "total": 10, **properties},
+    }
+    return {**call, "timestamp": timestamp} if timestamp else call
+
+
+OUT_OF_BOUNDS = {
+    "total-1e308": {"total": "1e308"},
+    "total-float-1e308": {"total": 1e308},
+    "total-negative": {"total": -5},
+    "total-over-10^12": {"total": 10**13},
+    "total-5-decimals": {"total": "12.34567"},
+    "total-nan": {"total": "NaN"},
+    "discount-negative": {"discount": -1},
+    "quantity-negative": {"products": [{"sku": "A", "quantity": -1}]},
+    "quantity-zero": {"products": [{"sku": "A", "quantity": 0}]},
+    "quantity-fraction": {"products": [{"sku": "A", "quantity": 2.5}]},
+    "quantity-huge": {"products": [{"sku": "A", "quantity": 10**7}]},
+    "price-negative": {"products": [{"sku": "A", "quantity": 1, "price": -3}]},
+    "currency-not-iso": {"currency": "dollars"},
+}
+
+
+@pytest.mark.parametrize("properties", OUT_OF_BOUNDS.values(), ids=OUT_OF_BOUNDS.keys())
+def test_an_amount_or_quantity_out_of_bounds_is_refused_at_the_edge(client, stack, properties):
+    response = client.http.post(
+        "/v1/track", headers=BACKEND, body=json.dumps(order_call("oob", **properties))
+    )
+    assert response.status_code == 400, response.body
+    assert json.loads(response.body)["error"]["code"] == "invalid_input"
+    assert drain(stack) == []  # nothing enqueued
+
+
+@pytest.mark.parametrize(
+    "timestamp", ["9999-12-31T00:00:00Z", "1900-01-01T00:00:00Z", "2099-01-01T00:00:00Z"]
+)
+def test_a_time_far_from_now_is_refused_and_a_batch_keeps_its_good_events(client, stack, timestamp):
+    response = client.http.post(
+        "/v1/track", headers=BACKEND, body=json.dumps(order_call("far", timestamp=timestamp))
+    )
+    assert response.status_code == 400, response.body
+    batch = {
+        "batch": [
+            {**order_call("far-b", timestamp=timestamp), "type": "track"},
+            {**order_call("near"), "type": "track"},
+        ]
+    }
+    response = client.http.post("/v1/batch", headers=BACKEND, body=json.dumps(batch))
+    answer = json.loads(response.body)
+    assert (response.status_code, answer["accepted"], [r["index"] for r in answer["rejected"]]) == (
+        200,
+        1,
+        [0],
+    )
+    assert [json.loads(m["Body"])["touchpoint_id"] for m in drain(stack)] == ["near"]
+
+
+def test_a_shopify_order_with_an_impossible_total_is_refused(client, stack):
+    import hashlib
+    import hmac
+
+    secret = "shpss_bounds_secret_0123456789"
+    create_source(
+        NewSource(source_id="shop", name="Shop", kind="shopify", channel="ecommerce", signing_secret=secret),
+        registry=ingest_wiring.get_source_registry(),
+    )
+    body = json.dumps({"id": 1, "email": "a@b.io", "total_price": "1e308", "currency": "CNY"}).encode()
+    headers = {
+        "Content-Type": "application/json",
+        "X-Shopify-Topic": "orders/create",
+        "X-Shopify-Event-Id": "evt-1e308",
+        "X-Shopify-Hmac-Sha256": base64.b64encode(
+            hmac.new(secret.encode(), body, hashlib.sha256).digest()
+        ).decode(),
+    }
+    response = client.http.post("/webhooks/shopify/shop", headers=headers, body=body)
+    assert response.status_code == 400, response.body
+    assert drain(stack) == []
+
+
+def test_the_largest_accepted_values_leave_every_later_read_working(client, stack):
+    """At the edge of every bound: the profile, a segment preview and the loyalty account all
+    still read (no accepted value can break what reads it later)."""
+    from datetime import UTC, datetime, timedelta
+
+    from functions.loyalty.handler import lambda_handler as loyalty_consumer
+    from tests.integration.test_segments_flow import run_queue
+
+    extreme = order_call(
+        "edge-1",
+        timestamp=(datetime.now(UTC) - timedelta(days=3649)).isoformat(),
+        total="999999999999.9999",
+        discount="999999999999.9999",
+        currency="IDR",
+        products=[{"sku": "A" * 255, "quantity": 1_000_000, "price": "999999999999.9999"}],
+    )
+    assert client.http.post("/v1/track", headers=BACKEND, body=json.dumps(extreme)).status_code == 200
+    again = {**extreme, "messageId": "edge-2", "timestamp": datetime.now(UTC).isoformat()}
+    again["properties"] = {**extreme["properties"], "order_id": "edge-2"}
+    assert client.http.post("/v1/track", headers=BACKEND, body=json.dumps(again)).status_code == 200
+    assert deliver(stack, drain(stack)) == {"batchItemFailures": []}
+    run_queue(stack, "LoyaltyQueue", loyalty_consumer, "LoyaltyFunction")
+
+    admin = {**ADMIN, "Content-Type": "application/json"}
+    response = client.http.get("/profiles?user_id=bounds-1", headers=admin)
+    assert response.status_code == 200, response.body
+    profile = json.loads(response.body)
+    assert (profile["orders"], profile["revenue"]) == (2, "1999999999999.9998")
+    preview = {"rule": {"field": "revenue", "op": "gte", "value": 1}}
+    response = client.http.post("/segments/preview", headers=admin, body=json.dumps(preview))
+    assert response.status_code == 200, response.body
+    response = client.http.get(f"/members/{profile['profile_id']}", headers=admin)
+    assert response.status_code == 200, response.body

@@ -101,10 +101,11 @@ def parse_segment_calls(
             merged["type"] = call_type.value
         try:
             call = SegmentCall.model_validate(merged)
+            touchpoint = touchpoint_from_segment(call, source=source, received_at=received_at)
         except ValidationError as error:
             result.rejected.append(RejectedItem(index, "invalid_event", _validation_message(error)))
             continue
-        result.accepted.append(touchpoint_from_segment(call, source=source, received_at=received_at))
+        result.accepted.append(touchpoint)
     return result
 
 

@@ -38,7 +38,10 @@ def decimal(value: Any) -> Decimal | None:
 def timestamp(value: Any, default: datetime) -> datetime:
     """An ISO-8601 or unix-seconds time from a payload, or `default` when absent or unreadable."""
     if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC) if value > 0 else default
+        try:
+            return datetime.fromtimestamp(value, UTC) if value > 0 else default
+        except (OverflowError, OSError, ValueError):  # beyond what a date can hold
+            return default
     if isinstance(value, str) and value:
         try:
             return as_utc(datetime.fromisoformat(value.replace("Z", "+00:00")))

@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -20,6 +20,15 @@ MAX_EVENT_BYTES = 32 * 1024
 MAX_BATCH_BYTES = 500 * 1024
 MAX_BATCH_EVENTS = 2500
 MAX_ID_LENGTH = 255
+
+# Bounds every touchpoint holds, whichever channel it came from, so that no accepted value can
+# break what reads it later (sums into profiles, scores, DynamoDB's 38-digit numbers).
+MAX_AMOUNT = Decimal("1000000000000")  # 10^12 in the order's currency
+AMOUNT_DECIMAL_PLACES = 4
+MAX_QUANTITY = 1_000_000
+OCCURRED_AT_MOST_BEFORE = timedelta(days=3650)  # a backfill may bring ten years of history
+OCCURRED_AT_MOST_AFTER = timedelta(days=1)  # a device clock a day fast, after skew correction
+Money = Annotated[Decimal, Field(ge=0, le=MAX_AMOUNT, decimal_places=AMOUNT_DECIMAL_PLACES)]
 
 
 class Channel(StrEnum):
@@ -118,10 +127,17 @@ class TouchpointType(StrEnum):
 class OrderLine(BaseModel):
     model_config = ConfigDict(frozen=True)
 
-    sku: str | None = None
-    name: str | None = None
-    quantity: Decimal = Decimal(1)
-    unit_price: Decimal | None = None
+    sku: str | None = Field(default=None, max_length=MAX_ID_LENGTH)
+    name: str | None = Field(default=None, max_length=1000)
+    quantity: Decimal = Field(default=Decimal(1), gt=0, le=MAX_QUANTITY)
+    unit_price: Money | None = None
+
+    @field_validator("quantity")
+    @classmethod
+    def _whole(cls, value: Decimal) -> Decimal:
+        if value != value.to_integral_value():
+            raise ValueError("a quantity is a whole number")
+        return value
 
 
 class Order(BaseModel):
@@ -129,12 +145,12 @@ class Order(BaseModel):
 
     model_config = ConfigDict(frozen=True)
 
-    order_id: str | None = None
-    currency: str | None = None
-    total: Decimal | None = None
-    discount: Decimal | None = None
-    lines: list[OrderLine] = Field(default_factory=list)
-    location_id: str | None = None
+    order_id: str | None = Field(default=None, max_length=MAX_ID_LENGTH)
+    currency: str | None = Field(default=None, pattern=r"^[A-Z]{3}$")
+    total: Money | None = None
+    discount: Money | None = None
+    lines: list[OrderLine] = Field(default_factory=list, max_length=1000)
+    location_id: str | None = Field(default=None, max_length=MAX_ID_LENGTH)
 
 
 class ConsentStatus(StrEnum):
@@ -175,6 +191,19 @@ class Touchpoint(BaseModel):
     received_at: datetime
     sent_at: datetime | None = None
     original_timestamp: datetime | None = None
+
+    @model_validator(mode="after")
+    def _occurred_near_receipt(self) -> Touchpoint:
+        if not (
+            self.received_at - OCCURRED_AT_MOST_BEFORE
+            <= self.occurred_at
+            <= self.received_at + OCCURRED_AT_MOST_AFTER
+        ):
+            raise ValueError(
+                "timestamp: a touchpoint happens at most 10 years before it is received and at most "
+                "a day after (after clock-skew correction)"
+            )
+        return self
 
     def identifier(self, identifier_type: IdentifierType) -> str | None:
         return next((i.value for i in self.identifiers if i.type is identifier_type), None)
@@ -296,7 +325,7 @@ def segment_order(properties: dict[str, Any]) -> Order:
             OrderLine(
                 sku=str(p.get("sku") or p.get("product_id") or "") or None,
                 name=p.get("name"),
-                quantity=decimal(p.get("quantity")) or Decimal(1),
+                quantity=Decimal(1) if (quantity := decimal(p.get("quantity"))) is None else quantity,
                 unit_price=decimal(p.get("price")),
             )
             for p in products
