@@ -35,9 +35,10 @@ def consume_bus_records(
     records: list[dict[str, Any]], handle: Callable[[BusEvent], str], *, consumer: str
 ) -> PartialItemFailureResponse:
     """Hand each bus event of an SQS batch to `handle`, which answers an outcome. An unreadable
-    record, or one whose handling raised a product error (a dependency was down, a write
-    conflicted), is reported as failed so SQS brings it back; repeated failures end on the DLQ.
-    Outcomes are counted as metrics `<consumer><Outcome>`."""
+    record, or one whose handling raised (a dependency was down, a write conflicted, or a fault
+    of ours), is reported as failed so SQS brings it back alone; repeated failures end on the
+    DLQ. Its neighbours are never held back. Outcomes are counted as metrics
+    `<consumer><Outcome>`."""
     failed: list[str] = []
     counts: dict[str, int] = {}
     for raw in records:
@@ -56,6 +57,13 @@ def consume_bus_records(
             logger.warning(
                 f"{consumer.lower()} event retried",
                 extra={"code": error.code, "reason": error.message, "detail_type": record.body.detail_type},
+            )
+            failed.append(record.messageId)
+            continue
+        except Exception:  # a fault of ours with this one event: it alone goes back (and to the DLQ)
+            logger.exception(
+                f"{consumer.lower()} event failed",
+                extra={"message_id": record.messageId, "detail_type": record.body.detail_type},
             )
             failed.append(record.messageId)
             continue

@@ -249,3 +249,32 @@ def test_the_largest_accepted_values_leave_every_later_read_working(client, stac
     assert response.status_code == 200, response.body
     response = client.http.get(f"/members/{profile['profile_id']}", headers=admin)
     assert response.status_code == 200, response.body
+
+
+def test_a_stored_profile_this_version_cannot_read_is_quarantined_not_a_500_for_everyone(client, stack):
+    """A record an older version wrote (or damage) answers 409 `record_unreadable` where it is
+    named, and is left out of scans, so every other read goes on working."""
+    import boto3
+
+    call = {"userId": "readable-1", "event": "Product Viewed", "messageId": "readable-view"}
+    assert client.http.post("/v1/track", headers=BACKEND, body=json.dumps(call)).status_code == 200
+    assert deliver(stack, drain(stack)) == {"batchItemFailures": []}
+    boto3.client("dynamodb").put_item(
+        TableName=stack.resources["CustomersTable"],
+        Item={
+            "pk": {"S": "PROFILE#p-damaged"},
+            "sk": {"S": "PROFILE"},
+            "kind": {"S": "profile"},
+            "version": {"N": "3"},
+            "body": {"S": json.dumps({"revenue": "a lot", "orders": "many"})},
+        },
+    )
+    admin = {**ADMIN, "Content-Type": "application/json"}
+
+    response = client.http.get("/profiles/p-damaged", headers=admin)
+    assert (response.status_code, json.loads(response.body)["error"]["code"]) == (409, "record_unreadable")
+    assert client.http.get("/profiles?user_id=readable-1", headers=admin).status_code == 200
+    preview = {"rule": {"field": "orders", "op": "gte", "value": 0}}
+    response = client.http.post("/segments/preview", headers=admin, body=json.dumps(preview))
+    assert response.status_code == 200, response.body
+    assert (json.loads(response.body)["matched"], json.loads(response.body)["evaluated"]) == (1, 1)

@@ -17,6 +17,7 @@ import json
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
+from aws_lambda_powertools.metrics import MetricUnit
 from pynamodb.attributes import (
     BooleanAttribute,
     DiscriminatorAttribute,
@@ -34,8 +35,13 @@ from shared.domain.customers.identity import IdentityRecord
 from shared.domain.customers.ports import MergeCommit, MergeRecord, UnmergeCommit
 from shared.domain.customers.privacy import ErasureRequest
 from shared.domain.customers.profiles import Profile
-from shared.domain.kernel.errors import ConcurrentUpdateError, DependencyUnavailableError
+from shared.domain.kernel.errors import (
+    ConcurrentUpdateError,
+    DependencyUnavailableError,
+    UnreadableRecordError,
+)
 from shared.domain.kernel.identifiers import IdentifierType
+from shared.observability import logger, metrics
 
 _PROFILE_FIELDS_OUTSIDE_BODY = {"profile_id", "version"}
 
@@ -75,10 +81,21 @@ class ProfileItem(CustomersTableItem, discriminator="profile"):
     merged_into = UnicodeAttribute(null=True)
 
     def to_profile(self) -> Profile:
-        stored = json.loads(self.body)
-        return Profile.model_validate(
-            {**stored, "profile_id": self.pk.removeprefix("PROFILE#"), "version": int(self.version)}
-        )
+        """Raises UnreadableRecordError (logged once here) for a body this version cannot read."""
+        profile_id = self.pk.removeprefix("PROFILE#")
+        try:
+            stored = json.loads(self.body)
+            return Profile.model_validate({**stored, "profile_id": profile_id, "version": int(self.version)})
+        except (ValueError, TypeError, ArithmeticError) as error:  # ValidationError is a ValueError
+            logger.error(
+                "quarantined record",
+                extra={"kind": "profile", "profile_id": profile_id, "error": str(error)[:500]},
+            )
+            metrics.add_metric(name="RecordsQuarantined", unit=MetricUnit.Count, value=1)
+            raise UnreadableRecordError(
+                "This profile's stored data cannot be read by this version; it is quarantined",
+                details={"profile_id": profile_id},
+            ) from error
 
 
 class ErasureItem(CustomersTableItem, discriminator="erasure"):

@@ -17,7 +17,11 @@ from pynamodb.exceptions import DoesNotExist, PynamoDBException
 from shared.adapters.dynamo.conventions import is_condition_failure
 from shared.adapters.dynamo.customers_table import CustomersTableItem, ProfileItem
 from shared.domain.customers.profiles import Profile
-from shared.domain.kernel.errors import ConcurrentUpdateError, DependencyUnavailableError
+from shared.domain.kernel.errors import (
+    ConcurrentUpdateError,
+    DependencyUnavailableError,
+    UnreadableRecordError,
+)
 from shared.domain.segments.recompute import PartSample, RecomputeJob
 
 SCAN_PAGE = 100
@@ -91,7 +95,10 @@ class DynamoProfileScanner:
             for item in ProfileItem.scan(segment=part, total_segments=parts, page_size=SCAN_PAGE):
                 if item.merged_into:
                     continue
-                page.append(item.to_profile())
+                try:
+                    page.append(item.to_profile())
+                except UnreadableRecordError:
+                    continue  # quarantined (logged): the scan goes on without it
                 if len(page) == SCAN_PAGE:
                     yield page
                     page = []
@@ -118,7 +125,10 @@ class DynamoProfileSampler:
                     segment=segment, total_segments=self._segments, page_size=SCAN_PAGE
                 ):
                     if not item.merged_into:
-                        found.append(item.to_profile())
+                        try:
+                            found.append(item.to_profile())
+                        except UnreadableRecordError:
+                            continue  # quarantined (logged)
                     if len(found) >= limit:
                         return found, False
         except PynamoDBException as error:

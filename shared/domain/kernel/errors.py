@@ -49,6 +49,13 @@ class ConflictError(OmnireachError):
     code = "conflict"
 
 
+class UnreadableRecordError(ConflictError):
+    """A stored record this version cannot read (written by an older one, or damaged). It is
+    quarantined: left as it is, logged for an operator, and never a failure for anyone else."""
+
+    code = "record_unreadable"
+
+
 class RuleRefusedError(OmnireachError):
     """Well-formed, but a business rule says no (not enough points, coupon used up, ...)."""
 
