@@ -13,6 +13,7 @@ from functions.api.app import app
 from shared import wiring
 from shared.domain.ingest.credentials import secret_digest
 from shared.domain.ingest.touchpoints import Source
+from shared.domain.kernel.errors import DependencyUnavailableError
 from shared.wiring import ingest as ingest_wiring
 from tests.fakes import FakeClock, InMemorySourceRegistry, InMemoryTouchpointArchive, InMemoryTouchpointQueue
 
@@ -451,3 +452,46 @@ def test_the_api_reference_escapes_what_the_document_says():
     )
     assert "<script>" not in page
     assert page.count("&lt;script&gt;alert(1)&lt;/script&gt;") >= 6
+
+
+class QueueThatFailsMidway:
+    """Takes the first chunk of 10, then fails, as SQS can within one request; later tries work."""
+
+    def __init__(self) -> None:
+        self.sent: list = []
+        self.failures = 1
+
+    def send_all(self, touchpoints) -> None:
+        for start in range(0, len(touchpoints), 10):
+            if start and self.failures:
+                self.failures -= 1
+                raise DependencyUnavailableError(
+                    "The touchpoint queue did not accept the messages", details={"enqueued": start}
+                )
+            self.sent.extend(touchpoints[start : start + 10])
+
+
+def test_a_batch_answered_503_midway_is_safe_to_retry_whole_even_without_message_ids(
+    client, ports, monkeypatch
+):
+    """Calls without a messageId get ids from what they say and where they stand, so the client's
+    retry of the whole batch names the same touchpoints and the archive keeps each once."""
+    queue = QueueThatFailsMidway()
+    monkeypatch.setattr(ingest_wiring, "get_touchpoint_queue", lambda: queue)
+    batch = {
+        "batch": [
+            {"type": "track", "anonymousId": "a-1", "event": "Viewed", "properties": {"n": n}}
+            for n in range(25)
+        ]
+        + [
+            {"type": "track", "anonymousId": "a-1", "event": "Viewed", "properties": {"n": 0}}
+        ],  # an equal call
+        "sentAt": "2026-12-02T10:00:00Z",
+    }
+    first = post(client, "/v1/batch", batch)
+    assert (first.status_code, error_code(first)) == (503, "dependency_unavailable")
+    assert json.loads(first.body)["error"]["details"]["enqueued"] == 10
+    retry = post(client, "/v1/batch", {**batch, "sentAt": "2026-12-02T10:00:05Z"})  # clients re-stamp sentAt
+    assert retry.status_code == 200
+    ids = [touchpoint.touchpoint_id for touchpoint in queue.sent]
+    assert len(ids) == 36 and len(set(ids)) == 26  # the first 10 twice; the equal call stays its own

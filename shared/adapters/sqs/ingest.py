@@ -22,8 +22,17 @@ class SqsTouchpointQueue:
     def send_all(self, touchpoints: Sequence[Touchpoint]) -> None:
         bodies = [touchpoint.model_dump_json() for touchpoint in touchpoints]
         sized = [((str(index), body), len(body.encode())) for index, body in enumerate(bodies)]
+        enqueued = 0
         for chunk in chunks(sized, max_entries=SQS_BATCH_ENTRIES, max_bytes=SQS_BATCH_BYTES):
-            self._send_chunk(chunk)
+            try:
+                self._send_chunk(chunk)
+            except DependencyUnavailableError as error:
+                # What went before is queued: the caller's retry is safe (stable ids, deduplicated).
+                raise DependencyUnavailableError(
+                    error.message,
+                    details={**(error.details or {}), "enqueued": enqueued, "of": len(bodies)},
+                ) from error
+            enqueued += len(chunk)
 
     def _send_chunk(self, chunk: list[tuple[str, str]], *, retries: int = 1) -> None:
         entries = [{"Id": entry_id, "MessageBody": body} for entry_id, body in chunk]

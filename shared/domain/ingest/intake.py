@@ -3,6 +3,7 @@ fast. The consumer (`shared.domain.customers.folding`) folds, announces and arch
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -66,6 +67,20 @@ def _validation_message(error: ValidationError) -> str:
     return f"{where}: {issue['msg']}" if where else str(issue["msg"])
 
 
+# A client regenerates these on each retry; they do not say which call it is.
+_NOT_IDENTITY = ("sentAt", "writeKey", "write_key")
+
+
+def content_id(source_id: str, item: dict[str, Any], index: int) -> str:
+    """The id of a call sent without a messageId: derived from what the call says and where it
+    stands in its request, so a client's retry of the same request names the same touchpoints
+    (and they are stored once), while two equal calls in one batch stay two."""
+    kept = {key: value for key, value in item.items() if key not in _NOT_IDENTITY}
+    canonical = json.dumps(kept, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    digest = hashlib.sha256(f"{source_id}\n{index}\n{canonical}".encode()).hexdigest()
+    return f"api-{digest[:40]}"
+
+
 def parse_segment_calls(
     items: Sequence[Any],
     *,
@@ -101,7 +116,12 @@ def parse_segment_calls(
             merged["type"] = call_type.value
         try:
             call = SegmentCall.model_validate(merged)
-            touchpoint = touchpoint_from_segment(call, source=source, received_at=received_at)
+            touchpoint = touchpoint_from_segment(
+                call,
+                source=source,
+                received_at=received_at,
+                fallback_id=None if call.message_id else content_id(source.source_id, merged, index),
+            )
         except ValidationError as error:
             result.rejected.append(RejectedItem(index, "invalid_event", _validation_message(error)))
             continue

@@ -335,7 +335,11 @@ def segment_order(properties: dict[str, Any]) -> Order:
     )
 
 
-def touchpoint_from_segment(call: SegmentCall, *, source: Source, received_at: datetime) -> Touchpoint:
+def touchpoint_from_segment(
+    call: SegmentCall, *, source: Source, received_at: datetime, fallback_id: str | None = None
+) -> Touchpoint:
+    """`fallback_id` names a call that carries no messageId (`intake.content_id`: the same call
+    retried gets the same id, so the retry is recognised as a duplicate)."""
     device_timestamp = call.original_timestamp or call.timestamp
     traits = {**mapping(call.context.get("traits")), **call.traits}
     device = mapping(call.context.get("device"))
@@ -367,7 +371,7 @@ def touchpoint_from_segment(call: SegmentCall, *, source: Source, received_at: d
     elif call.type is SegmentCallType.TRACK and call.event in _CART_EVENTS:
         kind = TouchpointType.CART
     return Touchpoint(
-        touchpoint_id=call.message_id or f"api-{uuid.uuid4()}",
+        touchpoint_id=call.message_id or fallback_id or f"api-{uuid.uuid4()}",
         type=kind,
         source_id=source.source_id,
         channel=source.channel,
