@@ -14,6 +14,7 @@ import argparse
 import hashlib
 import json
 import os
+import secrets
 import signal
 import sys
 import threading
@@ -98,6 +99,9 @@ class LocalStack:
                 "Stage": options.stage,
                 "AdminApiKeySha256": hashlib.sha256(options.admin_key.encode()).hexdigest(),
                 "MemberTokenSecrets": options.member_token_secret,
+                # Unsubscribe links are sealed with a secret of this run's own (the data is in
+                # memory too: a restart forgets both).
+                "LinkSigningSecrets": secrets.token_urlsafe(32),
                 "PublicApiUrl": f"http://{options.host}:{options.api_port}",
             },
         )

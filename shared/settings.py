@@ -64,6 +64,9 @@ class Settings(BaseSettings):
     # (`aud`) a token must name.
     member_token_secrets: str = Field(default="", repr=False)
     member_token_audience: str = Field(default="omnireach", min_length=1, max_length=200)
+    # Unsubscribe links are sealed with these random secrets (comma-separated, newest first; the
+    # older ones still open links already sent). Empty = messages carry no unsubscribe link.
+    link_signing_secrets: str = Field(default="", repr=False)
     # Behaviour.
     touchpoint_retention_days: int = Field(default=395, ge=1, le=3650)
     source_cache_seconds: float = Field(default=60.0, ge=0, le=3600)

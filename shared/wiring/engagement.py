@@ -13,12 +13,8 @@ from shared.domain.engagement.dispatch import Dispatcher
 from shared.domain.engagement.journeys import Journeys
 from shared.domain.engagement.messaging import Sender
 from shared.domain.engagement.personalisation import ProfilePersonaliser
-from shared.domain.engagement.programs import (
-    CampaignRivals,
-    StoredPrograms,
-    unsubscribe_secret,
-    unsubscribe_token,
-)
+from shared.domain.engagement.programs import CampaignRivals, StoredPrograms
+from shared.domain.engagement.unsubscribe import seal_link
 from shared.settings import get_settings
 from shared.wiring import built_once
 from shared.wiring import commerce as commerce_wiring
@@ -78,10 +74,16 @@ def get_personaliser() -> ProfilePersonaliser:
 
 def unsubscribe_link(profile_id: str, channel: str, program_id: str) -> str | None:
     settings = get_settings()
-    if not settings.public_api_url or not settings.admin_api_key_sha256:
+    secrets = link_secrets()
+    if not settings.public_api_url or not secrets:
         return None
-    token = unsubscribe_token(unsubscribe_secret(settings.admin_api_key_sha256), profile_id, channel)
+    token = seal_link(secrets, profile_id, channel, now=wiring.get_clock().now())
     return f"{settings.public_api_url.rstrip('/')}/unsubscribe/{token}"
+
+
+def link_secrets() -> list[str]:
+    """The unsubscribe-link secrets, newest first (LINK_SIGNING_SECRETS)."""
+    return [secret.strip() for secret in get_settings().link_signing_secrets.split(",") if secret.strip()]
 
 
 def get_dispatcher() -> Dispatcher:

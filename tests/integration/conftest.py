@@ -17,6 +17,7 @@ from shared.wiring import ingest as ingest_wiring
 
 ADMIN_KEY = "integration-admin-key"
 WRITE_KEY = "integration-write-key"  # the web shop's page: a client-side source
+LINK_SECRET = "integration-link-secret-0123456789abcdef"
 SERVER_WRITE_KEY = "integration-server-key"  # the web shop's backend: server-side, its orders are real
 TEMPLATE = load_template()
 SPECS = function_specs(TEMPLATE)
@@ -31,7 +32,11 @@ def stack(monkeypatch) -> DeployedStack:
             cloudformation=boto3.client("cloudformation"),
             sqs=boto3.client("sqs"),
             stack_name="omnireach-test",
-            parameters={"Stage": "test", "AdminApiKeySha256": secret_digest(ADMIN_KEY)},
+            parameters={
+                "Stage": "test",
+                "AdminApiKeySha256": secret_digest(ADMIN_KEY),
+                "LinkSigningSecrets": LINK_SECRET,
+            },
         )
         for name, value in deployed.shared_environment().items():
             monkeypatch.setenv(name, value)

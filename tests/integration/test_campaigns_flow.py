@@ -324,12 +324,9 @@ def test_a_message_queued_before_an_unsubscribe_is_not_sent(stack, client, sende
     tick()  # on the queue now
     link = engagement_wiring.unsubscribe_link(jen, "email", "queued")
     assert link is None  # no public URL in this stack: the token is made directly
-    from shared.domain.engagement.programs import unsubscribe_secret, unsubscribe_token
-    from shared.settings import get_settings
+    from shared.domain.engagement.unsubscribe import seal_link
 
-    token = unsubscribe_token(
-        unsubscribe_secret(get_settings().require("admin_api_key_sha256")), jen, "email"
-    )
+    token = seal_link(engagement_wiring.link_secrets(), jen, "email", now=NOW)
     assert call(client, "get", f"/unsubscribe/{token}")[1]["channel"] == "email"  # looking changes nothing
     assert call(client, "post", f"/unsubscribe/{token}") == (200, {"unsubscribed": True, "channel": "email"})
     assert call(client, "post", "/unsubscribe/not-a-token")[0] == 400

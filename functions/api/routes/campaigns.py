@@ -21,9 +21,9 @@ from shared.domain.engagement.frequency import CHANNELS, FrequencyPolicy
 from shared.domain.engagement.journeys import TEMPLATES, JourneyChange, from_template, program_id_of
 from shared.domain.engagement.measurement import measure
 from shared.domain.engagement.models import ID, CampaignChange
-from shared.domain.engagement.programs import JOURNEY_PREFIX, read_unsubscribe_token, unsubscribe_secret
+from shared.domain.engagement.programs import JOURNEY_PREFIX
+from shared.domain.engagement.unsubscribe import open_link
 from shared.domain.kernel.errors import InvalidInputError, NotFoundError
-from shared.settings import get_settings
 from shared.wiring import engagement as engagement_wiring
 from shared.wiring import segments as segments_wiring
 
@@ -299,8 +299,7 @@ def get_inbox(profile_id: str) -> dict[str, Any]:
 
 
 def _token(token: str) -> tuple[str, str]:
-    secret = unsubscribe_secret(get_settings().require("admin_api_key_sha256"))
-    profile_id, channel = read_unsubscribe_token(secret, token)
+    profile_id, channel = open_link(engagement_wiring.link_secrets(), token, now=wiring.get_clock().now())
     if channel not in (*CHANNELS, "*"):
         raise InvalidInputError("This unsubscribe link is not valid")
     return profile_id, channel

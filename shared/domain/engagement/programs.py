@@ -3,9 +3,6 @@ programs outrank it for a customer's last slot, attribution of orders, unsubscri
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -14,7 +11,6 @@ from typing import Any, Protocol
 from shared.domain.engagement.frequency import FrequencyPolicy
 from shared.domain.engagement.journeys import Journey
 from shared.domain.engagement.models import Campaign, LedgerRow, Program, Run
-from shared.domain.kernel.errors import InvalidInputError
 
 JOURNEY_PREFIX = "journey-"
 RETENTION_DAYS = 90
@@ -126,26 +122,3 @@ def attribute_order(
         if stores.add_conversion(last["program_id"], record):
             credited.append(last["program_id"])
     return credited
-
-
-def unsubscribe_token(secret: bytes, profile_id: str, channel: str) -> str:
-    payload = f"{profile_id}|{channel}".encode()
-    mac = hmac.new(secret, payload, hashlib.sha256).digest()[:16]
-    return base64.urlsafe_b64encode(payload + b"|" + mac).decode().rstrip("=")
-
-
-def read_unsubscribe_token(secret: bytes, token: str) -> tuple[str, str]:
-    try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-        payload, _, mac = raw.rpartition(b"|")
-        profile_id, channel = payload.decode().split("|", 1)
-    except (ValueError, UnicodeDecodeError) as error:
-        raise InvalidInputError("This unsubscribe link is not valid") from error
-    if not hmac.compare_digest(mac, hmac.new(secret, payload, hashlib.sha256).digest()[:16]):
-        raise InvalidInputError("This unsubscribe link is not valid")
-    return profile_id, channel
-
-
-def unsubscribe_secret(admin_digest: str) -> bytes:
-    """Links are signed with a key derived from the deployment's admin key digest (never sent)."""
-    return hashlib.sha256(f"unsubscribe:{admin_digest}".encode()).digest()
