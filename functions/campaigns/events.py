@@ -15,7 +15,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import wiring
 from shared.domain.engagement.programs import attribute_order
-from shared.domain.kernel.events import ORDER_PLACED, PROFILE_CHANGED, TOUCHPOINT_RECORDED
+from shared.domain.kernel.events import ORDER_PLACED, PROFILE_CHANGED, PROFILE_ERASED, TOUCHPOINT_RECORDED
 from shared.observability import logger, metrics, tracer
 from shared.triggers import BusEvent, consume_bus_records
 from shared.wiring import engagement as engagement_wiring
@@ -28,6 +28,12 @@ def _when(detail: dict[str, Any]) -> datetime:
 
 def handle(event: BusEvent) -> str:
     detail = event.detail
+    if event.detail_type == PROFILE_ERASED:
+        engagement = engagement_wiring.get_engagement()
+        for erased in detail.get("profile_ids") or []:
+            if isinstance(erased, str) and erased:
+                engagement.forget_person(erased)
+        return "erased"
     profile_id = detail.get("profile_id")
     if not isinstance(profile_id, str) or not profile_id:
         return "ignored"

@@ -501,3 +501,37 @@ def test_lifecycle_journeys_wake_at_the_right_local_moment_and_end_on_the_right_
     tick()
     dispatch_all(stack)
     assert [m.body for m in senders["email"].sent] == []  # the exited follow-up sends nothing
+
+
+def test_an_erased_person_leaves_no_inbox_unsubscribe_last_message_or_journey_behind(
+    stack, client, senders, clock
+):
+    """Erasure reaches engagement (issue 15, defect 8): on ProfileErased the engagement consumer
+    removes what it keeps per person."""
+    from shared.domain.engagement.journeys import Instance
+    from shared.domain.engagement.unsubscribe import seal_link
+    from tests.integration.test_erasure import residue
+
+    ina = person(stack, "ina", email="ina@example.com")
+    inbox = {"inbox": {"title": "Spring", "body": "Hi {{ first_name }}, the spring range is in."}}
+    campaign(client, "erase-inbox", channels=["inbox"], variants=[{"variant_id": "v1", "content": inbox}])
+    tick()
+    dispatch_all(stack)
+    assert engagement_wiring.get_engagement().inbox(ina, limit=10)
+    token = seal_link(engagement_wiring.link_secrets(), ina, "email", now=NOW)
+    assert call(client, "post", f"/unsubscribe/{token}")[0] == 200
+    store = engagement_wiring.get_engagement()
+    instance = Instance(
+        profile_id=ina, journey_id="j-1", key="k", wake_at=NOW + timedelta(days=3), entered_at=NOW
+    )
+    assert store.create_instance(instance)
+    store.set_timer(instance)
+    kept = [f"INBOX#{ina}", f"SUPPRESS#{ina}", f"LAST#{ina}", f"JI#{ina}", f"{ina}|j-1|k"]
+    assert len(residue(stack, kept)) >= 5
+
+    status, _ = call(client, "post", "/privacy/erasures", {"type": "user_id", "value": "ina"})
+    assert status == 202
+    run_privacy_jobs(stack)
+    run_queue(stack, "EngagementQueue", engagement_consumer, "EngagementEventsFunction")
+    assert residue(stack, kept) == []
+    assert residue(stack, ["ina@example.com", "Ina"]) == []

@@ -31,6 +31,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from shared.adapters.dynamo.conventions import is_condition_failure
+from shared.adapters.dynamo.person_partition import delete_person_partition
 from shared.domain.customers.identity import IdentityRecord
 from shared.domain.customers.ports import MergeCommit, MergeRecord, UnmergeCommit
 from shared.domain.customers.privacy import ErasureRequest
@@ -277,7 +278,9 @@ class DynamoPersonalData:
         return ErasureRequest.model_validate_json(item.body)
 
     def delete_profile_partition(self, profile_id: str) -> int:
-        return self._delete(CustomersTableItem.query(f"PROFILE#{profile_id}", consistent_read=True))
+        """The profile's partition and the items outside it that it points to (loyalty's coupon
+        codes, referral code and schedule places), as raw items (`person_partition`)."""
+        return delete_person_partition(CustomersTableItem.Meta.table_name, profile_id)
 
     def delete_merge_entries(self, survivor_id: str, involving: set[str]) -> int:
         entries = MergeItem.query(

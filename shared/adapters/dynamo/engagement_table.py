@@ -359,6 +359,23 @@ class DynamoEngagement(LowLevelTable):
         self._cache.pop(("journeys", ""), None)
         return saved
 
+    def forget_person(self, profile_id: str) -> int:
+        removed = 0
+        for item in self._query_all(f"JI#{profile_id}", consistent=True):
+            instance = Instance.model_validate_json(item["body"])
+            self.delete_due(
+                self.due_handle(
+                    "JTIMER", instance.wake_at, f"{profile_id}|{instance.journey_id}|{instance.key}"
+                )
+            )
+            self._delete(item["pk"], item["sk"])
+            removed += 1
+        for partition in (f"INBOX#{profile_id}", f"SUPPRESS#{profile_id}", f"LAST#{profile_id}"):
+            for item in self._query_all(partition, consistent=True):
+                self._delete(item["pk"], item["sk"])
+                removed += 1
+        return removed
+
     def create_instance(self, instance: Instance) -> bool:
         return self._save_versioned(
             f"JI#{instance.profile_id}",

@@ -18,7 +18,6 @@ Schedules are sharded 16 ways so a month's first orders spread their writes.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -29,17 +28,13 @@ from pynamodb.transactions import TransactWrite
 
 from shared.adapters.dynamo.conventions import is_condition_failure
 from shared.adapters.dynamo.customers_table import CustomersTableItem
+from shared.adapters.dynamo.person_partition import SCHEDULE_SHARDS, shard_of
 from shared.domain.kernel.errors import ConcurrentUpdateError, ConflictError, DependencyUnavailableError
 from shared.domain.loyalty.coupons import Coupon, CouponDefinition, MemberCoupon
 from shared.domain.loyalty.ledger import Account, LedgerEntry
 
 ACCOUNT_SK = "LOYALTY"
 BATCH_GET_LIMIT = 100
-SCHEDULE_SHARDS = 16  # a month's first orders spread their schedule writes over 16 partitions
-
-
-def shard_of(profile_id: str) -> int:
-    return int(hashlib.sha256(profile_id.encode()).hexdigest()[:8], 16) % SCHEDULE_SHARDS
 
 
 class LoyaltyAccountItem(CustomersTableItem, discriminator="loyalty_account"):

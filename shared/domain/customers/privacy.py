@@ -15,6 +15,8 @@ Erasure, in this order:
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 import uuid
 from datetime import datetime
 from enum import StrEnum
@@ -49,7 +51,10 @@ class ErasureStatus(StrEnum):
 class ErasureRequest(BaseModel):
     request_id: str
     identifier_type: str
-    identifier_hash: str  # identity_key: SHA-256 of "type:value"
+    # SHA-256 of a random salt and "type:value": the audit record says which identifier was asked
+    # for to whoever already knows it, and cannot be looked up in a table of precomputed hashes.
+    identifier_hash: str
+    identifier_salt: str = ""
     requested_at: datetime
     status: ErasureStatus = ErasureStatus.ACCEPTED
     profile_ids: list[str] = Field(default_factory=list)  # the person's (live and merged into it)
@@ -66,7 +71,9 @@ class ErasureRequest(BaseModel):
 
     def view(self) -> dict[str, Any]:
         hidden = {"identity_keys", "history_heads", "detours", "pending"}
-        return self.model_dump(mode="json", exclude=hidden) | {"identifiers": len(self.identity_keys)}
+        hidden |= {"identifier_salt"}
+        suppressed = self.removed.get("identifiers", len(self.identity_keys))
+        return self.model_dump(mode="json", exclude=hidden) | {"identifiers": suppressed}
 
 
 class PersonalData(Protocol):
@@ -135,10 +142,12 @@ def request_erasure(
         break
     else:
         raise ConcurrentUpdateError("The person's identities kept changing; try again")
+    salt = secrets.token_hex(16)
     request = ErasureRequest(
         request_id=str(uuid.uuid4()),
         identifier_type=identifier.type.value,
-        identifier_hash=key,
+        identifier_hash=salted_digest(salt, identifier),
+        identifier_salt=salt,
         requested_at=clock.now(),
         profile_ids=sorted({p.profile_id for p in profiles}),
         separated_ids=sorted(
@@ -206,9 +215,25 @@ def run_erasure(
         jobs.submit(request.request_id, sweep=2, delay_seconds=second_sweep_seconds)
         publisher.publish(PROFILE_ERASED, {"request_id": request.request_id, "profile_ids": erased})
     else:
-        request = request.model_copy(update={"status": ErasureStatus.COMPLETED, "completed_at": now})
+        # What the sweeps needed to find the person goes; the audit record keeps what was done.
+        scrubbed = {
+            "profile_ids": [],
+            "separated_ids": [],
+            "identity_keys": [],
+            "history_heads": [],
+            "detours": {},
+            "pending": [],
+            "removed": {**removed, "profiles": len(erased), "identifiers": len(request.identity_keys)},
+        }
+        request = request.model_copy(
+            update={"status": ErasureStatus.COMPLETED, "completed_at": now, **scrubbed}
+        )
         data.save_erasure(request)
     return request
+
+
+def salted_digest(salt: str, identifier: Identifier) -> str:
+    return hashlib.sha256(f"{salt}:{identifier.type.value}:{identifier.value}".encode()).hexdigest()
 
 
 def export_person(
