@@ -254,7 +254,8 @@ class DemoDay:
             "X-Shopify-Event-Id": event_id,
         }
         status = self._request("POST", "/webhooks/shopify/demo-shopify", raw, headers)
-        self._sent("ecommerce", status, f"shopify:demo-shopify:{event_id}")
+        # The touchpoint is named by the signed body (the headers are not signed).
+        self._sent("ecommerce", status, f"shopify:demo-shopify:{hashlib.sha256(raw).hexdigest()[:40]}")
 
     def standard(self, source_id: str, channel: str, payload: dict[str, Any], webhook_id: str) -> None:
         secret = base64.b64decode(self.credentials[source_id]["signing_secret"].removeprefix("whsec_"))

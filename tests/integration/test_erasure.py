@@ -52,6 +52,7 @@ def shopify_order(client, order_id: int) -> None:
             "total_price": "88.00",
             "currency": "CNY",
             "created_at": "2026-11-20T10:00:00+08:00",
+            "line_items": [{"sku": "TEA-01", "quantity": 1, "price": "88.00"}],
             "customer": {"id": 7001, "email": EMAIL, "phone": PHONE, "first_name": FIRST, "last_name": LAST},
             "billing_address": {"first_name": FIRST, "last_name": LAST, "phone": PHONE},
         }

@@ -125,8 +125,9 @@ def test_a_shopify_order_becomes_an_order_touchpoint(client, ports):
     response = shopify(client, "orders/create", ORDER)
     assert (response.status_code, json.loads(response.body)) == (200, {"received": True, "ignored": False})
     (touchpoint,) = queue.sent
+    body_id = hashlib.sha256(json.dumps(ORDER).encode()).hexdigest()[:40]
     assert (touchpoint.touchpoint_id, touchpoint.type.value, touchpoint.channel) == (
-        "shopify:shop:evt-1",
+        f"shopify:shop:{body_id}",
         "order",
         Channel.ECOMMERCE,
     )
@@ -291,3 +292,18 @@ def test_a_standard_webhook_without_a_type_is_400(client, ports):
     queue, _ = ports
     assert standard(client, {"data": {}}).status_code == 400
     assert queue.sent == []
+
+
+def test_one_signed_shopify_body_replayed_under_new_event_ids_or_topics_is_one_touchpoint(client, ports):
+    """The topic and event id headers are not signed; the body is (issue 15, defect 11)."""
+    queue, _ = ports
+    for number in range(4):
+        assert shopify(client, "orders/create", ORDER, event_id=f"evt-replay-{number}").status_code == 200
+    assert shopify(client, "orders/paid", ORDER, event_id="evt-replay-paid").status_code == 200
+    assert len({touchpoint.touchpoint_id for touchpoint in queue.sent}) == 1
+
+    refund = shopify(client, "refunds/create", ORDER, event_id="evt-replay-refund")
+    assert (refund.status_code, json.loads(refund.body)["error"]["code"]) == (400, "invalid_input")
+    customer = shopify(client, "customers/update", ORDER, event_id="evt-replay-customer")
+    assert customer.status_code == 400
+    assert {touchpoint.type.value for touchpoint in queue.sent} == {"order"}

@@ -16,6 +16,7 @@ from shared.domain.ingest.touchpoints import (
     Touchpoint,
     TouchpointType,
 )
+from shared.domain.kernel.errors import InvalidInputError
 from shared.domain.kernel.identifiers import IdentifierType, collect
 
 # topic → (touchpoint type, event name)
@@ -57,13 +58,33 @@ def _consent(customer: dict[str, Any]) -> list[ConsentSignal]:
     return signals
 
 
+# What a body of each kind of topic always carries. The topic header is not signed, so a body
+# that lacks its topic's fields (an order sent as a refund) is refused.
+REQUIRED_FIELDS = {
+    TouchpointType.ORDER: ("id", "line_items"),
+    TouchpointType.REFUND: ("order_id", "refund_line_items"),
+    TouchpointType.CUSTOMER: ("id",),
+    TouchpointType.CART: ("token",),
+    TouchpointType.INVENTORY: ("inventory_item_id", "location_id"),
+}
+
+
+_NO_LINE_ITEMS = (TouchpointType.REFUND, TouchpointType.CUSTOMER, TouchpointType.INVENTORY)
+
+
 def touchpoint_from_shopify(
-    topic: str, event_id: str, payload: dict[str, Any], *, source: Source, received_at: datetime
+    topic: str, body_id: str, payload: dict[str, Any], *, source: Source, received_at: datetime
 ) -> Touchpoint | None:
-    """None for a topic we don't use (answered 200 so Shopify keeps the subscription)."""
+    """None for a topic we don't use (answered 200 so Shopify keeps the subscription).
+    `body_id` names the touchpoint (a digest of the signed body)."""
     if topic not in TOPICS:
         return None
     kind, event = TOPICS[topic]
+    missing = [name for name in REQUIRED_FIELDS[kind] if name not in payload]
+    if missing or (kind in _NO_LINE_ITEMS and "line_items" in payload):
+        raise InvalidInputError(
+            f"The body is not a {topic} resource", details={"missing": missing, "topic": topic}
+        )
     customer = mapping(payload.get("customer")) if topic.startswith(("orders/", "checkouts/")) else payload
     if topic.startswith("customers/"):
         customer = payload
@@ -131,7 +152,7 @@ def touchpoint_from_shopify(
         else {}
     )
     return Touchpoint(
-        touchpoint_id=f"shopify:{source.source_id}:{event_id}",
+        touchpoint_id=f"shopify:{source.source_id}:{body_id}",
         type=kind,
         source_id=source.source_id,
         channel=source.channel,
