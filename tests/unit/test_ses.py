@@ -216,11 +216,24 @@ def test_a_certificate_from_anywhere_but_sns_is_never_fetched(client, ports, url
     assert certificates.fetched == []
 
 
-def test_a_genuine_sns_message_from_another_topic_is_403(client, ports):
-    queue, _, _ = ports
+def test_a_genuine_sns_message_from_another_topic_is_403_before_any_certificate_is_fetched(client, ports):
+    queue, certificates, _ = ports
     other_topic = "arn:aws:sns:us-east-1:999999999999:someone-else"
     assert post(client, signed(notification(ses_event("Delivery", {}), topic=other_topic))).status_code == 403
-    assert queue.sent == []
+    assert queue.sent == [] and certificates.fetched == []
+
+
+def test_certificates_are_cached_for_a_few_urls_only(monkeypatch):
+    """URLs are chosen by whoever sends the message: the cache stays small however many."""
+    from shared.adapters import sns
+
+    fetched = []
+    monkeypatch.setattr(sns, "_get", lambda url: fetched.append(url) or b"pem")
+    certificates = sns.HttpsSnsCertificates()
+    for number in range(200):
+        certificates.pem(f"https://sns.us-east-1.amazonaws.com/SimpleNotificationService-{number}.pem")
+    certificates.pem("https://sns.us-east-1.amazonaws.com/SimpleNotificationService-199.pem")
+    assert certificates.cached() == sns.MAX_CACHED_CERTIFICATES and len(fetched) == 200
 
 
 def test_not_an_sns_message_is_400(client, ports):

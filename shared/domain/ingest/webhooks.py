@@ -125,9 +125,11 @@ def ingest_ses(
     certificate_url = str(message.get("SigningCertURL", ""))
     if not is_sns_url(certificate_url, suffix=".pem"):
         raise AuthenticationError("SigningCertURL is not an SNS certificate URL")
-    verify_sns(message, certificates.pem(certificate_url))
+    # The topic is looked at before any certificate is fetched (a message for another topic costs
+    # no request), and is proven by the signature after (the topic is part of what is signed).
     if message["TopicArn"] != source.app_id:
         raise PermissionDeniedError("The SNS topic is not the one registered for this source")
+    verify_sns(message, certificates.pem(certificate_url))
     if message["Type"] == "SubscriptionConfirmation":
         subscribe_url = str(message.get("SubscribeURL", ""))
         if not is_sns_url(subscribe_url):
