@@ -41,7 +41,7 @@ class NewJourney(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     journey_id: str = Field(pattern=ID)
-    template: str | None = None
+    template: str | None = Field(default=None, min_length=1, max_length=63)
     overrides: dict[str, Any] = Field(default_factory=dict)
     definition: JourneyChange | None = None
 
@@ -210,8 +210,9 @@ def post_journey() -> Response:
     new = NewJourney.model_validate(_body())
     if (new.template is None) == (new.definition is None):
         raise InvalidInputError("Give either `template` (with `overrides`) or `definition`")
-    change = from_template(new.template, new.overrides) if new.template else new.definition
-    assert change is not None
+    change = from_template(new.template, new.overrides) if new.template is not None else new.definition
+    if change is None:
+        raise InvalidInputError("Give either `template` (with `overrides`) or `definition`")
     for step in change.steps:
         if step.send is not None:
             missing = [c for c in step.send.channels if c not in engagement_wiring.get_senders()]
