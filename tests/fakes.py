@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import hashlib
+import os
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -191,6 +192,10 @@ class InMemoryCustomerGraph:
     merge_log: dict[str, MergeRecord] = field(default_factory=dict)
     before_write: Callable[[], None] | None = None
     writes: int = 0
+    key: bytes = field(default_factory=lambda: os.urandom(32))
+
+    def id_key(self) -> bytes:
+        return self.key
 
     def identities(self, keys: Collection[str]) -> dict[str, IdentityRecord]:
         return {key: copy.deepcopy(self.records[key]) for key in keys if key in self.records}

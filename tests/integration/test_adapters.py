@@ -79,3 +79,13 @@ def test_the_write_key_cache_stays_bounded_however_many_unknown_keys_are_tried(s
         assert registry.find_by_write_key(f"guess-{attempt}") is None
     assert len(registry._cache) == 50
     assert registry.find_by_write_key("integration-write-key") is not None  # the real key still works
+
+
+def test_the_profile_id_key_is_made_once_and_read_by_every_process(stack):
+    from shared.adapters.dynamo import customers_table
+    from shared.wiring import customers as customers_wiring
+
+    customers_table._id_keys.clear()
+    first = customers_wiring.get_customer_graph().id_key()
+    customers_table._id_keys.clear()  # another process, a later cold start
+    assert customers_wiring.get_customer_graph().id_key() == first and len(first) == 32

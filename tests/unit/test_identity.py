@@ -248,7 +248,7 @@ def test_claims_left_by_a_delivery_whose_profile_write_lost_still_list_the_ident
     tp = touchpoint("t1", ids(user_id="u1", email="u1@example.com"))
     for identifier in tp.identifiers:  # another worker claimed them, then lost the race to write the profile
         record = IdentityRecord.new(identifier)
-        record.profile_id, record.version = new_profile_id(tp), 1
+        record.profile_id, record.version = new_profile_id(tp, harness.graph.id_key()), 1
         harness.graph.records[record.key] = record
     harness.fold([tp])
     assert set(harness.profile_of(tp.identifiers[0]).identifiers) == set(tp.identifiers)
@@ -322,3 +322,18 @@ def test_policy_settings_extend_the_blocklist_and_override_limits_and_priority()
 def test_bad_policy_settings_are_named(setting: dict[str, str], message: str) -> None:
     with pytest.raises(ValueError, match=message):
         parse_policy(**setting)
+
+
+def test_a_new_profile_id_cannot_be_derived_from_the_touchpoint_that_made_it() -> None:
+    """Issue 15, defect 1: the id is keyed with the deployment's secret (not a public uuid5 of
+    the messageId); the same deployment names the same profile on a redelivery."""
+    import uuid
+
+    harness = Harness()
+    tp = touchpoint("first-message", ids(user_id="u-derive"))
+    harness.fold([tp])
+    made = harness.profile_of(tp.identifiers[0]).profile_id
+    public = uuid.UUID("5b0c7f52-8f7e-4a8e-9a53-6f0c1d9b2e11")
+    assert made != str(uuid.uuid5(public, f"{tp.source_id}/{tp.touchpoint_id}"))
+    assert made == new_profile_id(tp, harness.graph.id_key())
+    assert made != new_profile_id(tp, b"another deployment's key".ljust(32, b"."))

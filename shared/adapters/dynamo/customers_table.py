@@ -13,7 +13,9 @@ of that partition plus their identity records.
 
 from __future__ import annotations
 
+import base64
 import json
+import secrets
 from collections.abc import Collection, Iterable, Sequence
 from typing import Any
 
@@ -25,7 +27,7 @@ from pynamodb.attributes import (
     NumberAttribute,
     UnicodeAttribute,
 )
-from pynamodb.exceptions import PynamoDBException, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, PynamoDBException, TransactWriteError
 from pynamodb.expressions.condition import Condition
 from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
@@ -99,6 +101,17 @@ class ProfileItem(CustomersTableItem, discriminator="profile"):
             ) from error
 
 
+class DeploymentKeyItem(CustomersTableItem, discriminator="deployment_key"):
+    """A random secret made by the deployment itself on first use (encrypted at rest with the
+    table, readable only by functions with the table's IAM access)."""
+
+    secret = UnicodeAttribute()
+
+
+DEPLOYMENT_KEY = ("DEPLOYMENT", "PROFILE_ID_KEY")
+_id_keys: dict[str, bytes] = {}  # table name → key, once per process
+
+
 class ErasureItem(CustomersTableItem, discriminator="erasure"):
     body = UnicodeAttribute()
 
@@ -108,6 +121,26 @@ class MergeItem(CustomersTableItem, discriminator="merge"):
 
     def to_record(self) -> MergeRecord:
         return MergeRecord.model_validate_json(self.body)
+
+
+def _read_or_make_id_key() -> bytes:
+    """Read the key; the first reader of a new deployment makes it (a conditional put: when two
+    race, both end with the one that was written)."""
+    for _ in range(3):
+        try:
+            item = DeploymentKeyItem.get(*DEPLOYMENT_KEY, consistent_read=True)
+            return base64.b64decode(item.secret)
+        except DoesNotExist:
+            pass
+        except PynamoDBException as error:
+            raise _unavailable(error) from error
+        made = DeploymentKeyItem(*DEPLOYMENT_KEY, secret=base64.b64encode(secrets.token_bytes(32)).decode())
+        try:
+            made.save(condition=DeploymentKeyItem.pk.does_not_exist())
+        except PynamoDBException as error:
+            if not is_condition_failure(error):
+                raise _unavailable(error) from error
+    raise DependencyUnavailableError("The deployment's profile id key could not be read")
 
 
 def identity_item_key(key: str) -> tuple[str, str]:
@@ -164,6 +197,12 @@ def _chunks(items: Sequence[Any], size: int) -> Iterable[Sequence[Any]]:
 
 
 class DynamoCustomerGraph:
+    def id_key(self) -> bytes:
+        table = CustomersTableItem.Meta.table_name
+        if table not in _id_keys:
+            _id_keys[table] = _read_or_make_id_key()
+        return _id_keys[table]
+
     def identities(self, keys: Collection[str]) -> dict[str, IdentityRecord]:
         if not keys:
             return {}

@@ -22,6 +22,8 @@ Order of writes, and why a crash anywhere is safe:
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import random
 import time
 import uuid
@@ -77,7 +79,6 @@ ENGAGEMENT_FIELDS = frozenset(
         "last_cart_at",
     }
 )
-_PROFILE_NAMESPACE = uuid.UUID("5b0c7f52-8f7e-4a8e-9a53-6f0c1d9b2e11")
 
 
 class Outcome(StrEnum):
@@ -98,9 +99,15 @@ class FoldResult:
     dropped_identifiers: int = 0
 
 
-def new_profile_id(touchpoint: Touchpoint) -> str:
-    """Deterministic: a redelivered touchpoint creates the same profile, never a second one."""
-    return str(uuid.uuid5(_PROFILE_NAMESPACE, f"{touchpoint.source_id}/{touchpoint.touchpoint_id}"))
+_MERGE_NAMESPACE = uuid.UUID("5b0c7f52-8f7e-4a8e-9a53-6f0c1d9b2e11")
+
+
+def new_profile_id(touchpoint: Touchpoint, key: bytes) -> str:
+    """Deterministic: a redelivered touchpoint creates the same profile, never a second one. Keyed
+    with the deployment's secret (`CustomerGraph.id_key`): nobody can derive a person's profile
+    id from a touchpoint id they know."""
+    named = f"{touchpoint.source_id}/{touchpoint.touchpoint_id}".encode()
+    return str(uuid.UUID(bytes=hmac.new(key, named, hashlib.sha256).digest()[:16], version=4))
 
 
 class _Attempt:
@@ -130,7 +137,8 @@ class _Attempt:
         unknown = [
             tp for tp in touchpoints if not any(self.records.get(identity_key(i)) for i in tp.identifiers)
         ]
-        self._load_profiles(pointed | {new_profile_id(tp) for tp in unknown})
+        key = self.graph.id_key()
+        self._load_profiles(pointed | {new_profile_id(tp, key) for tp in unknown})
 
     def _load_profiles(self, profile_ids: set[str]) -> None:
         wanted = profile_ids - self.profiles.keys()
@@ -178,8 +186,9 @@ class _Attempt:
         if resolution.matched:
             profile = self.profiles[resolution.matched[0]]
         else:
-            self._load_profiles({new_profile_id(touchpoint)})  # usually prefetched with the batch
-            profile = self.live(new_profile_id(touchpoint))
+            created = new_profile_id(touchpoint, self.graph.id_key())
+            self._load_profiles({created})  # usually prefetched with the batch
+            profile = self.live(created)
         self._link(profile, resolution.linked)
         self._apply(profile, touchpoint)
 
@@ -228,7 +237,7 @@ class _Attempt:
             log.append(
                 MergeRecord(
                     merge_id=str(
-                        uuid.uuid5(_PROFILE_NAMESPACE, f"{touchpoint.touchpoint_id}/{loser.profile_id}")
+                        uuid.uuid5(_MERGE_NAMESPACE, f"{touchpoint.touchpoint_id}/{loser.profile_id}")
                     ),
                     survivor_id=survivor.profile_id,
                     loser_id=loser.profile_id,

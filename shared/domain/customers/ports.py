@@ -48,6 +48,11 @@ class UnmergeCommit:
 
 
 class CustomerGraph(Protocol):
+    def id_key(self) -> bytes:
+        """The deployment's secret for naming new profiles: the same for the deployment's life
+        (a redelivered touchpoint names the same profile), known to nobody outside it."""
+        ...
+
     def identities(self, keys: Collection[str]) -> dict[str, IdentityRecord]:
         """Stored records among `keys` (strongly consistent)."""
         ...
