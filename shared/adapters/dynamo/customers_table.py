@@ -134,9 +134,11 @@ def _read_or_make_id_key() -> bytes:
             pass
         except PynamoDBException as error:
             raise _unavailable(error) from error
-        made = DeploymentKeyItem(*DEPLOYMENT_KEY, secret=base64.b64encode(secrets.token_bytes(32)).decode())
+        key = secrets.token_bytes(32)
+        made = DeploymentKeyItem(*DEPLOYMENT_KEY, secret=base64.b64encode(key).decode())
         try:
             made.save(condition=DeploymentKeyItem.pk.does_not_exist())
+            return key
         except PynamoDBException as error:
             if not is_condition_failure(error):
                 raise _unavailable(error) from error
