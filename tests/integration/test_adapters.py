@@ -89,3 +89,26 @@ def test_the_profile_id_key_is_made_once_and_read_by_every_process(stack):
     first = customers_wiring.get_customer_graph().id_key()
     customers_table._id_keys.clear()  # another process, a later cold start
     assert customers_wiring.get_customer_graph().id_key() == first and len(first) == 32
+
+
+def test_a_slow_touchpoint_queue_stops_at_its_deadline_and_says_what_it_queued(stack):
+    """Issue 15, defect 5: however slowly SQS answers, the enqueue ends well inside API Gateway's
+    29 s, with what was queued (a retry of the whole request is safe)."""
+    import boto3
+
+    from shared.adapters.sqs.ingest import SqsTouchpointQueue
+    from shared.domain.kernel.errors import DependencyUnavailableError
+    from tests.integration.test_touchpoint_slice import drain
+
+    ticks = iter(range(0, 1000, 7))  # every call to the clock: 7 s later
+    queue = SqsTouchpointQueue(
+        stack.queues["TouchpointQueue"].url,
+        client=boto3.client("sqs"),
+        deadline_seconds=20,
+        monotonic=lambda: float(next(ticks)),
+    )
+    touchpoints = [a_touchpoint().model_copy(update={"touchpoint_id": f"slow-{n}"}) for n in range(35)]
+    with pytest.raises(DependencyUnavailableError) as slow:
+        queue.send_all(touchpoints)
+    assert slow.value.details["enqueued"] == 20 and slow.value.details["of"] == 35
+    assert len(drain(stack)) == 20

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+import pytest
+
+from shared.domain.kernel.errors import ConflictError, DependencyUnavailableError
 from shared.domain.loyalty.book import LoyaltyBook, earn_for_order
 from shared.domain.loyalty.coupons import CouponCheck, CouponDefinition, CouponRefusedError, Coupons
 from shared.domain.loyalty.ledger import InsufficientPointsError, LoyaltyRules, redeem
@@ -108,3 +111,42 @@ def test_8_concurrent_exchanges_against_a_per_member_limit_of_1_issue_one_coupon
     assert book.account("member-3").balance == 900
     entries, _ = store.ledger("member-3", before=None, limit=100)
     assert [entry.points for entry in entries if entry.points < 0] == [-100]
+
+
+def test_a_limit_1_coupon_reversed_by_10_tills_at_once_and_redeemed_by_10_gives_back_one_use(on_dynalite):
+    """Issue 15, defect 3: concurrent reversals of one use give it back once, concurrent
+    redemptions after it take it once, and the reversed id is never used again."""
+    _, coupons = book_and_coupons()
+    coupons.create_definition(
+        CouponDefinition(definition_id="race-reuse", name="once", discount_type="amount", value=Decimal(5))
+    )
+    coupon = coupons.issue("member-4", "race-reuse", issue_key="reuse", reason="race")
+    first = CouponCheck(order_total=Decimal(50), redemption_id="till-a")
+    coupons.redeem(coupon.code, first, channel="pos", source_id="store-1")
+    reversals: list[str] = []
+
+    def reverser(number: int) -> None:
+        try:
+            reversals.append(str(coupons.reverse(coupon.code, "till-a", source_id="store-1").reversed_at))
+        except (CouponRefusedError, DependencyUnavailableError) as refused:
+            reversals.append(type(refused).__name__)
+
+    run_together([lambda n=n: reverser(n) for n in range(10)])
+    assert len(set(reversals)) == 1 and "None" not in reversals  # one reversal, seen by all
+
+    outcomes: list[str] = []
+
+    def till(number: int) -> None:
+        try:
+            check = CouponCheck(order_total=Decimal(50), redemption_id=f"till-b{number}")
+            coupons.redeem(coupon.code, check, channel="pos", source_id="store-1")
+            outcomes.append("redeemed")
+        except CouponRefusedError as refused:
+            outcomes.append(refused.code)
+
+    run_together([lambda n=n: till(n) for n in range(10)])
+    assert sorted(outcomes) == ["coupon_used_up"] * 9 + ["redeemed"]
+    stored = loyalty_wiring.get_loyalty_store().coupon(coupon.code)
+    assert stored is not None and stored.uses == 1 and len(stored.redemptions) == 2
+    with pytest.raises(ConflictError):
+        coupons.redeem(coupon.code, first, channel="pos", source_id="store-1")

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import time
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -14,17 +15,34 @@ from shared.domain.ingest.touchpoints import Touchpoint
 from shared.domain.kernel.errors import DependencyUnavailableError
 
 
+# A request's enqueue stops here and answers 503 (the client's retry is safe: ids are stable),
+# well inside API Gateway's 29 s, however slowly SQS answers (each call: 3 s, 3 attempts).
+ENQUEUE_DEADLINE_SECONDS = 20.0
+
+
 class SqsTouchpointQueue:
-    def __init__(self, queue_url: str, *, client: Any = None) -> None:
+    def __init__(
+        self,
+        queue_url: str,
+        *,
+        client: Any = None,
+        deadline_seconds: float = ENQUEUE_DEADLINE_SECONDS,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._queue_url = queue_url
         self._client = client or aws_client("sqs")
+        self._deadline_seconds = deadline_seconds
+        self._monotonic = monotonic
 
     def send_all(self, touchpoints: Sequence[Touchpoint]) -> None:
         bodies = [touchpoint.model_dump_json() for touchpoint in touchpoints]
         sized = [((str(index), body), len(body.encode())) for index, body in enumerate(bodies)]
         enqueued = 0
+        deadline = self._monotonic() + self._deadline_seconds
         for chunk in chunks(sized, max_entries=SQS_BATCH_ENTRIES, max_bytes=SQS_BATCH_BYTES):
             try:
+                if self._monotonic() > deadline:
+                    raise DependencyUnavailableError("The touchpoint queue is answering too slowly")
                 self._send_chunk(chunk)
             except DependencyUnavailableError as error:
                 # What went before is queued: the caller's retry is safe (stable ids, deduplicated).
