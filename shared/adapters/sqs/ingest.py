@@ -14,7 +14,6 @@ from shared.adapters.sqs import SQS_BATCH_BYTES, SQS_BATCH_ENTRIES
 from shared.domain.ingest.touchpoints import Touchpoint
 from shared.domain.kernel.errors import DependencyUnavailableError
 
-
 # A request's enqueue stops here and answers 503 (the client's retry is safe: ids are stable),
 # well inside API Gateway's 29 s, however slowly SQS answers (each call: 3 s, 3 attempts).
 ENQUEUE_DEADLINE_SECONDS = 20.0
