@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import hashlib
-import os
 from collections.abc import Callable, Collection, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -192,7 +191,7 @@ class InMemoryCustomerGraph:
     merge_log: dict[str, MergeRecord] = field(default_factory=dict)
     before_write: Callable[[], None] | None = None
     writes: int = 0
-    key: bytes = field(default_factory=lambda: os.urandom(32))
+    key: bytes = b"in-memory-graph-profile-id-key-0"  # fixed: the same test data, the same ids
 
     def id_key(self) -> bytes:
         return self.key

@@ -1,6 +1,8 @@
 """Integration: handlers and adapters under moto, with every resource deployed from template.yaml
 by the same code the local stack uses."""
 
+import base64
+
 import boto3
 import pytest
 from moto import mock_aws
@@ -21,6 +23,7 @@ LINK_SECRET = "integration-link-secret-0123456789abcdef"
 SERVER_WRITE_KEY = "integration-server-key"  # the web shop's backend: server-side, its orders are real
 TEMPLATE = load_template()
 SPECS = function_specs(TEMPLATE)
+PROFILE_ID_KEY = b"integration-profile-id-key-0123456789"
 emulator_transactions.install()
 
 
@@ -41,6 +44,17 @@ def stack(monkeypatch) -> DeployedStack:
         for name, value in deployed.shared_environment().items():
             monkeypatch.setenv(name, value)
         wiring.reset()
+        # A fixed profile-id key, so that the same test data names the same profiles every run
+        # (a deployment makes a random one on first use).
+        boto3.client("dynamodb").put_item(
+            TableName=deployed.resources["CustomersTable"],
+            Item={
+                "pk": {"S": "DEPLOYMENT"},
+                "sk": {"S": "PROFILE_ID_KEY"},
+                "kind": {"S": "deployment_key"},
+                "secret": {"S": base64.b64encode(PROFILE_ID_KEY).decode()},
+            },
+        )
         create_source(
             NewSource(source_id="web", name="Web shop", kind=SourceKind.SEGMENT, channel=Channel.WEB),
             registry=ingest_wiring.get_source_registry(),

@@ -82,9 +82,15 @@ def test_the_write_key_cache_stays_bounded_however_many_unknown_keys_are_tried(s
 
 
 def test_the_profile_id_key_is_made_once_and_read_by_every_process(stack):
+    import boto3
+
     from shared.adapters.dynamo import customers_table
     from shared.wiring import customers as customers_wiring
 
+    table = stack.resources["CustomersTable"]
+    boto3.client("dynamodb").delete_item(
+        TableName=table, Key={"pk": {"S": "DEPLOYMENT"}, "sk": {"S": "PROFILE_ID_KEY"}}
+    )  # a new deployment: the conftest's fixed key is gone
     customers_table._id_keys.clear()
     first = customers_wiring.get_customer_graph().id_key()
     customers_table._id_keys.clear()  # another process, a later cold start
