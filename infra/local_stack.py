@@ -238,7 +238,8 @@ class LocalStack:
                 self.wfile.write(body)
 
         module_name, _, attribute = spec.handler.rpartition(".")
-        app = getattr(importlib.import_module(module_name), attribute)
+        module = importlib.import_module(module_name)
+        app, deployed_handler = module.app, getattr(module, attribute)
         config = Config(
             chalice_stage=self.options.stage,
             function_name=spec.logical_id,
@@ -252,7 +253,11 @@ class LocalStack:
         CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
         app.__class__ = CustomLocalChalice
         server = LocalDevServer(
-            app, config, self.options.host, self.options.api_port, handler_cls=RequestHandler
+            ThroughProxyRoute(app, deployed_handler),  # type: ignore[arg-type]  # quacks as the app
+            config,
+            self.options.host,
+            self.options.api_port,
+            handler_cls=RequestHandler,
         )
         thread = threading.Thread(target=server.server.serve_forever, name="api", daemon=True)
         thread.start()
@@ -328,6 +333,30 @@ def demo_patience(template: dict[str, Any], specs: dict[str, Any], options: Opti
     ]
     tick = max((p for p in periods if p <= 60), default=60.0) / options.accelerate
     return float(retry) + tick
+
+
+class ThroughProxyRoute:
+    """What Chalice's local gateway calls as the app: each request goes to the template's handler
+    as API Gateway's proxy route sends it (resource `/{proxy+}`), so the local stack routes
+    requests exactly as the deployed function does."""
+
+    def __init__(self, app: Any, handler: Callable[[dict[str, Any], Any], Any]) -> None:
+        self._app, self._handler = app, handler
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._app, name)
+
+    def __call__(self, event: dict[str, Any], context: Any) -> Any:
+        path = event["requestContext"]["path"]
+        resource = "/" if path == "/" else "/{proxy+}"
+        as_sent = {
+            **event,
+            "resource": resource,
+            "path": path,
+            "pathParameters": None if path == "/" else {"proxy": path.lstrip("/")},
+            "requestContext": {**event["requestContext"], "resourcePath": resource},
+        }
+        return self._handler(as_sent, context)
 
 
 def _banner(info: dict[str, Any]) -> str:

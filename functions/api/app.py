@@ -1,9 +1,11 @@
-"""The API function. The Chalice app object is the Lambda handler: functions.api.app.app."""
+"""The API function. Its Lambda handler is `functions.api.app.handler`: API Gateway's one proxy
+route, handed to the Chalice app's routes (`functions.api.proxy`)."""
 
 from __future__ import annotations
 
 from chalice.app import Chalice, ConvertToMiddleware
 
+from functions.api.proxy import proxied
 from functions.api.routes import (
     campaigns,
     health,
@@ -32,3 +34,5 @@ app.register_blueprint(campaigns.routes)
 app.register_blueprint(sources.routes)
 app.register_blueprint(webhooks.routes)
 app.register_blueprint(health.routes)
+
+handler = proxied(app)

@@ -149,11 +149,21 @@ def test_a_variable_means_the_same_thing_in_every_function():
             assert meaning.setdefault(name, value) == value, name
 
 
-def test_api_paths_and_chalice_routes_are_the_same_set():
+def test_the_api_reaches_the_app_through_one_proxy_route():
+    """One invoke permission, not one per route (issue 16): the app routes (functions/api/proxy)."""
     template_routes = {(route.path, route.method) for spec in SPECS for route in spec.api_routes}
-    chalice_routes = {(path, method) for path, entries in chalice_app.routes.items() for method in entries}
-    assert template_routes == chalice_routes
-    assert not any("proxy+" in path for path, _ in template_routes)
+    assert template_routes == {("/", "ANY"), ("/{proxy+}", "ANY")}
+    (api,) = [spec for spec in SPECS if spec.api_routes]
+    assert api.handler == "functions.api.app.handler" and api.timeout < 29  # API Gateway's limit
+
+
+def test_the_proxy_finds_every_route_of_the_app_for_its_own_paths():
+    from functions.api.app import handler
+
+    for pattern in chalice_app.routes:
+        concrete = "/".join("x-1" if part.startswith("{") else part for part in pattern.split("/")) or "/"
+        found = handler.routes.match(concrete)
+        assert found is not None and found[0] == pattern, (pattern, found)
 
 
 @pytest.mark.parametrize(
@@ -185,6 +195,13 @@ def test_the_sam_transform_that_sam_deploy_applies_accepts_the_template():
     assert mappings and all(m["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in mappings)
     rules = [r for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
     assert any(rule["Properties"].get("ScheduleExpression") for rule in rules)
+    permissions = [
+        r
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::Permission"
+        and r["Properties"]["FunctionName"] == {"Ref": "ApiFunction"}
+    ]
+    assert 1 <= len(permissions) <= 5  # one resource policy statement each; ~100 would pass 20 KB
     assert not any(r["Type"].startswith("AWS::Serverless::") for r in resources.values())
 
 
