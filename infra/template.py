@@ -169,7 +169,7 @@ def functions(template: dict[str, Any]) -> list[FunctionSpec]:
 
 
 # Access policies the emulator neither creates nor enforces (it checks no permissions).
-EMULATOR_SKIPS = frozenset({"AWS::SQS::QueuePolicy"})
+EMULATOR_SKIPS = frozenset({"AWS::SQS::QueuePolicy", "AWS::CloudWatch::Alarm"})  # AWS-side only
 
 
 def emulator_template(template: dict[str, Any], outputs: dict[str, Any]) -> dict[str, Any]:

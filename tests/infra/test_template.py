@@ -2,6 +2,7 @@
 
 import copy
 import importlib
+import json
 import shutil
 import subprocess
 import sys
@@ -229,3 +230,34 @@ def test_openapi_paths_are_the_chalice_routes():
     }
     chalice_routes = {(path, method) for path, entries in chalice_app.routes.items() for method in entries}
     assert documented == chalice_routes
+
+
+def test_the_alarms_are_the_generated_block():
+    from infra.alarms import render, written
+
+    text = TEMPLATE_PATH.read_text()
+    assert written(text, render()) == text, "run: .venv/bin/python -m infra.alarms"
+
+
+def test_every_function_queue_and_the_api_is_watched_and_every_alarm_notifies_the_topic():
+    """Issue 16, operations: errors and throttles of each function, any message on a dead-letter
+    queue, the age of each work queue's oldest message, the API's 5xx and p99 latency."""
+    alarms = {name: r["Properties"] for name, r in RESOURCES.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+
+    def watched(namespace: str, metric: str) -> set[str]:
+        found = set()
+        for alarm in alarms.values():
+            if (alarm["Namespace"], alarm["MetricName"]) == (namespace, metric):
+                value = alarm["Dimensions"][0]["Value"]
+                found.add(value.get("Ref") or value.get("Fn::GetAtt", [None])[0] or json.dumps(value))
+        return found
+
+    functions = {name for name, r in RESOURCES.items() if r["Type"] == "AWS::Serverless::Function"}
+    queues = {name for name, r in RESOURCES.items() if r["Type"] == "AWS::SQS::Queue"}
+    dead_letter = {name for name in queues if name.endswith("DeadLetterQueue")}
+    assert watched("AWS/Lambda", "Errors") == watched("AWS/Lambda", "Throttles") == functions
+    assert watched("AWS/SQS", "ApproximateNumberOfMessagesVisible") == dead_letter
+    assert watched("AWS/SQS", "ApproximateAgeOfOldestMessage") == queues - dead_letter
+    assert watched("AWS/ApiGateway", "5XXError") and watched("AWS/ApiGateway", "Latency")
+    notify = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
+    assert all(alarm["AlarmActions"] == notify for alarm in alarms.values())
