@@ -194,6 +194,8 @@ def test_the_sam_transform_that_sam_deploy_applies_accepts_the_template():
     resources = translated["Resources"]
     mappings = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
     assert mappings and all(m["FunctionResponseTypes"] == ["ReportBatchItemFailures"] for m in mappings)
+    # A burst on one queue can neither take the account's whole concurrency nor overrun a table.
+    assert all(2 <= m["ScalingConfig"]["MaximumConcurrency"] <= 100 for m in mappings)
     rules = [r for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
     assert any(rule["Properties"].get("ScheduleExpression") for rule in rules)
     permissions = [
