@@ -263,3 +263,23 @@ def test_every_function_queue_and_the_api_is_watched_and_every_alarm_notifies_th
     assert watched("AWS/ApiGateway", "5XXError") and watched("AWS/ApiGateway", "Latency")
     notify = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
     assert all(alarm["AlarmActions"] == notify for alarm in alarms.values())
+
+
+def test_every_scheduled_function_keeps_its_failed_runs_for_the_operator():
+    """Issue 16: an asynchronously invoked function (a schedule) has a failure destination, a
+    dead-letter queue that its depth alarm and the queue monitor watch."""
+    scheduled = [
+        spec
+        for spec in SPECS
+        if any(
+            e["Type"] == "Schedule"
+            for e in RESOURCES[spec.logical_id]["Properties"].get("Events", {}).values()
+        )
+    ]
+    assert scheduled
+    for spec in scheduled:
+        invoke = RESOURCES[spec.logical_id]["Properties"]["EventInvokeConfig"]
+        failure = invoke["DestinationConfig"]["OnFailure"]
+        assert failure == {"Type": "SQS", "Destination": {"Fn::GetAtt": ["ScheduleDeadLetterQueue", "Arn"]}}
+    monitor = RESOURCES["QueueMonitorFunction"]["Properties"]["Environment"]["Variables"]["MONITORED_QUEUES"]
+    assert "schedules-dlq=${ScheduleDeadLetterQueue}" in json.dumps(monitor)
