@@ -283,3 +283,22 @@ def test_every_scheduled_function_keeps_its_failed_runs_for_the_operator():
         assert failure == {"Type": "SQS", "Destination": {"Fn::GetAtt": ["ScheduleDeadLetterQueue", "Arn"]}}
     monitor = RESOURCES["QueueMonitorFunction"]["Properties"]["Environment"]["Variables"]["MONITORED_QUEUES"]
     assert "schedules-dlq=${ScheduleDeadLetterQueue}" in json.dumps(monitor)
+
+
+def test_every_stateful_resource_says_what_a_delete_or_replacement_does_to_its_data():
+    """Issue 16: tables, the exports bucket and every dead-letter queue are kept when the stack
+    goes or a change replaces them (and tables refuse deletion); work queues and log groups go."""
+    stateful = {"AWS::DynamoDB::Table", "AWS::S3::Bucket", "AWS::SQS::Queue", "AWS::Logs::LogGroup"}
+    for name, resource in RESOURCES.items():
+        if resource["Type"] not in stateful:
+            continue
+        kept = resource["Type"] in {"AWS::DynamoDB::Table", "AWS::S3::Bucket"} or name.endswith(
+            "DeadLetterQueue"
+        )
+        expected = "Retain" if kept else "Delete"
+        assert (resource.get("DeletionPolicy"), resource.get("UpdateReplacePolicy")) == (
+            expected,
+            expected,
+        ), name
+        if resource["Type"] == "AWS::DynamoDB::Table":
+            assert resource["Properties"]["DeletionProtectionEnabled"] is True, name
