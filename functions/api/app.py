@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from chalice.app import Chalice, ConvertToMiddleware
 
-from functions.api.proxy import proxied
+from functions.api.proxy import ProxiedApp
 from functions.api.routes import (
     campaigns,
     health,
@@ -35,4 +35,4 @@ app.register_blueprint(sources.routes)
 app.register_blueprint(webhooks.routes)
 app.register_blueprint(health.routes)
 
-handler = proxied(app)
+handler = ProxiedApp(app)

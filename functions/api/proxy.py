@@ -11,7 +11,7 @@ lists them.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
 Route = tuple[str, tuple[str, ...]]  # the pattern and its segments
@@ -54,18 +54,18 @@ class RouteTable:
         return None
 
 
-def proxied(app: Any) -> Callable[[dict[str, Any], Any], Any]:
+class ProxiedApp:
     """The Lambda handler: an event of the proxy route, rewritten for the route it is for."""
-    table = RouteTable(list(app.routes))
 
-    def handler(event: dict[str, Any], context: Any) -> Any:
-        routed = for_route(event, table)
+    def __init__(self, app: Any) -> None:
+        self.app = app
+        self.routes = RouteTable(list(app.routes))
+
+    def __call__(self, event: dict[str, Any], context: Any) -> Any:
+        routed = for_route(event, self.routes)
         if routed is None:
             return NOT_FOUND
-        return app(routed, context)
-
-    handler.routes = table  # type: ignore[attr-defined]
-    return handler
+        return self.app(routed, context)
 
 
 def for_route(event: dict[str, Any], table: RouteTable) -> dict[str, Any] | None:

@@ -33,7 +33,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from shared.adapters.dynamo.conventions import is_condition_failure
-from shared.adapters.dynamo.person_partition import delete_person_partition
+from shared.adapters.dynamo.person_partition import person_partition_keys
 from shared.domain.customers.identity import IdentityRecord
 from shared.domain.customers.ports import MergeCommit, MergeRecord, UnmergeCommit
 from shared.domain.customers.privacy import ErasureRequest
@@ -321,7 +321,8 @@ class DynamoPersonalData:
     def delete_profile_partition(self, profile_id: str) -> int:
         """The profile's partition and the items outside it that it points to (loyalty's coupon
         codes, referral code and schedule places), as raw items (`person_partition`)."""
-        return delete_person_partition(CustomersTableItem.Meta.table_name, profile_id)
+        keys = person_partition_keys(CustomersTableItem.Meta.table_name, profile_id)
+        return self._delete(CustomersTableItem(pk, sk) for pk, sk in keys)
 
     def delete_merge_entries(self, survivor_id: str, involving: set[str]) -> int:
         entries = MergeItem.query(

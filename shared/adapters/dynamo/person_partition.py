@@ -1,5 +1,5 @@
 """A person's partition in the customers table (`PROFILE#<profile_id>`) and the items elsewhere
-in the table that it points to, read and removed as raw items.
+in the table that it points to, found by reading raw items.
 
 Raw, because the partition holds items of several capabilities (profile, merge log, segment
 state, loyalty account, ledger, coupon index) and a function that erases a person loads only the
@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import time
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -21,7 +20,6 @@ from shared.adapters.aws_clients import client as aws_client
 from shared.domain.kernel.errors import DependencyUnavailableError
 
 SCHEDULE_SHARDS = 16  # a month's first orders spread their schedule writes over 16 partitions
-BATCH_WRITE_LIMIT = 25
 
 
 def shard_of(profile_id: str) -> int:
@@ -51,8 +49,8 @@ def pointed_to(profile_id: str, item: dict[str, Any]) -> list[tuple[str, str]]:
     return keys + [(f"{kind_}#{bucket}#{shard}", profile_id) for kind_, bucket in buckets]
 
 
-def delete_person_partition(table_name: str, profile_id: str, *, client: Any = None) -> int:
-    """Delete the partition and what it points to; returns how many items. Idempotent."""
+def person_partition_keys(table_name: str, profile_id: str, *, client: Any = None) -> list[tuple[str, str]]:
+    """The keys of the partition's items and of what they point to (those first), read raw."""
     dynamodb = client or aws_client("dynamodb")
     keys: list[tuple[str, str]] = []
     pointed: list[tuple[str, str]] = []
@@ -67,24 +65,6 @@ def delete_person_partition(table_name: str, profile_id: str, *, client: Any = N
             for item in page.get("Items", []):
                 keys.append((item["pk"]["S"], item["sk"]["S"]))
                 pointed += pointed_to(profile_id, item)
-        doomed = list(dict.fromkeys([*pointed, *keys]))  # what it points to first, then itself
-        for start in range(0, len(doomed), BATCH_WRITE_LIMIT):
-            _delete_batch(dynamodb, table_name, doomed[start : start + BATCH_WRITE_LIMIT])
     except (BotoCoreError, ClientError) as error:
         raise DependencyUnavailableError("The customers table did not answer") from error
-    return len(doomed)
-
-
-def _delete_batch(dynamodb: Any, table_name: str, keys: list[tuple[str, str]], attempts: int = 8) -> None:
-    requests = [{"DeleteRequest": {"Key": {"pk": {"S": pk}, "sk": {"S": sk}}}} for pk, sk in keys]
-    for attempt in range(attempts):
-        unprocessed = dynamodb.batch_write_item(RequestItems={table_name: requests}).get(
-            "UnprocessedItems", {}
-        )
-        requests = unprocessed.get(table_name, [])
-        if not requests:
-            return
-        time.sleep(min(1.0, 0.05 * 2**attempt))
-    raise DependencyUnavailableError(
-        "The customers table kept some deletes unprocessed; the sweep is retried"
-    )
+    return list(dict.fromkeys([*pointed, *keys]))
