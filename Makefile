@@ -8,7 +8,7 @@ ARGS ?=
 # dynalite: a DynamoDB emulator whose conditional writes are atomic under concurrency (the race tests).
 DYNALITE := .tools/node_modules/dynalite/cli.js
 
-.PHONY: run test test-fast lint format bench clean
+.PHONY: run test test-fast lint format bench package lock clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: set PYTHON=python3.11")'
@@ -49,6 +49,18 @@ format: $(STAMP)
 ## bench: request units, queue/bus requests, CPU and cost per touchpoint
 bench: $(STAMP)
 	$(PY) -m infra.bench $(ARGS)
+
+## package: the deployable artifacts (dependencies layer + one code artifact per function) in .aws-sam/build
+package: $(STAMP)
+	$(PY) -m infra.package $(ARGS)
+
+## lock: regenerate requirements.lock (the pinned runtime dependencies) from pyproject.toml
+lock: $(STAMP)
+	$(PY) -m infra.package --lock
+
+# `sam build` runs these (template.yaml: BuildMethod makefile) with ARTIFACTS_DIR set.
+build-%: $(STAMP)
+	$(PY) -m infra.package --artifact $* --into "$(ARTIFACTS_DIR)"
 
 clean:
 	rm -rf $(VENV) .tools .pytest_cache .mypy_cache .ruff_cache

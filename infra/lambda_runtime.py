@@ -8,6 +8,8 @@ import contextlib
 import hashlib
 import importlib
 import json
+import queue
+import subprocess
 import sys
 import threading
 import time
@@ -15,7 +17,8 @@ import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from infra.schedules import parse_schedule
 from infra.template import FunctionSpec, ScheduleTrigger, SqsTrigger
@@ -64,6 +67,13 @@ def attributed_logs(context: LambdaContext) -> Iterator[None]:
         logger.thread_safe_remove_keys(keys)
 
 
+class RunnableFunction(Protocol):
+    spec: FunctionSpec
+    region: str
+
+    def invoke(self, event: dict[str, Any]) -> Any: ...
+
+
 @dataclass
 class LocalFunction:
     spec: FunctionSpec
@@ -79,6 +89,145 @@ class LocalFunction:
             context = LambdaContext(self.spec, self.region)
             with attributed_logs(context):
                 return self._handler(event, context)
+
+
+LAMBDA_WORKER = Path(__file__).with_name("lambda_worker.py")
+
+
+@dataclass(frozen=True)
+class ArtifactLayout:
+    """Where the built artifacts are: one directory per function, the layer, and the stand-in
+    for what Lambda's runtime provides (boto3), plus an interpreter of the runtime's version."""
+
+    python: str
+    functions: Path  # <functions>/<LogicalId>/
+    layer: Path  # the layer's python/ directory
+    runtime: Path
+
+    def paths(self, spec: FunctionSpec) -> list[Path]:
+        return [self.functions / spec.logical_id, self.layer, self.runtime]
+
+
+class FunctionError(Exception):
+    """The function raised: Lambda reports errorType and errorMessage."""
+
+
+class _Environment:
+    """One execution environment: a worker process that imported the handler from its artifact."""
+
+    def __init__(self, spec: FunctionSpec, layout: ArtifactLayout, environment: dict[str, str]) -> None:
+        paths = [argument for path in layout.paths(spec) for argument in ("--path", str(path))]
+        self.process = subprocess.Popen(
+            [layout.python, "-I", "-S", "-P", str(LAMBDA_WORKER), "--handler", spec.handler, *paths],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=environment,
+        )
+        threading.Thread(target=self._forward_logs, name=f"logs:{spec.logical_id}", daemon=True).start()
+        greeting = self._read()
+        if "init_error" in greeting:
+            self.process.wait(timeout=5)
+            raise FunctionError(
+                f"{spec.handler} failed to initialise: {greeting['init_error']['errorMessage']}"
+            )
+        self.init_ms = float(greeting["init_ms"])
+
+    def _forward_logs(self) -> None:
+        assert self.process.stderr is not None
+        for line in self.process.stderr:
+            with _STDOUT_LOCK:
+                sys.stdout.write(line)
+                sys.stdout.flush()
+
+    def _read(self) -> dict[str, Any]:
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise FunctionError(f"the execution environment exited ({self.process.wait()})")
+        answer: dict[str, Any] = json.loads(line)
+        return answer
+
+    def invoke(self, event: dict[str, Any], context: LambdaContext, timeout: int) -> Any:
+        assert self.process.stdin is not None
+        fields = {name: getattr(context, name) for name in _CONTEXT_FIELDS}
+        self.process.stdin.write(
+            json.dumps({"event": event, "context": {**fields, "timeout": timeout}}) + "\n"
+        )
+        self.process.stdin.flush()
+        answer = self._read()
+        if "error" in answer:
+            raise FunctionError(f"{answer['error']['errorType']}: {answer['error']['errorMessage']}")
+        return answer["result"]
+
+    def close(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=5)
+
+
+_CONTEXT_FIELDS = (
+    "function_name",
+    "invoked_function_arn",
+    "memory_limit_in_mb",
+    "aws_request_id",
+    "log_group_name",
+    "log_stream_name",
+)
+
+
+class ArtifactFunction:
+    """A template function run from its built artifact in worker processes, each one execution
+    environment serving one invocation at a time (up to `concurrency` of them)."""
+
+    def __init__(
+        self,
+        spec: FunctionSpec,
+        region: str,
+        *,
+        layout: ArtifactLayout,
+        environment: dict[str, str],
+        concurrency: int = 1,
+    ) -> None:
+        self.spec, self.region = spec, region
+        self._layout, self._environment = layout, environment
+        self._idle: queue.LifoQueue[_Environment] = queue.LifoQueue()
+        self._slots = threading.BoundedSemaphore(concurrency)
+        self._all: list[_Environment] = []
+        self._lock = threading.Lock()
+        self.init_ms: list[float] = []  # each execution environment's init (handler import) time
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        with self._slots:
+            try:
+                environment = self._idle.get_nowait()
+            except queue.Empty:
+                environment = _Environment(self.spec, self._layout, self._environment)
+                with self._lock:
+                    self._all.append(environment)
+                    self.init_ms.append(environment.init_ms)
+            context = LambdaContext(self.spec, self.region)
+            try:
+                result = environment.invoke(event, context, self.spec.timeout)
+            except FunctionError:
+                if environment.process.poll() is not None:  # it died: the next call starts a new one
+                    with self._lock:
+                        self._all.remove(environment)
+                    raise
+                self._idle.put(environment)
+                raise
+            self._idle.put(environment)
+            return result
+
+    def __call__(self, event: dict[str, Any], _context: Any) -> Any:
+        return self.invoke(event)
+
+    def close(self) -> None:
+        with self._lock:
+            for environment in self._all:
+                environment.close()
+            self._all.clear()
 
 
 def sqs_event(messages: list[dict[str, Any]], *, queue_arn: str, region: str) -> dict[str, Any]:
@@ -135,7 +284,7 @@ class SqsPoller(threading.Thread):
 
     def __init__(
         self,
-        function: LocalFunction,
+        function: RunnableFunction,
         trigger: SqsTrigger,
         *,
         queue_url: str,
@@ -249,7 +398,7 @@ class VirtualClock:
 class ScheduleFirer(threading.Thread):
     def __init__(
         self,
-        function: LocalFunction,
+        function: RunnableFunction,
         trigger: ScheduleTrigger,
         *,
         clock: VirtualClock,

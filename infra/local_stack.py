@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import argparse
+import base64
 import hashlib
 import json
 import os
@@ -26,9 +27,12 @@ from types import FrameType
 from typing import Any
 
 from infra.lambda_runtime import (
+    ArtifactFunction,
+    ArtifactLayout,
     LambdaContext,
     LocalFunction,
     Report,
+    RunnableFunction,
     ScheduleFirer,
     SqsPoller,
     VirtualClock,
@@ -40,6 +44,8 @@ from infra.template import TEMPLATE_PATH, load_template
 
 LOCAL_SOURCE_ID = "local-web"
 LOCAL_SERVER_SOURCE_ID = "local-backend"
+ARTIFACTS_DIR = TEMPLATE_PATH.parent / ".aws-sam" / "local"
+API_ENVIRONMENTS = 4  # concurrent execution environments of the API function, from artifacts
 
 
 @dataclass(frozen=True)
@@ -57,6 +63,7 @@ class Options:
     redelivery_delay: int | None = None
     demo_customers: int = 0  # > 0: replay a synthetic day for this many customers
     template_path: Path = TEMPLATE_PATH
+    from_artifacts: bool = False  # run each function from its built artifact in its own processes
 
 
 @dataclass
@@ -67,6 +74,7 @@ class LocalStack:
     _threads: list[threading.Thread] = field(default_factory=list)
     _emulator: Any = None
     _api_server: Any = None
+    _artifact_functions: list[ArtifactFunction] = field(default_factory=list)
     info: dict[str, Any] = field(default_factory=dict)
 
     def start(self) -> dict[str, Any]:
@@ -141,12 +149,24 @@ class LocalStack:
 
         specs = function_specs(template)
         clock = VirtualClock(options.accelerate)
-        api_spec = None
+        layout = build_local_artifacts() if options.from_artifacts else None
+        api_spec, api_function = None, None
         triggers: list[str] = []
         for spec in specs.values():
-            function = LocalFunction(spec, options.region)
+            function: RunnableFunction
+            if layout is None:
+                function = LocalFunction(spec, options.region)
+            else:
+                function = ArtifactFunction(
+                    spec,
+                    options.region,
+                    layout=layout,
+                    environment=artifact_environment(stack.function_environments[spec.logical_id], spec),
+                    concurrency=API_ENVIRONMENTS if spec.api_routes else 1,
+                )
+                self._artifact_functions.append(function)
             if spec.api_routes:
-                api_spec = spec
+                api_spec, api_function = spec, function
             for sqs_trigger in spec.sqs_triggers:
                 address = stack.queues[sqs_trigger.queue]
                 self._threads.append(
@@ -173,7 +193,9 @@ class LocalStack:
         if api_spec is None:
             raise RuntimeError("template.yaml has no function with Api events")
 
-        self._api_server = self._serve_api(api_spec)
+        self._api_server = self._serve_api(
+            api_spec, api_function if isinstance(api_function, ArtifactFunction) else None
+        )
         for thread in self._threads:
             thread.start()
         if options.demo_customers:
@@ -197,10 +219,11 @@ class LocalStack:
             "stack_name": stack.stack_name,
             "resources": stack.resources,
             "triggers": triggers,
+            "functions_from": str(layout.functions) if layout else "source (in this process)",
         }
         return self.info
 
-    def _serve_api(self, spec: Any) -> Any:
+    def _serve_api(self, spec: Any, from_artifact: ArtifactFunction | None) -> Any:
         import importlib
 
         from chalice.config import Config
@@ -253,7 +276,9 @@ class LocalStack:
         CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
         app.__class__ = CustomLocalChalice
         server = LocalDevServer(
-            ThroughProxyRoute(app, deployed_handler),  # type: ignore[arg-type]  # quacks as the app
+            # The source app lends its routes to Chalice's local gateway; the function that answers
+            # is the template's handler, from its built artifact when asked.
+            ThroughProxyRoute(app, from_artifact or deployed_handler),  # type: ignore[arg-type]  # quacks as the app
             config,
             self.options.host,
             self.options.api_port,
@@ -292,11 +317,59 @@ class LocalStack:
         self._stop.set()
         for thread in self._threads:
             thread.join(timeout=10)
+        for function in self._artifact_functions:
+            function.close()
         if self._api_server is not None:
             self._api_server.shutdown()
             self._api_server.server.server_close()
         if self._emulator is not None:
             self._emulator.stop()
+
+
+def build_local_artifacts(out: Path = ARTIFACTS_DIR) -> ArtifactLayout:
+    """The template's artifacts built for this machine's architecture (what `make package` builds
+    for the template's), with boto3 standing in for the runtime's."""
+    from infra.package import (
+        LAYER_ID,
+        build_all,
+        build_runtime_standin,
+        host_architecture,
+        runtime_python,
+        template_target,
+    )
+
+    target = template_target(load_template())
+    build_all(out, architecture=host_architecture())
+    return ArtifactLayout(
+        python=runtime_python(target),
+        functions=out,
+        layer=out / LAYER_ID / "python",
+        runtime=build_runtime_standin(out / "runtime", target=target),
+    )
+
+
+def artifact_environment(function_variables: dict[str, str], spec: Any) -> dict[str, str]:
+    """A worker's environment: the function's own variables from the stack, as Lambda sets them,
+    plus the emulator's address and credentials. Nothing of this process's environment leaks in."""
+    return {
+        **function_variables,
+        **{name: os.environ[name] for name in _LAMBDA_PROVIDED if name in os.environ},
+        "AWS_LAMBDA_FUNCTION_NAME": spec.logical_id,
+        "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
+_LAMBDA_PROVIDED = (
+    "AWS_ACCESS_KEY_ID",
+    "AWS_SECRET_ACCESS_KEY",
+    "AWS_DEFAULT_REGION",
+    "AWS_REGION",
+    "AWS_ENDPOINT_URL",
+    "POWERTOOLS_TRACE_DISABLED",
+    "POWERTOOLS_METRICS_DISABLED",
+    "TZ",
+)
 
 
 def _queued(sqs: Any, queue_urls: list[str]) -> int:
@@ -351,12 +424,24 @@ class ThroughProxyRoute:
         resource = "/" if path == "/" else "/{proxy+}"
         as_sent = {
             **event,
+            **_body_as_sent(event.get("body")),
             "resource": resource,
             "path": path,
             "pathParameters": None if path == "/" else {"proxy": path.lstrip("/")},
             "requestContext": {**event["requestContext"], "resourcePath": resource},
         }
         return self._handler(as_sent, context)
+
+
+def _body_as_sent(body: Any) -> dict[str, Any]:
+    """API Gateway passes a text body as a string (Chalice's local gateway keeps bytes), and bytes
+    that are not text base64-encoded."""
+    if not isinstance(body, bytes):
+        return {}
+    try:
+        return {"body": body.decode("utf-8"), "isBase64Encoded": False}
+    except UnicodeDecodeError:
+        return {"body": base64.b64encode(body).decode("ascii"), "isBase64Encoded": True}
 
 
 def _banner(info: dict[str, Any]) -> str:
@@ -373,6 +458,7 @@ def _banner(info: dict[str, Any]) -> str:
         f"  member tokens  HS256, secret {info['member_token_secret']}, aud omnireach"
         " (Authorization: Bearer <JWT>)",
         f"  emulator       {info['emulator_url']}    (AWS_ENDPOINT_URL; any credentials, region us-east-1)",
+        f"  functions      {info['functions_from']}",
         f"  stack          {info['stack_name']}",
         *[
             f"    {logical_id:28} {physical}"
@@ -429,6 +515,12 @@ def parse_options(argv: list[str] | None = None) -> Options:
         help="make failed SQS messages visible again after SECONDS instead of the queue's visibility timeout",
     )
     parser.add_argument(
+        "--from-artifacts",
+        action="store_true",
+        help="run each function from its built artifact (as `make package` builds them, for this machine)"
+        " in its own processes, as Lambda would",
+    )
+    parser.add_argument(
         "--demo",
         nargs="?",
         type=int,
@@ -440,6 +532,10 @@ def parse_options(argv: list[str] | None = None) -> Options:
     args = parser.parse_args(argv)
     if args.demo < 0:
         parser.error("--demo needs a positive number of customers")
+    if args.demo and args.from_artifacts:
+        parser.error(
+            "--demo runs with the functions in this process (it plays a certificate authority into them)"
+        )
     if args.accelerate <= 0:
         parser.error("--accelerate must be positive")
     if args.redelivery_delay is not None and not 0 <= args.redelivery_delay <= 43200:
@@ -456,6 +552,7 @@ def parse_options(argv: list[str] | None = None) -> Options:
         accelerate=args.accelerate,
         redelivery_delay=args.redelivery_delay,
         demo_customers=args.demo,
+        from_artifacts=args.from_artifacts,
     )
 
 

@@ -1,6 +1,5 @@
 """template.yaml is code: its rules are asserted here."""
 
-import copy
 import importlib
 import json
 import shutil
@@ -15,6 +14,7 @@ from samtranslator.translator.managed_policy_translator import ManagedPolicyLoad
 from samtranslator.translator.transform import transform
 
 from functions.api.app import app as chalice_app
+from infra.package import built_template
 from infra.schedules import parse_schedule
 from infra.template import TEMPLATE_PATH, functions, load_template, referenced_names
 from shared.settings import ResourceSetting, Settings
@@ -185,10 +185,12 @@ def test_queues_are_encrypted():
 
 
 def test_the_sam_transform_that_sam_deploy_applies_accepts_the_template():
-    packaged = copy.deepcopy(TEMPLATE)
-    packaged["Globals"]["Function"]["CodeUri"] = (
-        "s3://omnireach-artifacts/omnireach.zip"  # as `sam package` does
-    )
+    packaged = built_template(TEMPLATE)  # as `make package` / `sam build` write it
+    for name, resource in packaged["Resources"].items():  # then `sam deploy` uploads each artifact
+        if resource["Type"] == "AWS::Serverless::Function":
+            resource["Properties"]["CodeUri"] = f"s3://omnireach-artifacts/{name}.zip"
+        elif resource["Type"] == "AWS::Serverless::LayerVersion":
+            resource["Properties"]["ContentUri"] = f"s3://omnireach-artifacts/{name}.zip"
     with mock_aws():
         translated = transform(packaged, {}, ManagedPolicyLoader(boto3.client("iam")))
     resources = translated["Resources"]
