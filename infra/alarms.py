@@ -22,7 +22,7 @@ BEGIN = "  # ---------------------------------------------------------------- al
 END = "  # ---------------------------------------------------------------- end of alarms"
 OLDEST_MESSAGE_SECONDS = 900
 API_P99_MILLIS = 5000
-API_NAME = "!Sub omnireach-${Stage}-api"  # the Api resource's Name
+API_ID = "!Ref Api"  # an HTTP API's metrics are per ApiId
 ACTIONS = "!If [HasAlarmTopic, [!Ref AlarmTopicArn], !Ref AWS::NoValue]"
 
 
@@ -96,16 +96,14 @@ def render(template: dict[str, Any] | None = None) -> str:
                 threshold=OLDEST_MESSAGE_SECONDS,
             )
         )
-    alarms.append(
-        _alarm("Api5xxAlarm", "The API answered 5xx", "AWS/ApiGateway", "5XXError", ("ApiName", API_NAME))
-    )
+    alarms.append(_alarm("Api5xxAlarm", "The API answered 5xx", "AWS/ApiGateway", "5xx", ("ApiId", API_ID)))
     alarms.append(
         _alarm(
             "ApiLatencyAlarm",
             f"The API's p99 latency is over {API_P99_MILLIS} ms",
             "AWS/ApiGateway",
             "Latency",
-            ("ApiName", API_NAME),
+            ("ApiId", API_ID),
             statistic="p99",
             threshold=API_P99_MILLIS,
         )

@@ -112,7 +112,7 @@ class FunctionError(Exception):
     """The function raised: Lambda reports errorType and errorMessage."""
 
 
-class _Environment:
+class ExecutionEnvironment:
     """One execution environment: a worker process that imported the handler from its artifact."""
 
     def __init__(self, spec: FunctionSpec, layout: ArtifactLayout, environment: dict[str, str]) -> None:
@@ -192,9 +192,9 @@ class ArtifactFunction:
     ) -> None:
         self.spec, self.region = spec, region
         self._layout, self._environment = layout, environment
-        self._idle: queue.LifoQueue[_Environment] = queue.LifoQueue()
+        self._idle: queue.LifoQueue[ExecutionEnvironment] = queue.LifoQueue()
         self._slots = threading.BoundedSemaphore(concurrency)
-        self._all: list[_Environment] = []
+        self._all: list[ExecutionEnvironment] = []
         self._lock = threading.Lock()
         self.init_ms: list[float] = []  # each execution environment's init (handler import) time
 
@@ -203,7 +203,7 @@ class ArtifactFunction:
             try:
                 environment = self._idle.get_nowait()
             except queue.Empty:
-                environment = _Environment(self.spec, self._layout, self._environment)
+                environment = ExecutionEnvironment(self.spec, self._layout, self._environment)
                 with self._lock:
                     self._all.append(environment)
                     self.init_ms.append(environment.init_ms)

@@ -28,7 +28,6 @@ from typing import Any
 
 from infra.lambda_runtime import (
     ArtifactFunction,
-    ArtifactLayout,
     LambdaContext,
     LocalFunction,
     Report,
@@ -39,6 +38,7 @@ from infra.lambda_runtime import (
     attributed_logs,
     report_to_stdout,
 )
+from infra.package import build_runnable
 from infra.schedules import parse_schedule
 from infra.template import TEMPLATE_PATH, load_template
 
@@ -149,8 +149,8 @@ class LocalStack:
 
         specs = function_specs(template)
         clock = VirtualClock(options.accelerate)
-        layout = build_local_artifacts() if options.from_artifacts else None
-        api_spec, api_function = None, None
+        layout = build_runnable(ARTIFACTS_DIR) if options.from_artifacts else None
+        api_functions: list[RunnableFunction] = []
         triggers: list[str] = []
         for spec in specs.values():
             function: RunnableFunction
@@ -166,7 +166,7 @@ class LocalStack:
                 )
                 self._artifact_functions.append(function)
             if spec.api_routes:
-                api_spec, api_function = spec, function
+                api_functions.append(function)
             for sqs_trigger in spec.sqs_triggers:
                 address = stack.queues[sqs_trigger.queue]
                 self._threads.append(
@@ -190,12 +190,10 @@ class LocalStack:
                         ScheduleFirer(function, schedule, clock=clock, stop=self._stop, report=self.report)
                     )
                     triggers.append(f"{spec.logical_id} <- {schedule.expression} (x{options.accelerate:g})")
-        if api_spec is None:
+        if not api_functions:
             raise RuntimeError("template.yaml has no function with Api events")
 
-        self._api_server = self._serve_api(
-            api_spec, api_function if isinstance(api_function, ArtifactFunction) else None
-        )
+        self._api_server = self._serve_api(api_functions)
         for thread in self._threads:
             thread.start()
         if options.demo_customers:
@@ -223,21 +221,15 @@ class LocalStack:
         }
         return self.info
 
-    def _serve_api(self, spec: Any, from_artifact: ArtifactFunction | None) -> Any:
-        import importlib
-
+    def _serve_api(self, functions: list[RunnableFunction]) -> Any:
         from chalice.config import Config
         from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer
 
-        region = self.options.region
+        from functions.api.app import app
 
         class RequestHandler(ChaliceRequestHandler):
             """API Gateway answers a method it has no route for with a 4xx; so does the local stack
-            (Python's server would answer 501). Each request's log lines name the API function."""
-
-            def handle_one_request(self) -> None:
-                with attributed_logs(LambdaContext(spec, region)):
-                    super().handle_one_request()
+            (Python's server would answer 501)."""
 
             def __getattr__(self, name: str) -> Any:
                 if name.startswith("do_"):
@@ -260,25 +252,23 @@ class LocalStack:
                 self.end_headers()
                 self.wfile.write(body)
 
-        module_name, _, attribute = spec.handler.rpartition(".")
-        module = importlib.import_module(module_name)
-        app, deployed_handler = module.app, getattr(module, attribute)
+        routes = {
+            route.path: self._answering(function)
+            for function in functions
+            for route in function.spec.api_routes
+        }
         config = Config(
             chalice_stage=self.options.stage,
-            function_name=spec.logical_id,
-            user_provided_params={
-                "app_name": app.app_name,
-                "lambda_timeout": spec.timeout,
-                "lambda_memory_size": spec.memory,
-            },
+            function_name="Api",
+            user_provided_params={"app_name": app.app_name, "lambda_timeout": 25},
         )
         # As chalice.local.create_local_server does: a thread-local current_request per request.
         CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
         app.__class__ = CustomLocalChalice
         server = LocalDevServer(
-            # The source app lends its routes to Chalice's local gateway; the function that answers
-            # is the template's handler, from its built artifact when asked.
-            ThroughProxyRoute(app, from_artifact or deployed_handler),  # type: ignore[arg-type]  # quacks as the app
+            # The source app lends Chalice's local gateway its routes (all of them); the function
+            # that answers is the one whose HTTP API route the path falls under, as deployed.
+            ThroughProxyRoute(app, routes),  # type: ignore[arg-type]  # quacks as the app
             config,
             self.options.host,
             self.options.api_port,
@@ -287,6 +277,25 @@ class LocalStack:
         thread = threading.Thread(target=server.server.serve_forever, name="api", daemon=True)
         thread.start()
         return server
+
+    def _answering(self, function: RunnableFunction) -> Callable[[dict[str, Any]], Any]:
+        """How a request reaches an API function: from its artifact, an invocation of a worker;
+        in this process, the handler called on the request's thread (API functions serve requests
+        concurrently), with the function named on its log lines."""
+        if isinstance(function, ArtifactFunction):
+            return function.invoke
+        import importlib
+
+        spec = function.spec
+        module_name, _, attribute = spec.handler.rpartition(".")
+        handler = getattr(importlib.import_module(module_name), attribute)
+
+        def answer(event: dict[str, Any]) -> Any:
+            context = LambdaContext(spec, function.region)
+            with attributed_logs(context):
+                return handler(event, context)
+
+        return answer
 
     def _start_demo(self, *, backlog: Callable[[], int], patience: float) -> None:
         from infra.demo import DemoDay, DemoSnsCertificates
@@ -324,28 +333,6 @@ class LocalStack:
             self._api_server.server.server_close()
         if self._emulator is not None:
             self._emulator.stop()
-
-
-def build_local_artifacts(out: Path = ARTIFACTS_DIR) -> ArtifactLayout:
-    """The template's artifacts built for this machine's architecture (what `make package` builds
-    for the template's), with boto3 standing in for the runtime's."""
-    from infra.package import (
-        LAYER_ID,
-        build_all,
-        build_runtime_standin,
-        host_architecture,
-        runtime_python,
-        template_target,
-    )
-
-    target = template_target(load_template())
-    build_all(out, architecture=host_architecture())
-    return ArtifactLayout(
-        python=runtime_python(target),
-        functions=out,
-        layer=out / LAYER_ID / "python",
-        runtime=build_runtime_standin(out / "runtime", target=target),
-    )
 
 
 def artifact_environment(function_variables: dict[str, str], spec: Any) -> dict[str, str]:
@@ -409,28 +396,45 @@ def demo_patience(template: dict[str, Any], specs: dict[str, Any], options: Opti
 
 
 class ThroughProxyRoute:
-    """What Chalice's local gateway calls as the app: each request goes to the template's handler
-    as API Gateway's proxy route sends it (resource `/{proxy+}`), so the local stack routes
-    requests exactly as the deployed function does."""
+    """What Chalice's local gateway calls as the app: each request goes to the function of the
+    HTTP API route it falls under (`/`, `/{proxy+}`, `/v1/{proxy+}`: the longest greedy prefix
+    wins, as in API Gateway), in the event that route sends (payload format 1.0)."""
 
-    def __init__(self, app: Any, handler: Callable[[dict[str, Any], Any], Any]) -> None:
-        self._app, self._handler = app, handler
+    def __init__(self, app: Any, routes: dict[str, Callable[[dict[str, Any]], Any]]) -> None:
+        self._app, self._routes = app, routes
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._app, name)
 
     def __call__(self, event: dict[str, Any], context: Any) -> Any:
         path = event["requestContext"]["path"]
-        resource = "/" if path == "/" else "/{proxy+}"
+        resource, proxy = http_api_route(path, list(self._routes))
         as_sent = {
             **event,
             **_body_as_sent(event.get("body")),
             "resource": resource,
             "path": path,
-            "pathParameters": None if path == "/" else {"proxy": path.lstrip("/")},
+            "pathParameters": None if proxy is None else {"proxy": proxy},
             "requestContext": {**event["requestContext"], "resourcePath": resource},
         }
-        return self._handler(as_sent, context)
+        return self._routes[resource](as_sent)
+
+
+def http_api_route(path: str, patterns: list[str]) -> tuple[str, str | None]:
+    """The route API Gateway picks for a path: an exact route, else the greedy `{proxy+}` route
+    with the longest prefix; with what `proxy` captured."""
+    if path in patterns:
+        return path, None
+    greedy = [
+        (pattern, path[len(prefix) :])
+        for pattern in patterns
+        if pattern.endswith("{proxy+}")
+        and path.startswith(prefix := pattern.removesuffix("{proxy+}"))
+        and len(path) > len(prefix)
+    ]
+    if not greedy:
+        raise LookupError(f"no route of the template takes {path}")
+    return max(greedy, key=lambda found: len(found[0]))
 
 
 def _body_as_sent(body: Any) -> dict[str, Any]:

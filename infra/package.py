@@ -35,11 +35,14 @@ import zipfile
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 
 from infra.template import TEMPLATE_PATH, load_template
+
+if TYPE_CHECKING:
+    from infra.lambda_runtime import ArtifactLayout
 
 ROOT = TEMPLATE_PATH.parent
 LOCK_PATH = ROOT / "requirements.lock"
@@ -410,6 +413,22 @@ def build_all(out: Path, *, architecture: str | None = None, lock: Path = LOCK_P
         + "\n"
     )
     return sizes
+
+
+def build_runnable(out: Path) -> ArtifactLayout:
+    """The template's artifacts built for this machine's architecture, with boto3 standing in for
+    the runtime's: what the local stack (--from-artifacts), the artifact test and the cold-start
+    bench run in worker processes."""
+    from infra.lambda_runtime import ArtifactLayout
+
+    target = template_target(load_template())
+    build_all(out, architecture=host_architecture())
+    return ArtifactLayout(
+        python=runtime_python(target),
+        functions=out,
+        layer=out / LAYER_ID / "python",
+        runtime=build_runtime_standin(out / "runtime", target=target),
+    )
 
 
 def size_table(sizes: list[ArtifactSize]) -> str:

@@ -160,7 +160,7 @@ def functions(template: dict[str, Any]) -> list[FunctionSpec]:
                         timezone=event_props.get("ScheduleExpressionTimezone", "UTC"),
                     )
                 )
-            elif kind == "Api":
+            elif kind == "HttpApi":
                 spec.api_routes.append(ApiRoute(event_props["Path"], event_props["Method"].upper()))
             else:
                 raise ValueError(f"{logical_id}.{name}: event type {kind} is not run by the local stack")

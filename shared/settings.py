@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     channel_sync_queue_url: str | None = None
     engagement_table: str | None = None
     dispatch_queue_url: str | None = None
+    # The KMS key that seals the sources' and channels' signing secrets at rest; unset = stored
+    # as given (the in-memory tests).
+    signing_secrets_key_id: str | None = None
     # Messaging: senders' addresses and the base of one-click unsubscribe links.
     ses_from_address: str = "marketing@example.com"
     wechat_gateway_url: str = ""  # the official account's template-message endpoint (or a relay)

@@ -39,7 +39,7 @@ class FakeClock:
 @dataclass
 class InMemorySourceRegistry:
     sources: dict[str, Source] = field(default_factory=dict)
-    secrets: dict[str, list[str]] = field(default_factory=dict)
+    signing: dict[str, list[str]] = field(default_factory=dict)
     write_keys: dict[str, str] = field(default_factory=dict)  # digest → source id
     encryption_keys: dict[str, str] = field(default_factory=dict)
 
@@ -47,13 +47,11 @@ class InMemorySourceRegistry:
         source_id = self.write_keys.get(secret_digest(write_key))
         return None if source_id is None else self.sources[source_id]
 
-    def find(self, source_id: str) -> tuple[Source, SourceSecrets] | None:
-        source = self.sources.get(source_id)
-        if source is None:
-            return None
-        return source, SourceSecrets(
-            list(self.secrets.get(source_id, [])), self.encryption_keys.get(source_id)
-        )
+    def find(self, source_id: str) -> Source | None:
+        return self.sources.get(source_id)
+
+    def secrets(self, source_id: str) -> SourceSecrets:
+        return SourceSecrets(list(self.signing.get(source_id, [])), self.encryption_keys.get(source_id))
 
     def all_sources(self) -> list[Source]:
         return sorted(self.sources.values(), key=lambda source: source.source_id)
@@ -71,7 +69,7 @@ class InMemorySourceRegistry:
         if write_key is not None and secret_digest(write_key) in self.write_keys:
             raise ConflictError("This write key is already registered")
         self.sources[source.source_id] = source
-        self.secrets[source.source_id] = list(signing_secrets)
+        self.signing[source.source_id] = list(signing_secrets)
         if encryption_key is not None:
             self.encryption_keys[source.source_id] = encryption_key
         if write_key is not None:
@@ -80,8 +78,8 @@ class InMemorySourceRegistry:
     def save(self, source: Source) -> None:
         self.sources[source.source_id] = source
 
-    def set_signing_secrets(self, source_id: str, secrets: list[str]) -> None:
-        self.secrets[source_id] = list(secrets)
+    def add_signing_secret(self, source_id: str, secret: str, *, keep: int) -> None:
+        self.signing[source_id] = [secret, *self.signing.get(source_id, [])][:keep]
 
     def add(
         self,

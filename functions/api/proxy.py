@@ -1,6 +1,6 @@
-"""API Gateway sends every request to one proxy route (`/{proxy+}`, any method); this finds the
-Chalice route it is for and hands the app the event Chalice expects, as if API Gateway had one
-resource per route.
+"""API Gateway sends every request to a greedy route (`/{proxy+}`, or `/v1/{proxy+}` for the
+ingest function; any method); this finds the Chalice route it is for and hands the app the event
+Chalice expects, as if API Gateway had one resource per route.
 
 One proxy route means one invoke permission for the API instead of one per route: per-route
 events made the SAM transform emit ~100 `AWS::Lambda::Permission`, whose resource policy is past
@@ -57,9 +57,10 @@ class RouteTable:
 class ProxiedApp:
     """The Lambda handler: an event of the proxy route, rewritten for the route it is for."""
 
-    def __init__(self, app: Any) -> None:
+    def __init__(self, app: Any, *, only: tuple[str, ...] = ("/",)) -> None:
+        """`only`: the path prefixes this function serves (its routes in template.yaml)."""
         self.app = app
-        self.routes = RouteTable(list(app.routes))
+        self.routes = RouteTable([pattern for pattern in app.routes if pattern.startswith(only)])
 
     def __call__(self, event: dict[str, Any], context: Any) -> Any:
         routed = for_route(event, self.routes)
@@ -70,10 +71,11 @@ class ProxiedApp:
 
 def for_route(event: dict[str, Any], table: RouteTable) -> dict[str, Any] | None:
     """The event as API Gateway would send it to a resource of this route (None: no route has
-    this path). An event already for a route (a resource other than the proxy) passes unchanged."""
+    this path). An event of a greedy route (`/{proxy+}`, `/v1/{proxy+}`) or the root is routed;
+    one already for a route passes unchanged."""
     context: Mapping[str, Any] = event.get("requestContext") or {}
     resource = event.get("resource") or context.get("resourcePath")
-    if resource not in ("/{proxy+}", "/"):
+    if resource != "/" and not str(resource).endswith("/{proxy+}"):
         return event
     path = str(event.get("path") or "/")
     found = table.match(path)

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-# us-east-1 list prices, USD (checked 2026-11).
+# us-east-1 list prices, USD (checked 2026-11; the HTTP API's first 300 million requests a month).
 PRICE = {
-    "api_gateway_rest_per_million": 3.50,
+    "api_gateway_http_per_million": 1.00,
     "lambda_requests_per_million": 0.20,
     "lambda_arm_gb_second": 0.0000133334,
     "sqs_requests_per_million": 0.40,
@@ -36,7 +36,7 @@ def cost_per_million(
     consumer_ms = cpu["consumer_cpu_ms"] + ASSUMED_AWS_CALL_MS * consumer_calls
     gb = 512 / 1024
     lines = {
-        "api_gateway": PRICE["api_gateway_rest_per_million"] * requests["api_requests_per_touchpoint"],
+        "api_gateway": PRICE["api_gateway_http_per_million"] * requests["api_requests_per_touchpoint"],
         "lambda_requests": PRICE["lambda_requests_per_million"]
         * (requests["api_requests_per_touchpoint"] + requests["consumer_invocations_per_touchpoint"]),
         "lambda_duration": 1e6 * (api_ms + consumer_ms) / 1000 * gb * PRICE["lambda_arm_gb_second"],

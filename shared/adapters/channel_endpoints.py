@@ -20,6 +20,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+from shared.adapters.sealed_secrets import SecretSealer
 from shared.domain.commerce.channel_sync import EndpointError
 from shared.domain.commerce.sales_channels import SalesChannel
 
@@ -36,6 +37,9 @@ def sign(secret: str, message_id: str, timestamp: int, body: bytes) -> str:
 
 
 class HttpChannelEndpoints:
+    def __init__(self, sealer: SecretSealer | None = None) -> None:
+        self._sealer = sealer or SecretSealer(None)
+
     def push(self, channel: SalesChannel, message_id: str, payload: dict[str, Any], *, now: datetime) -> None:
         if not channel.endpoint_url:
             raise EndpointError("The channel has no endpoint")
@@ -49,7 +53,9 @@ class HttpChannelEndpoints:
                 "content-type": "application/json",
                 "webhook-id": message_id,
                 "webhook-timestamp": str(timestamp),
-                "webhook-signature": sign(channel.signing_secret, message_id, timestamp, body),
+                "webhook-signature": sign(
+                    self._sealer.open(channel.signing_secret), message_id, timestamp, body
+                ),
                 "user-agent": "omnireach-channel-sync",
             },
         )

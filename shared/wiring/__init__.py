@@ -19,6 +19,7 @@ from typing import TypeVar
 
 from shared.adapters import aws_clients
 from shared.adapters.events import EventBridgePublisher
+from shared.adapters.sealed_secrets import SecretSealer
 from shared.clock import SystemClock
 from shared.domain.kernel.ports import Clock, EventPublisher
 from shared.settings import get_settings
@@ -42,6 +43,12 @@ def get_clock() -> Clock:
 @built_once
 def get_event_publisher() -> EventPublisher:
     return EventBridgePublisher(get_settings().require("event_bus_name"))
+
+
+@built_once
+def get_secret_sealer() -> SecretSealer:
+    """Seals signing secrets with the stack's KMS key (ingest's sources, commerce's channels)."""
+    return SecretSealer(get_settings().signing_secrets_key_id)
 
 
 def reset() -> None:

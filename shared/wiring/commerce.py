@@ -17,7 +17,11 @@ from shared.wiring import built_once
 @built_once
 def get_catalog() -> DynamoCatalog:
     settings = get_settings()
-    return DynamoCatalog(settings.require("catalog_table"), cache_seconds=settings.catalog_cache_seconds)
+    return DynamoCatalog(
+        settings.require("catalog_table"),
+        cache_seconds=settings.catalog_cache_seconds,
+        sealer=wiring.get_secret_sealer(),
+    )
 
 
 @built_once
@@ -27,7 +31,7 @@ def get_sync_requests() -> SqsSyncRequests:
 
 @built_once
 def get_channel_endpoints() -> ChannelEndpoints:
-    return HttpChannelEndpoints()
+    return HttpChannelEndpoints(sealer=wiring.get_secret_sealer())
 
 
 def get_sync_fan_out() -> SyncFanOut:

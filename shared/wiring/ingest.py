@@ -22,7 +22,7 @@ from shared.domain.ingest.ports import (
     TouchpointQueue,
 )
 from shared.settings import get_settings
-from shared.wiring import built_once
+from shared.wiring import built_once, get_secret_sealer
 
 
 @built_once
@@ -33,7 +33,7 @@ def bind_touchpoints_table() -> None:
 @built_once
 def get_source_registry() -> SourceRegistry:
     bind_touchpoints_table()
-    return DynamoSourceRegistry(cache_seconds=get_settings().source_cache_seconds)
+    return DynamoSourceRegistry(cache_seconds=get_settings().source_cache_seconds, sealer=get_secret_sealer())
 
 
 @built_once

@@ -30,14 +30,7 @@ CLI_TOOLING = ("pip", "setuptools", "click", "inquirer", "yaml", "wheel", "bless
 
 @pytest.fixture(scope="module")
 def host_build(tmp_path_factory) -> ArtifactLayout:
-    out = tmp_path_factory.mktemp("artifacts")
-    package.build_all(out, architecture=package.host_architecture())
-    return ArtifactLayout(
-        python=package.runtime_python(TARGET),
-        functions=out,
-        layer=out / package.LAYER_ID / "python",
-        runtime=package.build_runtime_standin(out / "runtime", target=TARGET),
-    )
+    return package.build_runnable(tmp_path_factory.mktemp("artifacts"))
 
 
 @pytest.fixture(scope="module")
@@ -81,27 +74,29 @@ def run_from_artifact(layout: ArtifactLayout, stack: Any, logical_id: str) -> Ar
     return ArtifactFunction(spec, "us-east-1", layout=layout, environment=environment)
 
 
-def api_event(path: str) -> dict[str, Any]:
-    """What API Gateway's proxy resource sends for GET <path>."""
+def api_event(path: str, *, method: str = "GET", body: str | None = None) -> dict[str, Any]:
+    """What an HTTP API's greedy route sends for <method> <path> (payload format 1.0)."""
+    headers = {"accept": "application/json", "content-type": "application/json"}
     return {
+        "version": "1.0",
         "resource": "/{proxy+}",
         "path": path,
-        "httpMethod": "GET",
-        "headers": {"accept": "application/json"},
-        "multiValueHeaders": {"accept": ["application/json"]},
+        "httpMethod": method,
+        "headers": headers,
+        "multiValueHeaders": {name: [value] for name, value in headers.items()},
         "queryStringParameters": None,
         "multiValueQueryStringParameters": None,
         "pathParameters": {"proxy": path.lstrip("/")},
         "stageVariables": None,
         "requestContext": {
             "resourcePath": "/{proxy+}",
-            "httpMethod": "GET",
-            "path": f"/artifacts{path}",
-            "stage": "artifacts",
+            "httpMethod": method,
+            "path": path,
+            "stage": "$default",
             "requestId": "artifact-test",
             "identity": {"sourceIp": "127.0.0.1"},
         },
-        "body": None,
+        "body": body,
         "isBase64Encoded": False,
     }
 
@@ -113,7 +108,14 @@ def test_every_handler_imports_from_its_artifact_alone_and_answers_its_trigger(
     spec = SPECS[logical_id]
     function = run_from_artifact(host_build, deployed, logical_id)
     try:
-        if spec.api_routes:
+        if logical_id == "IngestFunction":
+            refused = function.invoke(api_event("/v1/track", method="POST", body='{"event": "E"}'))
+            assert (refused["statusCode"], json.loads(refused["body"])["error"]["code"]) == (
+                401,
+                "unauthenticated",
+            )
+            assert function.invoke(api_event("/profiles/p-1"))["statusCode"] == 404  # not an ingest route
+        elif spec.api_routes:
             answer = function.invoke(api_event("/openapi.json"))
             assert answer["statusCode"] == 200
             body = base64.b64decode(answer["body"]) if answer.get("isBase64Encoded") else answer["body"]
@@ -179,7 +181,11 @@ def test_a_handler_string_that_names_no_attribute_fails_at_init(host_build, depl
 def test_a_function_artifact_holds_only_the_code_its_handler_imports(host_build):
     for logical_id in SPECS:
         top = {path.name for path in (host_build.functions / logical_id).iterdir()}
-        assert top == {"functions", "shared", *(["openapi.json"] if logical_id == "ApiFunction" else [])}
+        assert top == {
+            "functions",
+            "shared",
+            *(["openapi.json"] if logical_id in ("ApiFunction", "IngestFunction") else []),
+        }
     monitor = host_build.functions / "QueueMonitorFunction"
     assert not (monitor / "shared" / "domain" / "customers").exists()
     assert not (monitor / "functions" / "api").exists()
@@ -227,6 +233,29 @@ def test_the_template_architecture_build_carries_its_binaries(tmp_path):
     assert "BuildMethod" not in built
     recorded = json.loads((tmp_path / "sizes.json").read_text())
     assert recorded["architecture"] == TARGET.architecture
+    assert_the_readme_quotes(sizes)
+
+
+def assert_the_readme_quotes(sizes: list[package.ArtifactSize]) -> None:
+    """The README's artifact sizes are what this build measures (within 3 % or 0.02 MB)."""
+    readme = (package.ROOT / "README.md").read_text()
+    rows = re.findall(
+        r"^\| (\w+)(?: \(([^)]*)\))? \| ([\d.]+) MB \| ([\d.]+) MB \|$", readme, flags=re.MULTILINE
+    )
+    measured = {size.artifact: size for size in sizes}
+    quoted = {name: (note, float(unzipped), float(zipped)) for name, note, unzipped, zipped in rows}
+    assert {package.LAYER_ID} < set(quoted) <= set(measured)
+    for name, (note, unzipped, zipped) in quoted.items():
+        size = measured[name]
+        for shown, actual in ((unzipped, size.unzipped_bytes / 1e6), (zipped, size.zipped_bytes / 1e6)):
+            assert abs(shown - actual) <= max(0.02, 0.03 * actual), (
+                f"README: {name} {shown} MB, built {actual:.2f}"
+            )
+        code = [s for s in sizes if s.artifact != package.LAYER_ID]
+        if "largest" in note:
+            assert size.unzipped_bytes == max(s.unzipped_bytes for s in code), name
+        if "smallest" in note:
+            assert size.unzipped_bytes == min(s.unzipped_bytes for s in code), name
 
 
 def test_the_lock_was_generated_from_the_current_dependencies():

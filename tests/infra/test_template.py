@@ -150,12 +150,69 @@ def test_a_variable_means_the_same_thing_in_every_function():
             assert meaning.setdefault(name, value) == value, name
 
 
-def test_the_api_reaches_the_app_through_one_proxy_route():
-    """One invoke permission, not one per route (issue 16): the app routes (functions/api/proxy)."""
-    template_routes = {(route.path, route.method) for spec in SPECS for route in spec.api_routes}
-    assert template_routes == {("/", "ANY"), ("/{proxy+}", "ANY")}
-    (api,) = [spec for spec in SPECS if spec.api_routes]
-    assert api.handler == "functions.api.app.handler" and api.timeout < 29  # API Gateway's limit
+def test_the_api_reaches_each_app_through_greedy_routes():
+    """A few invoke permissions, not one per route (issue 16): the apps route (functions/api/proxy).
+    Ingest (/v1, /webhooks) has a function of its own; the admin and member API takes the rest."""
+    routes = {
+        spec.logical_id: {(r.path, r.method) for r in spec.api_routes} for spec in SPECS if spec.api_routes
+    }
+    assert routes == {
+        "ApiFunction": {("/", "ANY"), ("/{proxy+}", "ANY")},
+        "IngestFunction": {("/v1/{proxy+}", "ANY"), ("/webhooks/{proxy+}", "ANY")},
+    }
+    resources = TEMPLATE["Resources"]
+    for name in routes:
+        function = resources[name]["Properties"]
+        for event in function["Events"].values():
+            integration_ms = event["Properties"]["TimeoutInMillis"]
+            assert function["Timeout"] * 1000 < integration_ms <= 29_000, name
+            assert event["Properties"]["PayloadFormatVersion"] == "1.0"  # the event Chalice reads
+    assert resources["ApiFunction"]["Properties"]["Handler"] == "functions.api.app.handler"
+    assert resources["IngestFunction"]["Properties"]["Handler"] == "functions.api.ingest_app.handler"
+
+
+def test_the_ingest_function_serves_every_ingest_route_and_nothing_else():
+    from functions.api.ingest_app import handler as ingest
+
+    for pattern in chalice_app.routes:
+        concrete = "/".join("x-1" if part.startswith("{") else part for part in pattern.split("/")) or "/"
+        found = ingest.routes.match(concrete)
+        if pattern.startswith(("/v1/", "/webhooks/")):
+            assert found is not None and found[0] == pattern
+        else:
+            assert found is None, pattern
+
+
+def test_the_ingest_function_may_read_sources_and_enqueue_touchpoints_only():
+    function = TEMPLATE["Resources"]["IngestFunction"]["Properties"]
+    (policy,) = function["Policies"]
+    granted = {
+        (action, json.dumps(statement["Resource"], sort_keys=True))
+        for statement in policy["Statement"]
+        for action in statement["Action"]
+    }
+    assert granted == {
+        ("kms:Decrypt", json.dumps({"Fn::GetAtt": ["SigningSecretsKey", "Arn"]})),
+        ("dynamodb:GetItem", json.dumps({"Fn::GetAtt": ["TouchpointsTable", "Arn"]})),
+        ("dynamodb:Query", json.dumps({"Fn::GetAtt": ["TouchpointsTable", "Arn"]})),
+        ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["TouchpointQueue", "Arn"]})),
+    }
+    admin = TEMPLATE["Resources"]["ApiFunction"]["Properties"]["Policies"][0]["Statement"]
+    assert not any(s["Resource"] == {"Fn::GetAtt": ["TouchpointQueue", "Arn"]} for s in admin)
+
+
+def test_the_http_api_logs_every_request_and_throttles_deliberately():
+    api = TEMPLATE["Resources"]["Api"]
+    assert api["Type"] == "AWS::Serverless::HttpApi"
+    settings = api["Properties"]
+    access = settings["AccessLogSettings"]
+    assert access["DestinationArn"] == {"Fn::GetAtt": ["ApiAccessLogGroup", "Arn"]}
+    fields = json.loads(access["Format"])
+    assert {"requestId", "ip", "status", "ms", "route", "integrationError"} <= set(fields)
+    throttle = settings["DefaultRouteSettings"]
+    assert 0 < throttle["ThrottlingBurstLimit"] <= 5000 and 0 < throttle["ThrottlingRateLimit"] <= 10_000
+    log_group = TEMPLATE["Resources"]["ApiAccessLogGroup"]["Properties"]
+    assert log_group["RetentionInDays"] == {"Ref": "LogRetentionDays"}
 
 
 def test_the_proxy_finds_every_route_of_the_app_for_its_own_paths():
@@ -200,13 +257,18 @@ def test_the_sam_transform_that_sam_deploy_applies_accepts_the_template():
     assert all(2 <= m["ScalingConfig"]["MaximumConcurrency"] <= 100 for m in mappings)
     rules = [r for r in resources.values() if r["Type"] == "AWS::Events::Rule"]
     assert any(rule["Properties"].get("ScheduleExpression") for rule in rules)
-    permissions = [
-        r
-        for r in resources.values()
-        if r["Type"] == "AWS::Lambda::Permission"
-        and r["Properties"]["FunctionName"] == {"Ref": "ApiFunction"}
-    ]
-    assert 1 <= len(permissions) <= 5  # one resource policy statement each; ~100 would pass 20 KB
+    for api_function in ("ApiFunction", "IngestFunction"):
+        permissions = [
+            r
+            for r in resources.values()
+            if r["Type"] == "AWS::Lambda::Permission"
+            and r["Properties"]["FunctionName"] == {"Ref": api_function}
+        ]
+        assert 1 <= len(permissions) <= 5  # one resource policy statement each; ~100 would pass 20 KB
+    (stage,) = [r["Properties"] for r in resources.values() if r["Type"] == "AWS::ApiGatewayV2::Stage"]
+    assert (
+        stage["AccessLogSettings"]["DestinationArn"] and stage["DefaultRouteSettings"]["ThrottlingRateLimit"]
+    )
     assert not any(r["Type"].startswith("AWS::Serverless::") for r in resources.values())
 
 
@@ -262,7 +324,7 @@ def test_every_function_queue_and_the_api_is_watched_and_every_alarm_notifies_th
     assert watched("AWS/Lambda", "Errors") == watched("AWS/Lambda", "Throttles") == functions
     assert watched("AWS/SQS", "ApproximateNumberOfMessagesVisible") == dead_letter
     assert watched("AWS/SQS", "ApproximateAgeOfOldestMessage") == queues - dead_letter
-    assert watched("AWS/ApiGateway", "5XXError") and watched("AWS/ApiGateway", "Latency")
+    assert watched("AWS/ApiGateway", "5xx") and watched("AWS/ApiGateway", "Latency")
     notify = {"Fn::If": ["HasAlarmTopic", [{"Ref": "AlarmTopicArn"}], {"Ref": "AWS::NoValue"}]}
     assert all(alarm["AlarmActions"] == notify for alarm in alarms.values())
 
@@ -304,3 +366,57 @@ def test_every_stateful_resource_says_what_a_delete_or_replacement_does_to_its_d
         ), name
         if resource["Type"] == "AWS::DynamoDB::Table":
             assert resource["Properties"]["DeletionProtectionEnabled"] is True, name
+
+
+HOT_TABLE_WRITERS = (
+    "TouchpointsFunction",
+    "LoyaltyFunction",
+    "InventoryFunction",
+    "DispatchFunction",
+    "SegmentsFunction",
+)
+
+
+def test_functions_that_write_the_hot_tables_hold_reserved_concurrency_for_their_queues():
+    resources = TEMPLATE["Resources"]
+    for name in HOT_TABLE_WRITERS:
+        function = resources[name]["Properties"]
+        reserved = function["ReservedConcurrentExecutions"]["Fn::If"]
+        assert reserved[0] == "ReserveConcurrency" and reserved[2] == {"Ref": "AWS::NoValue"}
+        ceilings = [
+            event["Properties"]["ScalingConfig"]["MaximumConcurrency"]
+            for event in function["Events"].values()
+            if event["Type"] == "SQS"
+        ]
+        assert ceilings and reserved[1] >= max(ceilings), name  # never throttled below its own ceiling
+    total = sum(
+        resources[name]["Properties"]["ReservedConcurrentExecutions"]["Fn::If"][1]
+        for name, resource in resources.items()
+        if "ReservedConcurrentExecutions" in resource.get("Properties", {})
+    )
+    assert total <= 900  # the default account quota of 1,000 keeps its 100 unreserved
+    assert TEMPLATE["Parameters"]["ReserveConcurrency"]["AllowedValues"] == ["true", "false"]
+
+
+def test_signing_secrets_are_sealed_by_a_key_of_the_stack_that_only_their_users_may_use():
+    key = TEMPLATE["Resources"]["SigningSecretsKey"]
+    assert (key["DeletionPolicy"], key["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert key["Properties"]["EnableKeyRotation"] is True
+    uses: dict[str, set[str]] = {}
+    for name, resource in TEMPLATE["Resources"].items():
+        for policy in resource.get("Properties", {}).get("Policies", []):
+            for statement in policy.get("Statement", []) if isinstance(policy, dict) else []:
+                for action in statement["Action"]:
+                    if action.startswith("kms:"):
+                        assert statement["Resource"] == {"Fn::GetAtt": ["SigningSecretsKey", "Arn"]}
+                        context = statement["Condition"]["StringEquals"]["kms:EncryptionContext:omnireach"]
+                        assert context == "signing-secret"
+                        uses.setdefault(name, set()).add(action)
+    assert uses == {
+        "ApiFunction": {"kms:Encrypt"},  # creates and rotates them, never reads them back
+        "IngestFunction": {"kms:Decrypt"},  # verifies webhook signatures
+        "ChannelSyncFunction": {"kms:Decrypt"},  # signs pushes to the channels
+    }
+    for name in uses:
+        variables = TEMPLATE["Resources"][name]["Properties"]["Environment"]["Variables"]
+        assert variables["SIGNING_SECRETS_KEY_ID"] == {"Ref": "SigningSecretsKey"}

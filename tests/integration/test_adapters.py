@@ -57,8 +57,8 @@ def test_sources_are_listed_from_their_partition_with_their_secrets_apart(stack)
         signing_secrets=["whsec_a"],
     )
     assert [source.source_id for source in registry.all_sources()] == ["pos", "web", "web-backend"]
-    registry.set_signing_secrets("pos", ["whsec_b", "whsec_a"])
-    assert registry.find("pos")[1].signing == ["whsec_b", "whsec_a"]
+    registry.add_signing_secret("pos", "whsec_b", keep=2)
+    assert registry.secrets("pos").signing == ["whsec_b", "whsec_a"]
 
 
 def test_source_lookups_are_cached_for_the_configured_time(stack):

@@ -297,9 +297,9 @@ def test_a_standard_webhooks_source_gets_a_generated_secret_and_can_rotate_it(cl
     rotated = admin_post(client, "/sources/pos-1/signing-secrets")
     assert rotated.status_code == 201
     second = json.loads(rotated.body)["signing_secret"]
-    assert registry.find("pos-1")[1].signing == [second, first]
+    assert registry.secrets("pos-1").signing == [second, first]
     third = json.loads(admin_post(client, "/sources/pos-1/signing-secrets").body)["signing_secret"]
-    assert registry.find("pos-1")[1].signing == [third, second]
+    assert registry.secrets("pos-1").signing == [third, second]
 
 
 def test_a_shopify_source_needs_the_secret_shopify_issued(client, ports):

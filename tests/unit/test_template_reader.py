@@ -34,7 +34,7 @@ TEMPLATE = textwrap.dedent(
               Type: Schedule
               Properties: {Schedule: rate(1 hour), Input: '{"job": "x"}'}
             Get:
-              Type: Api
+              Type: HttpApi
               Properties: {Path: "/things/{id}", Method: get}
       FnLogs:
         Type: AWS::Logs::LogGroup

@@ -282,7 +282,7 @@ def test_a_standard_webhook_reserialised_after_signing_is_401(client, ports):
 def test_a_standard_webhook_signed_with_the_previous_secret_is_accepted_during_rotation(client, ports):
     queue, registry = ports
     new = "whsec_" + base64.b64encode(b"n" * 32).decode()
-    registry.set_signing_secrets("pos", [new, SW_SECRET])
+    registry.add_signing_secret("pos", new, keep=2)
     assert standard(client, POS_SALE).status_code == 200
     assert standard(client, POS_SALE, secret=new, msg_id="msg_2").status_code == 200
     assert len(queue.sent) == 2

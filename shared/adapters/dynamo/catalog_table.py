@@ -36,6 +36,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.adapters.dynamo.low_level import BATCH_GET_LIMIT, LowLevelTable, dump, epoch, iso, load
+from shared.adapters.sealed_secrets import SecretSealer
 from shared.domain.commerce.channel_sync import SyncState
 from shared.domain.commerce.pricing import PriceEntry, Promotion
 from shared.domain.commerce.sales_channels import Location, SalesChannel
@@ -65,6 +66,10 @@ class DynamoCatalog(LowLevelTable):
     """Implements StockStore, ReservationStore, ChannelRegistry, PriceBookStore and SyncStore."""
 
     name = "catalog"
+
+    def __init__(self, table_name: str, *, sealer: SecretSealer | None = None, **options: Any) -> None:
+        super().__init__(table_name, **options)
+        self._sealer = sealer or SecretSealer(None)
 
     # ------------------------------------------------------------ stock
     def settings(self, sku: str, location_id: str, *, fresh: bool = False) -> StockSettings | None:
@@ -347,7 +352,9 @@ class DynamoCatalog(LowLevelTable):
         return next((channel for channel in self.channels() if channel.channel_id == channel_id), None)
 
     def save_channel(self, channel: SalesChannel) -> None:
-        self._put({"pk": "CHANNEL", "sk": channel.channel_id, "body": channel.model_dump_json()})
+        """The signing secret is stored sealed; the channel-sync function opens it to sign."""
+        sealed = channel.model_copy(update={"signing_secret": self._sealer.seal(channel.signing_secret)})
+        self._put({"pk": "CHANNEL", "sk": channel.channel_id, "body": sealed.model_dump_json()})
         self._cache.pop(("channels", ""), None)
 
     def locations(self) -> list[Location]:

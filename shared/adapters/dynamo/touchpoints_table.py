@@ -37,6 +37,7 @@ from pynamodb.models import Model
 from pynamodb.transactions import TransactWrite
 
 from shared.adapters.dynamo.conventions import is_condition_failure
+from shared.adapters.sealed_secrets import SecretSealer
 from shared.domain.ingest.credentials import secret_digest
 from shared.domain.ingest.ports import ArchivedTouchpoint
 from shared.domain.ingest.touchpoints import (
@@ -100,11 +101,6 @@ class SourceItem(TouchpointsTableItem, discriminator="source"):
             default_country_code=self.default_country_code,
             app_id=self.app_id,
             trust=SourceTrust(self.trust) if self.trust else SourceTrust.CLIENT,
-        )
-
-    def secrets(self) -> SourceSecrets:
-        return SourceSecrets(
-            signing=[str(secret) for secret in self.signing_secrets or []], encryption_key=self.encryption_key
         )
 
 
@@ -230,8 +226,15 @@ class DynamoSourceRegistry:
 
     MAX_CACHED = 1000
 
-    def __init__(self, *, cache_seconds: float, monotonic: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        *,
+        cache_seconds: float,
+        sealer: SecretSealer | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._cache_seconds = cache_seconds
+        self._sealer = sealer or SecretSealer(None)
         self._monotonic = monotonic
         self._cache: dict[tuple[str, str], tuple[float, object]] = {}
         self._lock = threading.Lock()
@@ -262,22 +265,34 @@ class DynamoSourceRegistry:
                 return None
             except (GetError, PynamoDBConnectionError) as error:
                 raise _unavailable(error) from error
-            found = self.find(pointer.source_id)
-            return None if found is None else found[0]
+            return self.find(pointer.source_id)
 
         return self._cached(write_key_key(write_key), load)
 
-    def find(self, source_id: str) -> tuple[Source, SourceSecrets] | None:
-        def load() -> tuple[Source, SourceSecrets] | None:
+    def _item(self, source_id: str) -> SourceItem | None:
+        def load() -> SourceItem | None:
             try:
-                item = SourceItem.get(*source_key(source_id))
+                return SourceItem.get(*source_key(source_id))
             except SourceItem.DoesNotExist:
                 return None
             except (GetError, PynamoDBConnectionError) as error:
                 raise _unavailable(error) from error
-            return item.to_source(), item.secrets()
 
         return self._cached(source_key(source_id), load)
+
+    def find(self, source_id: str) -> Source | None:
+        item = self._item(source_id)
+        return None if item is None else item.to_source()
+
+    def secrets(self, source_id: str) -> SourceSecrets:
+        """Opened here, in the functions that verify signatures; stored sealed."""
+        item = self._item(source_id)
+        if item is None:
+            return SourceSecrets()
+        return SourceSecrets(
+            signing=[self._sealer.open(str(secret)) for secret in item.signing_secrets or []],
+            encryption_key=self._sealer.open(item.encryption_key) if item.encryption_key else None,
+        )
 
     def all_sources(self) -> list[Source]:
         try:
@@ -303,8 +318,8 @@ class DynamoSourceRegistry:
             default_country_code=source.default_country_code,
             app_id=source.app_id,
             trust=source.trust.value,
-            signing_secrets=signing_secrets,
-            encryption_key=encryption_key,
+            signing_secrets=[self._sealer.seal(secret) for secret in signing_secrets],
+            encryption_key=self._sealer.seal(encryption_key) if encryption_key else None,
         )
         try:
             # Invariant: a source id and a write key each exist once; both are created or neither.
@@ -341,12 +356,20 @@ class DynamoSourceRegistry:
             raise _unavailable(error) from error
         self._forget()
 
-    def set_signing_secrets(self, source_id: str, secrets: list[str]) -> None:
-        item = SourceItem(*source_key(source_id))
+    def add_signing_secret(self, source_id: str, secret: str, *, keep: int) -> None:
+        """The stored (sealed) secrets are kept as they are: rotating never opens them. Two
+        rotations at once: the last one written wins, each within `keep`."""
+        try:
+            current = SourceItem.get(*source_key(source_id), consistent_read=True)
+        except SourceItem.DoesNotExist:
+            return
+        except (GetError, PynamoDBConnectionError) as error:
+            raise _unavailable(error) from error
+        stored = [self._sealer.seal(secret), *(str(s) for s in current.signing_secrets or [])][:keep]
         try:
             # PynamoDB types ListAttribute(of=UnicodeAttribute) as a list of attributes, not of str.
-            action = SourceItem.signing_secrets.set(secrets)  # type: ignore[arg-type]
-            item.update(actions=[action], condition=SourceItem.pk.exists())
+            action = SourceItem.signing_secrets.set(stored)  # type: ignore[arg-type]
+            SourceItem(*source_key(source_id)).update(actions=[action], condition=SourceItem.pk.exists())
         except UpdateError as error:
             raise _unavailable(error) from error
         self._forget()

@@ -127,7 +127,7 @@ def get_source(source_id: str, *, registry: SourceRegistry) -> Source:
     found = registry.find(source_id)
     if found is None:
         raise SourceNotFoundError("No source with this id", details={"source_id": source_id})
-    return found[0]
+    return found
 
 
 def change_source(source_id: str, change: SourceChange, *, registry: SourceRegistry) -> Source:
@@ -149,14 +149,11 @@ def rotate_signing_secret(
     webhook_secret_factory: Callable[[], str] = new_standard_webhooks_secret,
 ) -> str:
     """Add a new signing secret; the newest previous one stays valid until the next rotation."""
-    found = registry.find(source_id)
-    if found is None:
-        raise SourceNotFoundError("No source with this id", details={"source_id": source_id})
-    source, current = found
+    source = get_source(source_id, registry=registry)
     if source.kind in (SourceKind.SEGMENT, SourceKind.SES):
         raise InvalidInputError("Segment sources have write keys, not signing secrets")
     if source.kind is SourceKind.SHOPIFY and not provided:
         raise InvalidInputError("Shopify issues the secret: pass the new one as signing_secret")
     secret = provided or webhook_secret_factory()
-    registry.set_signing_secrets(source_id, [secret, *current.signing][:MAX_SIGNING_SECRETS])
+    registry.add_signing_secret(source_id, secret, keep=MAX_SIGNING_SECRETS)
     return secret

@@ -41,7 +41,7 @@ def registered_source(
     found = registry.find(source_id)
     if found is None:
         raise SourceNotFoundError("No source with this id", details={"source_id": source_id})
-    return ensure_usable(found[0], kind=kind), found[1]
+    return ensure_usable(found, kind=kind), registry.secrets(source_id)
 
 
 def _json(raw_body: bytes) -> dict[str, Any]:
