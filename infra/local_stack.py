@@ -223,7 +223,7 @@ class LocalStack:
 
     def _serve_api(self, functions: list[RunnableFunction]) -> Any:
         from chalice.config import Config
-        from chalice.local import ChaliceRequestHandler, CustomLocalChalice, LocalChalice, LocalDevServer
+        from chalice.local import ChaliceRequestHandler, LocalDevServer
 
         from functions.api.app import app
 
@@ -262,9 +262,7 @@ class LocalStack:
             function_name="Api",
             user_provided_params={"app_name": app.app_name, "lambda_timeout": 25},
         )
-        # As chalice.local.create_local_server does: a thread-local current_request per request.
-        CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
-        app.__class__ = CustomLocalChalice
+        _thread_local_requests(app)
         server = LocalDevServer(
             # The source app lends Chalice's local gateway its routes (all of them); the function
             # that answers is the one whose HTTP API route the path falls under, as deployed.
@@ -288,7 +286,10 @@ class LocalStack:
 
         spec = function.spec
         module_name, _, attribute = spec.handler.rpartition(".")
-        handler = getattr(importlib.import_module(module_name), attribute)
+        module = importlib.import_module(module_name)
+        handler = getattr(module, attribute)
+        if hasattr(module, "app"):
+            _thread_local_requests(module.app)
 
         def answer(event: dict[str, Any]) -> Any:
             context = LambdaContext(spec, function.region)
@@ -333,6 +334,16 @@ class LocalStack:
             self._api_server.server.server_close()
         if self._emulator is not None:
             self._emulator.stop()
+
+
+def _thread_local_requests(app: Any) -> None:
+    """As chalice.local.create_local_server does: the app keeps its current request per thread
+    (here one process serves concurrent requests; on Lambda each has its own environment)."""
+    from chalice.local import CustomLocalChalice, LocalChalice
+
+    if not isinstance(app, CustomLocalChalice):
+        CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
+        app.__class__ = CustomLocalChalice
 
 
 def artifact_environment(function_variables: dict[str, str], spec: Any) -> dict[str, str]:

@@ -19,10 +19,12 @@ from functions.api.routes import (
     tracking,
     webhooks,
 )
+from functions.api.shared_routes import remember_request
 from shared.observability import logger
 
 app = Chalice(app_name="omnireach")
 app.register_middleware(ConvertToMiddleware(logger.inject_lambda_context(clear_state=True)))
+app.register_middleware(remember_request, "http")  # for the routes ingest's app shares
 app.register_blueprint(tracking.routes)
 app.register_blueprint(touchpoints.routes)
 app.register_blueprint(profiles.routes)

@@ -184,12 +184,16 @@ def test_a_function_artifact_holds_only_the_code_its_handler_imports(host_build)
         assert top == {
             "functions",
             "shared",
-            *(["openapi.json"] if logical_id in ("ApiFunction", "IngestFunction") else []),
+            *(["openapi.json"] if logical_id == "ApiFunction" else []),
         }
     monitor = host_build.functions / "QueueMonitorFunction"
     assert not (monitor / "shared" / "domain" / "customers").exists()
     assert not (monitor / "functions" / "api").exists()
     assert (monitor / "shared" / "domain" / "operations").is_dir()
+    ingest = host_build.functions / "IngestFunction"
+    assert (ingest / "functions" / "api" / "routes" / "tracking.py").is_file()
+    assert not (ingest / "functions" / "api" / "routes" / "campaigns.py").exists()
+    assert not (ingest / "shared" / "domain" / "engagement").exists()
 
 
 def test_the_layer_holds_no_command_line_tooling_and_nothing_the_runtime_provides(host_build):

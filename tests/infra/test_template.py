@@ -172,15 +172,12 @@ def test_the_api_reaches_each_app_through_greedy_routes():
 
 
 def test_the_ingest_function_serves_every_ingest_route_and_nothing_else():
-    from functions.api.ingest_app import handler as ingest
+    from functions.api.ingest_app import app as ingest_app
 
-    for pattern in chalice_app.routes:
-        concrete = "/".join("x-1" if part.startswith("{") else part for part in pattern.split("/")) or "/"
-        found = ingest.routes.match(concrete)
-        if pattern.startswith(("/v1/", "/webhooks/")):
-            assert found is not None and found[0] == pattern
-        else:
-            assert found is None, pattern
+    ingest = {path for path in chalice_app.routes if path.startswith(("/v1/", "/webhooks/"))}
+    assert ingest and set(ingest_app.routes) == ingest
+    for path in ingest:  # the same methods in both apps (a shared blueprint registered twice)
+        assert set(ingest_app.routes[path]) == set(chalice_app.routes[path]), path
 
 
 def test_the_ingest_function_may_read_sources_and_enqueue_touchpoints_only():

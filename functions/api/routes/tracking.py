@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Blueprint, Request
+from chalice.app import Request
 
 from functions.api.errors import BASIC_CHALLENGE, http_errors
 from functions.api.request_body import json_object
+from functions.api.shared_routes import SharedBlueprint
 from shared import wiring
 from shared.domain.ingest.credentials import basic_auth_username
 from shared.domain.ingest.intake import IngestResult, authenticate_source, enqueue, parse_segment_calls
@@ -22,7 +23,7 @@ from shared.domain.kernel.errors import InvalidBatchError, InvalidInputError, To
 from shared.observability import logger
 from shared.wiring import ingest as ingest_wiring
 
-routes = Blueprint(__name__)
+routes = SharedBlueprint(__name__)
 
 # analytics.js sends text/plain from sendBeacon; every Segment client sends JSON.
 SEGMENT_CONTENT_TYPES = ["application/json", "text/plain"]

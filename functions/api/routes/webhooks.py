@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalice.app import Blueprint, Response
+from chalice.app import Response
 
 from functions.api.errors import http_errors
+from functions.api.shared_routes import SharedBlueprint
 from shared import wiring
 from shared.domain.ingest.webhooks import (
     ingest_ses,
@@ -18,7 +19,7 @@ from shared.domain.ingest.webhooks import (
 from shared.observability import logger
 from shared.wiring import ingest as ingest_wiring
 
-routes = Blueprint(__name__)
+routes = SharedBlueprint(__name__)
 SIGNATURE_CHALLENGE = 'Signature realm="omnireach-webhooks"'
 
 
