@@ -260,7 +260,10 @@ class LocalStack:
         config = Config(
             chalice_stage=self.options.stage,
             function_name="Api",
-            user_provided_params={"app_name": app.app_name, "lambda_timeout": 25},
+            user_provided_params={
+                "app_name": app.app_name,
+                "lambda_timeout": max(function.spec.timeout for function in functions),
+            },
         )
         _thread_local_requests(app)
         server = LocalDevServer(

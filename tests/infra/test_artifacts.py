@@ -10,6 +10,7 @@ import json
 import os
 import re
 import struct
+from datetime import UTC, datetime
 from typing import Any
 
 import boto3
@@ -146,18 +147,12 @@ def test_every_handler_imports_from_its_artifact_alone_and_answers_its_trigger(
             assert failed == ["artifact-1"]  # parsed, and refused as no message it knows
         else:
             trigger = spec.schedules[0]
-            event = scheduled_event(trigger, spec, at=_now(), region="us-east-1")
+            event = scheduled_event(trigger, spec, at=datetime.now(UTC), region="us-east-1")
             answer = function.invoke(event)
             assert isinstance(answer, dict) and answer  # each scheduled job reports what it did
         assert function.init_ms and function.init_ms[0] > 0  # the handler was imported in the worker
     finally:
         function.close()
-
-
-def _now() -> Any:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
 
 
 def test_a_handler_string_that_resolves_to_no_module_fails_the_build(tmp_path):

@@ -417,3 +417,16 @@ def test_signing_secrets_are_sealed_by_a_key_of_the_stack_that_only_their_users_
     for name in uses:
         variables = TEMPLATE["Resources"][name]["Properties"]["Environment"]["Variables"]
         assert variables["SIGNING_SECRETS_KEY_ID"] == {"Ref": "SigningSecretsKey"}
+
+
+def test_every_bus_rule_target_keeps_what_it_could_not_deliver():
+    """The bus's asynchronous deliveries: a target EventBridge cannot deliver to (a queue policy
+    gone wrong, a deleted queue) leaves the event on a dead-letter queue, not nowhere."""
+    rules = {name: r for name, r in RESOURCES.items() if r["Type"] == "AWS::Events::Rule"}
+    targets = [(name, t) for name, r in rules.items() for t in r["Properties"].get("Targets", [])]
+    assert targets
+    for name, target in targets:
+        dead_letter = target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0]
+        assert (
+            dead_letter.endswith("DeadLetterQueue") and RESOURCES[dead_letter]["Type"] == "AWS::SQS::Queue"
+        ), name
