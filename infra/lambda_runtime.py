@@ -156,7 +156,16 @@ class ExecutionEnvironment:
             json.dumps({"event": event, "context": {**fields, "timeout": timeout}}) + "\n"
         )
         self.process.stdin.flush()
-        answer = self._read()
+        watchdog = threading.Timer(timeout, self.process.kill)  # as Lambda ends a run at its timeout
+        watchdog.start()
+        try:
+            answer = self._read()
+        except FunctionError:
+            if not watchdog.is_alive():
+                raise FunctionError(f"Task timed out after {timeout} seconds") from None
+            raise
+        finally:
+            watchdog.cancel()
         if "error" in answer:
             raise FunctionError(f"{answer['error']['errorType']}: {answer['error']['errorMessage']}")
         return answer["result"]

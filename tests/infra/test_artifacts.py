@@ -20,7 +20,7 @@ from infra import package
 from infra.emulator import SerialMotoServer, deploy, function_specs
 from infra.lambda_runtime import ArtifactFunction, ArtifactLayout, FunctionError, scheduled_event, sqs_event
 from infra.local_stack import artifact_environment
-from infra.template import load_template
+from infra.template import FunctionSpec, load_template
 
 TEMPLATE = load_template()
 TARGET = package.template_target(TEMPLATE)
@@ -279,3 +279,28 @@ def test_every_function_and_the_layer_build_with_the_makefile():
     makefile = (package.ROOT / "Makefile").read_text()
     assert re.search(r"^build-%:", makefile, flags=re.MULTILINE)
     assert TEMPLATE["Globals"]["Function"]["Layers"] == [{"Ref": package.LAYER_ID}]
+
+
+def test_a_run_past_the_function_timeout_ends_its_environment_as_lambda_does(tmp_path):
+    code = tmp_path / "Slow"
+    code.mkdir()
+    (code / "slow.py").write_text(
+        "import time\n\n\ndef handler(event, context):\n"
+        "    time.sleep(event['sleep'])\n    return {'ok': True}\n"
+    )
+    layout = ArtifactLayout(
+        python=package.runtime_python(TARGET),
+        functions=tmp_path,
+        layer=tmp_path / "none",
+        runtime=tmp_path / "none",
+    )
+    spec = FunctionSpec(logical_id="Slow", handler="slow.handler", timeout=1, memory=128, environment={})
+    function = ArtifactFunction(spec, "us-east-1", layout=layout, environment={})
+    try:
+        assert function.invoke({"sleep": 0}) == {"ok": True}
+        with pytest.raises(FunctionError, match="Task timed out after 1 seconds"):
+            function.invoke({"sleep": 30})
+        assert function.invoke({"sleep": 0}) == {"ok": True}  # a new environment: a second init
+        assert len(function.init_ms) == 2
+    finally:
+        function.close()
