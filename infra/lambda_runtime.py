@@ -76,19 +76,28 @@ class RunnableFunction(Protocol):
 
 @dataclass
 class LocalFunction:
+    """A template function run in this process. One invocation at a time, unless `concurrent`
+    (the API functions: Lambda would serve simultaneous requests from more environments)."""
+
     spec: FunctionSpec
     region: str
+    concurrent: bool = False
     _handler: Callable[[dict[str, Any], Any], Any] | None = None
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
-    def invoke(self, event: dict[str, Any]) -> Any:
+    def handler(self) -> Callable[[dict[str, Any], Any], Any]:
         with self._lock:
             if self._handler is None:
                 module_name, _, attribute = self.spec.handler.rpartition(".")
                 self._handler = getattr(importlib.import_module(module_name), attribute)
+            return self._handler
+
+    def invoke(self, event: dict[str, Any]) -> Any:
+        handler = self.handler()
+        with contextlib.nullcontext() if self.concurrent else self._lock:
             context = LambdaContext(self.spec, self.region)
             with attributed_logs(context):
-                return self._handler(event, context)
+                return handler(event, context)
 
 
 LAMBDA_WORKER = Path(__file__).with_name("lambda_worker.py")
@@ -228,9 +237,6 @@ class ArtifactFunction:
                 raise
             self._idle.put(environment)
             return result
-
-    def __call__(self, event: dict[str, Any], _context: Any) -> Any:
-        return self.invoke(event)
 
     def close(self) -> None:
         with self._lock:

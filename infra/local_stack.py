@@ -28,19 +28,17 @@ from typing import Any
 
 from infra.lambda_runtime import (
     ArtifactFunction,
-    LambdaContext,
     LocalFunction,
     Report,
     RunnableFunction,
     ScheduleFirer,
     SqsPoller,
     VirtualClock,
-    attributed_logs,
     report_to_stdout,
 )
 from infra.package import build_runnable
 from infra.schedules import parse_schedule
-from infra.template import TEMPLATE_PATH, load_template
+from infra.template import TEMPLATE_PATH, FunctionSpec, load_template
 
 LOCAL_SOURCE_ID = "local-web"
 LOCAL_SERVER_SOURCE_ID = "local-backend"
@@ -155,7 +153,7 @@ class LocalStack:
         for spec in specs.values():
             function: RunnableFunction
             if layout is None:
-                function = LocalFunction(spec, options.region)
+                function = LocalFunction(spec, options.region, concurrent=bool(spec.api_routes))
             else:
                 function = ArtifactFunction(
                     spec,
@@ -252,11 +250,10 @@ class LocalStack:
                 self.end_headers()
                 self.wfile.write(body)
 
-        routes = {
-            route.path: self._answering(function)
-            for function in functions
-            for route in function.spec.api_routes
-        }
+        for function in functions:
+            if isinstance(function, LocalFunction):  # Chalice apps served on this process's threads
+                _thread_local_requests(getattr(function.handler(), "app", None))
+        routes = {route.path: function.invoke for function in functions for route in function.spec.api_routes}
         config = Config(
             chalice_stage=self.options.stage,
             function_name="Api",
@@ -278,28 +275,6 @@ class LocalStack:
         thread = threading.Thread(target=server.server.serve_forever, name="api", daemon=True)
         thread.start()
         return server
-
-    def _answering(self, function: RunnableFunction) -> Callable[[dict[str, Any]], Any]:
-        """How a request reaches an API function: from its artifact, an invocation of a worker;
-        in this process, the handler called on the request's thread (API functions serve requests
-        concurrently), with the function named on its log lines."""
-        if isinstance(function, ArtifactFunction):
-            return function.invoke
-        import importlib
-
-        spec = function.spec
-        module_name, _, attribute = spec.handler.rpartition(".")
-        module = importlib.import_module(module_name)
-        handler = getattr(module, attribute)
-        if hasattr(module, "app"):
-            _thread_local_requests(module.app)
-
-        def answer(event: dict[str, Any]) -> Any:
-            context = LambdaContext(spec, function.region)
-            with attributed_logs(context):
-                return handler(event, context)
-
-        return answer
 
     def _start_demo(self, *, backlog: Callable[[], int], patience: float) -> None:
         from infra.demo import DemoDay, DemoSnsCertificates
@@ -344,24 +319,24 @@ def _thread_local_requests(app: Any) -> None:
     (here one process serves concurrent requests; on Lambda each has its own environment)."""
     from chalice.local import CustomLocalChalice, LocalChalice
 
-    if not isinstance(app, CustomLocalChalice):
+    if app is not None and not isinstance(app, CustomLocalChalice):
         CustomLocalChalice.__bases__ = (LocalChalice, app.__class__)
         app.__class__ = CustomLocalChalice
 
 
-def artifact_environment(function_variables: dict[str, str], spec: Any) -> dict[str, str]:
+def artifact_environment(function_variables: dict[str, str], spec: FunctionSpec) -> dict[str, str]:
     """A worker's environment: the function's own variables from the stack, as Lambda sets them,
     plus the emulator's address and credentials. Nothing of this process's environment leaks in."""
     return {
         **function_variables,
-        **{name: os.environ[name] for name in _LAMBDA_PROVIDED if name in os.environ},
+        **{name: os.environ[name] for name in _PASSED_TO_WORKERS if name in os.environ},
         "AWS_LAMBDA_FUNCTION_NAME": spec.logical_id,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
         "PYTHONUNBUFFERED": "1",
     }
 
 
-_LAMBDA_PROVIDED = (
+_PASSED_TO_WORKERS = (
     "AWS_ACCESS_KEY_ID",
     "AWS_SECRET_ACCESS_KEY",
     "AWS_DEFAULT_REGION",

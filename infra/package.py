@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import hashlib
 import io
 import json
@@ -182,6 +183,7 @@ def runtime_pins(pins: dict[str, Pin]) -> list[Pin]:
 # ---------------------------------------------------------------- installing
 
 
+@functools.cache  # asked once per artifact: probe the interpreters once
 def runtime_python(target: Target) -> str:
     """An interpreter of the runtime's Python version: bytecode is specific to it."""
     wanted = target.python_version
@@ -224,8 +226,7 @@ def pip_install(pins: list[Pin], into: Path, *, target: Target, architecture: st
             ],
             check=True,
         )  # fmt: skip
-    for leftover in (into / "bin",):
-        shutil.rmtree(leftover, ignore_errors=True)
+    shutil.rmtree(into / "bin", ignore_errors=True)  # console scripts: nothing on Lambda runs them
 
 
 def build_layer(into: Path, *, target: Target, architecture: str, lock: Path = LOCK_PATH) -> Path:

@@ -57,10 +57,9 @@ class RouteTable:
 class ProxiedApp:
     """The Lambda handler: an event of the proxy route, rewritten for the route it is for."""
 
-    def __init__(self, app: Any, *, only: tuple[str, ...] = ("/",)) -> None:
-        """`only`: the path prefixes this function serves (its routes in template.yaml)."""
+    def __init__(self, app: Any) -> None:
         self.app = app
-        self.routes = RouteTable([pattern for pattern in app.routes if pattern.startswith(only)])
+        self.routes = RouteTable(list(app.routes))
 
     def __call__(self, event: dict[str, Any], context: Any) -> Any:
         routed = for_route(event, self.routes)
