@@ -202,11 +202,28 @@ def runtime_python(target: Target) -> str:
         except (OSError, subprocess.SubprocessError):
             continue
         return found.stdout.strip()
+    installed = _installed_by_uv(wanted)
+    if installed:
+        return installed
     raise PackagingError(
         f"Python {wanted} (the template's runtime) is needed to compile the artifacts' bytecode: "
         f"install it (e.g. `pyenv install {wanted}` or `uv python install {wanted}`)"
         f" and put python{wanted} on PATH"
     )
+
+
+def _installed_by_uv(version: str) -> str | None:
+    """A machine without that Python gets uv's build of it (where uv can download it)."""
+    uv = [sys.executable, "-m", "uv", "python"]
+    try:
+        subprocess.run([*uv, "install", version], capture_output=True, check=True, timeout=600)
+        found = subprocess.run(
+            [*uv, "find", "--python-preference", "only-managed", version],
+            capture_output=True, text=True, check=True, timeout=60,
+        )  # fmt: skip
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return found.stdout.strip() or None
 
 
 def pip_install(pins: list[Pin], into: Path, *, target: Target, architecture: str) -> None:

@@ -304,3 +304,8 @@ def test_a_run_past_the_function_timeout_ends_its_environment_as_lambda_does(tmp
         assert len(function.init_ms) == 2
     finally:
         function.close()
+
+
+def test_a_runtime_python_nowhere_to_be_found_or_installed_is_a_clear_error():
+    with pytest.raises(package.PackagingError, match=r"Python 3\.99 .* is needed"):
+        package.runtime_python(package.Target(runtime="python3.99", architecture="arm64"))
