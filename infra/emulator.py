@@ -3,6 +3,9 @@
 moto is not concurrency-safe: under threads its conditional updates lose writes. DynamoDB
 applies each request atomically, so the emulator serves each request whole, one at a time,
 behind one lock. Clients must not long-poll SQS here (a waiting receive would hold the lock).
+
+The same backends answer two ways, behind that one lock: over HTTP (the AWS CLI, SDKs, worker
+processes) and in this process (`serve_in_process`: the functions the local stack runs here).
 """
 
 from __future__ import annotations
@@ -17,15 +20,26 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from infra import emulator_transactions
+from infra import emulator_events, emulator_sqs, emulator_transactions
 from infra.template import FunctionSpec, emulator_template, functions
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-def serialised(app: WsgiApp) -> WsgiApp:
-    """Each request is served whole, body included, while holding one lock."""
-    lock = threading.Lock()
+def install_workarounds() -> None:
+    """moto's per-request costs that grow with all the data it holds, replaced (each module says
+    what upstream does)."""
+    emulator_transactions.install()
+    emulator_sqs.install()
+    emulator_events.install()
+
+
+# One request at a time, whichever way it comes in (HTTP or in-process).
+EMULATOR_LOCK = threading.Lock()
+
+
+def serialised(app: WsgiApp, lock: threading.Lock = EMULATOR_LOCK) -> WsgiApp:
+    """Each request is served whole, body included, while holding the emulator's lock."""
 
     def serve_one_at_a_time(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         with lock:
@@ -38,6 +52,33 @@ def serialised(app: WsgiApp) -> WsgiApp:
                     close()
 
     return serve_one_at_a_time
+
+
+def serve_in_process() -> None:
+    """Answer this process's boto3 calls (to AWS's own endpoints, i.e. without AWS_ENDPOINT_URL)
+    from the emulator's backends directly, one at a time behind the emulator's lock.
+
+    Upstream: moto's `botocore_stubber` (what `mock_aws` switches on) dispatches a request to the
+    shared backends in the calling thread with no lock, and moto is not thread-safe; over HTTP
+    the same call costs a socket round trip, a thread and a read timeout. Here the stubber is
+    switched on without `mock_aws` (which would reset the backends and patch `requests`) and
+    its dispatch takes the lock the HTTP server holds, so both ways see one serial emulator.
+    """
+    from moto.core.models import botocore_stubber
+
+    install_workarounds()
+    if getattr(botocore_stubber.process_request, "serialised", False):
+        botocore_stubber.enabled = True
+        return
+    dispatch = botocore_stubber.process_request
+
+    def process_one_at_a_time(request: Any) -> Any:
+        with EMULATOR_LOCK:
+            return dispatch(request)
+
+    process_one_at_a_time.serialised = True  # type: ignore[attr-defined]
+    botocore_stubber.process_request = process_one_at_a_time  # type: ignore[method-assign]
+    botocore_stubber.enabled = True
 
 
 class SerialMotoServer:
@@ -54,7 +95,7 @@ class SerialMotoServer:
 
     def start(self) -> None:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)
-        emulator_transactions.install()
+        install_workarounds()
         app = serialised(DomainDispatcherApplication(create_backend_app))
         self._server = make_server(
             self._host, self._port, app, threaded=True, request_handler=MotoRequestHandler

@@ -44,6 +44,7 @@ LOCAL_SOURCE_ID = "local-web"
 LOCAL_SERVER_SOURCE_ID = "local-backend"
 ARTIFACTS_DIR = TEMPLATE_PATH.parent / ".aws-sam" / "local"
 API_ENVIRONMENTS = 4  # concurrent execution environments of the API function, from artifacts
+API_LISTEN_BACKLOG = 512
 
 
 @dataclass(frozen=True)
@@ -87,18 +88,22 @@ class LocalStack:
         )
         import boto3  # after the environment is set: clients read it when built
 
-        from infra.emulator import SerialMotoServer, deploy, function_specs
+        from infra.emulator import SerialMotoServer, deploy, function_specs, serve_in_process
 
         self._emulator = SerialMotoServer(options.host, options.emulator_port)
         self._emulator.start()
         endpoint = self._emulator.endpoint
-        os.environ["AWS_ENDPOINT_URL"] = endpoint
+        # This process's clients reach the emulator's backends directly (no AWS_ENDPOINT_URL);
+        # S3 goes over HTTP, so the links it signs (exports) point where a browser can follow.
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+        os.environ["AWS_ENDPOINT_URL_S3"] = endpoint
+        serve_in_process()
 
         template = load_template(options.template_path)
-        sqs = boto3.client("sqs", endpoint_url=endpoint)
+        sqs = boto3.client("sqs")
         stack = deploy(
             template,
-            cloudformation=boto3.client("cloudformation", endpoint_url=endpoint),
+            cloudformation=boto3.client("cloudformation"),
             sqs=sqs,
             stack_name=f"omnireach-{options.stage}",
             parameters={
@@ -113,7 +118,7 @@ class LocalStack:
         )
         os.environ.update(stack.shared_environment())
         # Marketing email goes through the emulator's SES: its sender identity must be verified.
-        boto3.client("sesv2", endpoint_url=endpoint).create_email_identity(
+        boto3.client("sesv2").create_email_identity(
             EmailIdentity=os.environ.get("SES_FROM_ADDRESS", "marketing@example.com")
         )
 
@@ -159,7 +164,9 @@ class LocalStack:
                     spec,
                     options.region,
                     layout=layout,
-                    environment=artifact_environment(stack.function_environments[spec.logical_id], spec),
+                    environment=artifact_environment(
+                        stack.function_environments[spec.logical_id], spec, endpoint=endpoint
+                    ),
                     concurrency=API_ENVIRONMENTS if spec.api_routes else 1,
                 )
                 self._artifact_functions.append(function)
@@ -221,7 +228,7 @@ class LocalStack:
 
     def _serve_api(self, functions: list[RunnableFunction]) -> Any:
         from chalice.config import Config
-        from chalice.local import ChaliceRequestHandler, LocalDevServer
+        from chalice.local import ChaliceRequestHandler, LocalDevServer, ThreadedHTTPServer
 
         from functions.api.app import app
 
@@ -250,6 +257,12 @@ class LocalStack:
                 self.end_headers()
                 self.wfile.write(body)
 
+        class ApiServer(ThreadedHTTPServer):
+            # A thread per connection, and a listen backlog that lets a burst of clients queue
+            # (the standard library's default of 5 resets the sixth simultaneous connection).
+            request_queue_size = API_LISTEN_BACKLOG
+            daemon_threads = True
+
         for function in functions:
             if isinstance(function, LocalFunction):  # Chalice apps served on this process's threads
                 _thread_local_requests(getattr(function.handler(), "app", None))
@@ -271,6 +284,7 @@ class LocalStack:
             self.options.host,
             self.options.api_port,
             handler_cls=RequestHandler,
+            server_cls=ApiServer,
         )
         thread = threading.Thread(target=server.server.serve_forever, name="api", daemon=True)
         thread.start()
@@ -324,12 +338,16 @@ def _thread_local_requests(app: Any) -> None:
         app.__class__ = CustomLocalChalice
 
 
-def artifact_environment(function_variables: dict[str, str], spec: FunctionSpec) -> dict[str, str]:
+def artifact_environment(
+    function_variables: dict[str, str], spec: FunctionSpec, *, endpoint: str
+) -> dict[str, str]:
     """A worker's environment: the function's own variables from the stack, as Lambda sets them,
-    plus the emulator's address and credentials. Nothing of this process's environment leaks in."""
+    plus the emulator's address (workers reach it over HTTP) and credentials. Nothing of this
+    process's environment leaks in."""
     return {
         **function_variables,
         **{name: os.environ[name] for name in _PASSED_TO_WORKERS if name in os.environ},
+        "AWS_ENDPOINT_URL": endpoint,
         "AWS_LAMBDA_FUNCTION_NAME": spec.logical_id,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory),
         "PYTHONUNBUFFERED": "1",
@@ -341,7 +359,6 @@ _PASSED_TO_WORKERS = (
     "AWS_SECRET_ACCESS_KEY",
     "AWS_DEFAULT_REGION",
     "AWS_REGION",
-    "AWS_ENDPOINT_URL",
     "POWERTOOLS_TRACE_DISABLED",
     "POWERTOOLS_METRICS_DISABLED",
     "TZ",

@@ -71,7 +71,9 @@ def deployed(host_build) -> Any:
 
 def run_from_artifact(layout: ArtifactLayout, stack: Any, logical_id: str) -> ArtifactFunction:
     spec = SPECS[logical_id]
-    environment = artifact_environment(stack.function_environments[logical_id], spec)
+    environment = artifact_environment(
+        stack.function_environments[logical_id], spec, endpoint=os.environ["AWS_ENDPOINT_URL"]
+    )
     return ArtifactFunction(spec, "us-east-1", layout=layout, environment=environment)
 
 
@@ -164,7 +166,7 @@ def test_a_handler_string_that_names_no_attribute_fails_at_init(host_build, depl
     spec = SPECS["QueueMonitorFunction"]
     wrong = type(spec)(**{**vars(spec), "handler": "functions.queue_monitor.handler.no_such_handler"})
     function = ArtifactFunction(
-        wrong, "us-east-1", layout=host_build, environment=artifact_environment({}, wrong)
+        wrong, "us-east-1", layout=host_build, environment=artifact_environment({}, wrong, endpoint="http://127.0.0.1:9")
     )
     try:
         with pytest.raises(FunctionError, match=r"failed to initialise.*no_such_handler"):

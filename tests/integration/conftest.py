@@ -7,8 +7,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from infra import emulator_transactions
-from infra.emulator import DeployedStack, deploy, function_specs
+from infra.emulator import DeployedStack, deploy, function_specs, install_workarounds
 from infra.lambda_runtime import LambdaContext
 from infra.template import load_template
 from shared import wiring
@@ -24,7 +23,7 @@ SERVER_WRITE_KEY = "integration-server-key"  # the web shop's backend: server-si
 TEMPLATE = load_template()
 SPECS = function_specs(TEMPLATE)
 PROFILE_ID_KEY = b"integration-profile-id-key-0123456789"
-emulator_transactions.install()
+install_workarounds()  # the emulator as the local stack runs it
 
 
 @pytest.fixture
