@@ -8,7 +8,7 @@ ARGS ?=
 # dynalite: a DynamoDB emulator whose conditional writes are atomic under concurrency (the race tests).
 DYNALITE := .tools/node_modules/dynalite/cli.js
 
-.PHONY: run test test-fast lint format bench package lock clean
+.PHONY: run clock test test-fast lint format bench package lock clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: set PYTHON=python3.11")'
@@ -24,6 +24,10 @@ $(DYNALITE):
 ## run: the whole system locally on the embedded emulator (Ctrl-C stops it); ARGS="--demo" etc.
 run: $(STAMP)
 	$(PY) -m infra.local_stack $(ARGS)
+
+## clock: the running local stack's time; ARGS="advance 20d" moves it forward (timers and schedules fire on the way)
+clock: $(STAMP)
+	$(PY) -m infra.time_travel $(ARGS)
 
 ## test: every test layer (unit, integration, races, infra, e2e)
 test: $(STAMP) $(DYNALITE)

@@ -12,9 +12,10 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
+from infra.local_http import BackgroundHttpServer
 from shared.domain.ingest.signatures import verify_standard_webhooks
 from shared.domain.kernel.errors import AuthenticationError
 
@@ -32,7 +33,7 @@ class SimulatedChannel:
         self.shown.setdefault(sku, {}).update(changes)
 
 
-class ChannelSimulator:
+class ChannelSimulator(BackgroundHttpServer):
     """One HTTP server hosting any number of simulated channels at `/<name>/push` and `/<name>/inventory`."""
 
     def __init__(
@@ -80,8 +81,7 @@ class ChannelSimulator:
                     items = {sku: dict(channel.shown[sku]) for sku in skus if sku in channel.shown}
                 self._answer(200, {"items": items})
 
-        self._server = ThreadingHTTPServer((host, port), Handler)
-        self._thread: threading.Thread | None = None
+        super().__init__(host, port, Handler, name="channel-simulator")
 
     def _push(self, channel: SimulatedChannel, raw: bytes, headers: dict[str, str]) -> int:
         if channel.down:
@@ -106,11 +106,6 @@ class ChannelSimulator:
             channel.received.append(data)
         return 204
 
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
     def add(self, name: str, secret: str = "") -> SimulatedChannel:
         channel = self.channels.setdefault(name, SimulatedChannel())
         if secret:
@@ -122,14 +117,3 @@ class ChannelSimulator:
             "endpoint_url": f"{self.base_url}/{name}/push",
             "read_url": f"{self.base_url}/{name}/inventory",
         }
-
-    def start(self) -> ChannelSimulator:
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="channel-simulator", daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()

@@ -38,6 +38,50 @@ def install_workarounds() -> None:
 EMULATOR_LOCK = threading.Lock()
 
 
+class Arrivals:
+    """Counts the requests that can put a message on a queue, per queue (SQS sends name theirs;
+    an EventBridge put may reach any), so an idle poller sleeps until one may have reached its
+    queue, as a long poll returns when a message arrives, instead of polling often."""
+
+    _WRITES = ("SendMessage", "SendMessageBatch", "PutEvents", "ChangeMessageVisibility")
+    _ANY = "*"
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._counts: dict[str, int] = {}
+
+    def note(self, target: str | bytes | None, body: Any = None) -> None:
+        if isinstance(target, bytes):  # botocore keeps some headers as bytes
+            target = target.decode("ascii", "replace")
+        action = target.rsplit(".", 1)[-1] if target else ""
+        if action not in self._WRITES:
+            return
+        queue = self._ANY
+        if action != "PutEvents" and isinstance(body, (bytes, str)):
+            try:
+                queue = str(json.loads(body).get("QueueUrl", "")).rsplit("/", 1)[-1] or self._ANY
+            except (ValueError, AttributeError):
+                queue = self._ANY
+        with self._changed:
+            self._counts[queue] = self._counts.get(queue, 0) + 1
+            self._changed.notify_all()
+
+    def seen(self, queue: str) -> tuple[int, int]:
+        return self._counts.get(queue, 0), self._counts.get(self._ANY, 0)
+
+    def wait(self, queue: str, seen: tuple[int, int], timeout: float) -> None:
+        """Return when a message may have reached `queue` since `seen`, or after `timeout` s."""
+        with self._changed:
+            self._changed.wait_for(lambda: self.seen(queue) != seen, timeout)
+
+    def wake(self) -> None:
+        """Wake every idle poller (the stack is stopping)."""
+        self.note("Wake.PutEvents")
+
+
+ARRIVALS = Arrivals()
+
+
 def serialised(app: WsgiApp, lock: threading.Lock = EMULATOR_LOCK) -> WsgiApp:
     """Each request is served whole, body included, while holding the emulator's lock."""
 
@@ -50,6 +94,7 @@ def serialised(app: WsgiApp, lock: threading.Lock = EMULATOR_LOCK) -> WsgiApp:
                 close = getattr(result, "close", None)
                 if close is not None:
                     close()
+                ARRIVALS.note(environ.get("HTTP_X_AMZ_TARGET"))  # the body is read: any queue
 
     return serve_one_at_a_time
 
@@ -74,7 +119,9 @@ def serve_in_process() -> None:
 
     def process_one_at_a_time(request: Any) -> Any:
         with EMULATOR_LOCK:
-            return dispatch(request)
+            answer = dispatch(request)
+        ARRIVALS.note(request.headers.get("X-Amz-Target"), request.body)
+        return answer
 
     process_one_at_a_time.serialised = True  # type: ignore[attr-defined]
     botocore_stubber.process_request = process_one_at_a_time  # type: ignore[method-assign]

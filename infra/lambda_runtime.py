@@ -308,22 +308,37 @@ class SqsPoller(threading.Thread):
         stop: threading.Event,
         report: Report,
         redelivery_delay: int | None = None,
-        idle_wait: float = 0.1,
+        idle_wait: float = 0.02,
+        max_idle_wait: float = 0.5,
+        arrivals: Any = None,
     ) -> None:
         super().__init__(name=f"sqs:{function.spec.logical_id}.{trigger.name}", daemon=True)
         self._function, self._trigger = function, trigger
         self._queue_url, self._queue_arn = queue_url, queue_arn
         self._sqs, self._stopping, self._report = sqs, stop, report
-        self._redelivery_delay, self._idle_wait = redelivery_delay, idle_wait
+        self._redelivery_delay = redelivery_delay
+        self._idle_wait, self._max_idle_wait = idle_wait, max_idle_wait
+        self._arrivals = arrivals  # infra.emulator.Arrivals: wakes an idle poller when one is sent
+        self._queue_name = queue_url.rsplit("/", 1)[-1]
 
     def run(self) -> None:
+        # An empty queue is polled less and less often (up to every `max_idle_wait` seconds), as
+        # Lambda's pollers back off; a send to the emulator wakes the idle pollers at once, as a
+        # long poll returns when a message arrives.
+        idle = self._idle_wait
         while not self._stopping.is_set():
             try:
+                seen = self._arrivals.seen(self._queue_name) if self._arrivals is not None else (0, 0)
                 batch = self._receive_batch()
                 if batch:
+                    idle = self._idle_wait
                     self._deliver(batch)
                 else:
-                    self._stopping.wait(self._idle_wait)
+                    if self._arrivals is not None:
+                        self._arrivals.wait(self._queue_name, seen, idle)
+                    else:
+                        self._stopping.wait(idle)
+                    idle = min(idle * 2, self._max_idle_wait)
             except Exception as error:  # the poller must outlive any one failure, as Lambda's does
                 self._report({"event": "poller_error", "poller": self.name, "error": repr(error)})
                 self._stopping.wait(1)
@@ -394,20 +409,80 @@ class SqsPoller(threading.Thread):
 
 
 class VirtualClock:
-    """Schedules run on a clock `factor` times faster than the wall clock (for demos)."""
+    """The local stack's time. Functions read `stack_now()`: the wall clock plus an offset that
+    only moves forward, when the clock is advanced (time travel). Schedules run on `now()`: the
+    same, `factor` times faster (`--accelerate`, for demos)."""
 
-    def __init__(self, factor: float = 1.0, *, start: datetime | None = None) -> None:
+    def __init__(
+        self, factor: float = 1.0, *, start: datetime | None = None, offset: timedelta = timedelta(0)
+    ) -> None:
         if factor <= 0:
             raise ValueError("accelerate factor must be positive")
         self.factor = factor
         self._start_virtual = start or datetime.now(UTC)
         self._start_real = time.monotonic()
+        self._offset = offset
+        self._changed = threading.Condition()
+        self.jumps = 0  # times the clock was moved; a schedule re-reads its next time after one
+        self._firing = 0  # schedules firing now (any number at once, but not while the clock moves)
+        self._moving = False
+
+    @property
+    def offset(self) -> timedelta:
+        return self._offset
 
     def now(self) -> datetime:
-        return self._start_virtual + timedelta(seconds=(time.monotonic() - self._start_real) * self.factor)
+        elapsed = timedelta(seconds=(time.monotonic() - self._start_real) * self.factor)
+        return self._start_virtual + elapsed + self._offset
 
-    def real_seconds_until(self, moment: datetime) -> float:
-        return max(0.0, (moment - self.now()).total_seconds() / self.factor)
+    def stack_now(self) -> datetime:
+        return datetime.now(UTC) + self._offset
+
+    def move_to(self, moment: datetime) -> None:
+        """Set the stack's time (forward only) and wake every schedule to re-read its next time."""
+        with self._changed:
+            self._offset += max(timedelta(0), moment - self.stack_now())
+            self.jumps += 1
+            self._changed.notify_all()
+
+    @contextlib.contextmanager
+    def firing(self) -> Iterator[None]:
+        """Held by a schedule while it fires: the clock does not move meanwhile."""
+        with self._changed:
+            self._changed.wait_for(lambda: not self._moving)
+            self._firing += 1
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._firing -= 1
+                self._changed.notify_all()
+
+    @contextlib.contextmanager
+    def moving(self) -> Iterator[None]:
+        """Held while the clock is moved: no schedule fires on its own meanwhile (one move at a time)."""
+        with self._changed:
+            self._changed.wait_for(lambda: not self._moving and self._firing == 0)
+            self._moving = True
+        try:
+            yield
+        finally:
+            with self._changed:
+                self._moving = False
+                self._changed.notify_all()
+
+    def wake(self) -> None:
+        with self._changed:
+            self._changed.notify_all()
+
+    def sleep_until(self, moment: datetime, *, jumps: int, stop: threading.Event) -> None:
+        """Wait until `moment` on the schedules' clock, the clock is moved, or `stop` is set."""
+        with self._changed:
+            while not stop.is_set() and self.jumps == jumps:
+                remaining = (moment - self.now()).total_seconds() / self.factor
+                if remaining <= 0:
+                    return
+                self._changed.wait(min(remaining, 1.0))  # and notice `stop` within a second
 
 
 class ScheduleFirer(threading.Thread):
@@ -422,36 +497,48 @@ class ScheduleFirer(threading.Thread):
         retry_wait: float = 1.0,
     ) -> None:
         super().__init__(name=f"schedule:{function.spec.logical_id}.{trigger.name}", daemon=True)
-        self._function, self._trigger = function, trigger
-        self._schedule = parse_schedule(trigger.expression, trigger.timezone)
+        self.function, self.trigger = function, trigger
+        self.schedule = parse_schedule(trigger.expression, trigger.timezone)
         self._clock, self._stopping, self._report, self._retry_wait = clock, stop, report, retry_wait
 
     def run(self) -> None:
-        due = self._schedule.next_after(self._clock.now())
-        while not self._stopping.wait(self._clock.real_seconds_until(due)):
-            self._fire(due)
+        jumps = self._clock.jumps
+        due = self.schedule.next_after(self._clock.now())
+        while not self._stopping.is_set():
+            self._clock.sleep_until(due, jumps=jumps, stop=self._stopping)
+            if self._stopping.is_set():
+                return
+            with self._clock.firing():  # never while the clock is being moved
+                if self._clock.jumps != jumps:
+                    # Moved: what fell due in between was fired by the move (TimeTravel).
+                    jumps, due = self._clock.jumps, self.schedule.next_after(self._clock.now())
+                    continue
+                if self._clock.now() < due:
+                    continue
+                self.fire(due)
             # The next time follows the last due time, not the end of the run: no drift.
-            due, missed = self._schedule.next_after(due), 0
+            due, missed = self.schedule.next_after(due), 0
             while due <= self._clock.now():
-                due, missed = self._schedule.next_after(due), missed + 1
+                due, missed = self.schedule.next_after(due), missed + 1
             if missed:
                 self._report(
-                    {"event": "schedule_behind", "function": self._function.spec.logical_id, "missed": missed}
+                    {"event": "schedule_behind", "function": self.function.spec.logical_id, "missed": missed}
                 )
 
-    def _fire(self, due: datetime) -> None:
-        event = scheduled_event(self._trigger, self._function.spec, at=due, region=self._function.region)
+    def fire(self, due: datetime) -> bool:
+        """Invoke for the time `due`, retried as Lambda retries an asynchronous invocation."""
+        event = scheduled_event(self.trigger, self.function.spec, at=due, region=self.function.region)
         for attempt in range(1 + ASYNC_RETRIES):
             started = time.perf_counter()
             try:
-                result, error = self._function.invoke(event), None
+                result, error = self.function.invoke(event), None
             except Exception as raised:
                 result, error = None, repr(raised)
             self._report(
                 {
                     "event": "invoked",
-                    "function": self._function.spec.logical_id,
-                    "trigger": f"schedule:{self._trigger.expression}",
+                    "function": self.function.spec.logical_id,
+                    "trigger": f"schedule:{self.trigger.expression}",
                     "scheduled_for": due.isoformat(),
                     "attempt": attempt + 1,
                     "error": error,
@@ -459,8 +546,11 @@ class ScheduleFirer(threading.Thread):
                     "ms": round((time.perf_counter() - started) * 1000, 1),
                 }
             )
-            if error is None or self._stopping.wait(self._retry_wait):
-                return
+            if error is None:
+                return True
+            if self._stopping.wait(self._retry_wait):
+                return False
+        return False
 
 
 _STDOUT_LOCK = threading.Lock()

@@ -15,13 +15,15 @@ import base64
 import hashlib
 import json
 import os
+import re
 import secrets
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -39,12 +41,15 @@ from infra.lambda_runtime import (
 from infra.package import build_runnable
 from infra.schedules import parse_schedule
 from infra.template import TEMPLATE_PATH, FunctionSpec, load_template
+from infra.time_travel import DueSource, TimeTravel
 
 LOCAL_SOURCE_ID = "local-web"
 LOCAL_SERVER_SOURCE_ID = "local-backend"
 ARTIFACTS_DIR = TEMPLATE_PATH.parent / ".aws-sam" / "local"
+DATA_DIR = TEMPLATE_PATH.parent / ".omnireach" / "local"  # git ignores .omnireach/
 API_ENVIRONMENTS = 4  # concurrent execution environments of the API function, from artifacts
 API_LISTEN_BACKLOG = 512
+API_DRAIN_SECONDS = 30.0  # on stop, the longest the stack waits for requests being answered
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,8 @@ class Options:
     demo_customers: int = 0  # > 0: replay a synthetic day for this many customers
     template_path: Path = TEMPLATE_PATH
     from_artifacts: bool = False  # run each function from its built artifact in its own processes
+    data_dir: Path | None = None  # kept across restarts here (None: nothing is kept)
+    fresh: bool = False  # start empty, whatever data_dir holds
 
 
 @dataclass
@@ -74,6 +81,13 @@ class LocalStack:
     _emulator: Any = None
     _api_server: Any = None
     _artifact_functions: list[ArtifactFunction] = field(default_factory=list)
+    _gateway: Any = None
+    _saving: Callable[[], None] | None = None
+    _on_stop: list[Callable[[], None]] = field(default_factory=list)
+    clock: VirtualClock | None = None
+    time_travel: TimeTravel | None = None
+    _in_flight: threading.Condition = field(default_factory=threading.Condition)
+    _requests: int = 0  # API requests being answered
     info: dict[str, Any] = field(default_factory=dict)
 
     def start(self) -> dict[str, Any]:
@@ -88,7 +102,7 @@ class LocalStack:
         )
         import boto3  # after the environment is set: clients read it when built
 
-        from infra.emulator import SerialMotoServer, deploy, function_specs, serve_in_process
+        from infra.emulator import ARRIVALS, SerialMotoServer, deploy, function_specs, serve_in_process
 
         self._emulator = SerialMotoServer(options.host, options.emulator_port)
         self._emulator.start()
@@ -98,6 +112,20 @@ class LocalStack:
         os.environ.pop("AWS_ENDPOINT_URL", None)
         os.environ["AWS_ENDPOINT_URL_S3"] = endpoint
         serve_in_process()
+
+        from infra import local_state
+        from infra.message_gateway import MessageGateway
+
+        saved = None
+        if options.data_dir is not None and not options.fresh:
+            saved = local_state.read(options.data_dir)
+        clock = VirtualClock(
+            options.accelerate, offset=timedelta(seconds=saved.clock_offset_seconds if saved else 0.0)
+        )
+        self.clock = clock
+        self._gateway = MessageGateway(options.host, 0, now=clock.stack_now).start()
+        # Unsubscribe links are sealed with a secret kept with the data (a restart keeps both).
+        link_secret = saved.link_signing_secret if saved else secrets.token_urlsafe(32)
 
         template = load_template(options.template_path)
         sqs = boto3.client("sqs")
@@ -110,12 +138,27 @@ class LocalStack:
                 "Stage": options.stage,
                 "AdminApiKeySha256": hashlib.sha256(options.admin_key.encode()).hexdigest(),
                 "MemberTokenSecrets": options.member_token_secret,
-                # Unsubscribe links are sealed with a secret of this run's own (the data is in
-                # memory too: a restart forgets both).
-                "LinkSigningSecrets": secrets.token_urlsafe(32),
+                "LinkSigningSecrets": link_secret,
                 "PublicApiUrl": f"http://{options.host}:{options.api_port}",
+                "WechatGatewayUrl": self._gateway.url("wechat"),
+                "MessageWebhookUrl": self._gateway.url("webhook"),
             },
         )
+        restored = local_state.restore(saved, stack, region=options.region) if saved else None
+        if options.data_dir is not None:
+            data_dir = options.data_dir
+
+            def save() -> None:
+                state = local_state.capture(
+                    template,
+                    stack,
+                    region=options.region,
+                    clock_offset_seconds=clock.offset.total_seconds(),
+                    link_signing_secret=link_secret,
+                )
+                local_state.write(state, data_dir)
+
+            self._saving = save
         os.environ.update(stack.shared_environment())
         # Marketing email goes through the emulator's SES: its sender identity must be verified.
         boto3.client("sesv2").create_email_identity(
@@ -127,31 +170,36 @@ class LocalStack:
         from shared.domain.ingest.touchpoints import Channel, SourceKind, SourceTrust
         from shared.wiring import ingest as ingest_wiring
 
+        # Every function in this process reads the stack's clock (the one time travel moves).
+        system_clock = wiring.get_clock
+        wiring.get_clock = lambda: StackClock(clock)  # type: ignore[assignment]
+        self._on_stop.append(lambda: setattr(wiring, "get_clock", system_clock))
         wiring.reset()
-        create_source(
-            NewSource(
-                source_id=LOCAL_SOURCE_ID,
-                name="Local web source (in the browser)",
-                kind=SourceKind.SEGMENT,
-                channel=Channel.WEB,
+        registry = ingest_wiring.get_source_registry()
+        seeds = [
+            (LOCAL_SOURCE_ID, "Local web source (in the browser)", SourceTrust.CLIENT, options.write_key),
+            (
+                LOCAL_SERVER_SOURCE_ID,
+                "Local web shop backend (server-side)",
+                SourceTrust.SERVER,
+                options.server_write_key,
             ),
-            registry=ingest_wiring.get_source_registry(),
-            write_key_factory=lambda: options.write_key,
-        )
-        create_source(
-            NewSource(
-                source_id=LOCAL_SERVER_SOURCE_ID,
-                name="Local web shop backend (server-side)",
-                kind=SourceKind.SEGMENT,
-                channel=Channel.WEB,
-                trust=SourceTrust.SERVER,
-            ),
-            registry=ingest_wiring.get_source_registry(),
-            write_key_factory=lambda: options.server_write_key,
-        )
+        ]
+        for source_id, name, trust, write_key in seeds:
+            if registry.find(source_id) is None:  # kept from the last run: it keeps its key
+                create_source(
+                    NewSource(
+                        source_id=source_id,
+                        name=name,
+                        kind=SourceKind.SEGMENT,
+                        channel=Channel.WEB,
+                        trust=trust,
+                    ),
+                    registry=registry,
+                    write_key_factory=lambda key=write_key: key,  # type: ignore[misc]
+                )
 
         specs = function_specs(template)
-        clock = VirtualClock(options.accelerate)
         layout = build_runnable(ARTIFACTS_DIR) if options.from_artifacts else None
         api_functions: list[RunnableFunction] = []
         triggers: list[str] = []
@@ -184,6 +232,7 @@ class LocalStack:
                         stop=self._stop,
                         report=self.report,
                         redelivery_delay=options.redelivery_delay,
+                        arrivals=ARRIVALS,
                     )
                 )
                 triggers.append(
@@ -198,15 +247,24 @@ class LocalStack:
         if not api_functions:
             raise RuntimeError("template.yaml has no function with Api events")
 
+        if layout is None:
+            self.time_travel = TimeTravel(
+                clock=clock,
+                firers=[thread for thread in self._threads if isinstance(thread, ScheduleFirer)],
+                due=due_indexes(),
+                backlog=lambda: _backlog(sqs, {name: address.url for name, address in stack.queues.items()}),
+                report=self.report,
+                stop=self._stop,
+            )
         self._api_server = self._serve_api(api_functions)
         for thread in self._threads:
             thread.start()
         if options.demo_customers:
             from infra.demo import SCENE_QUEUES
 
-            work_queues = [stack.queues[name].url for name in SCENE_QUEUES]
+            work_queues = {name: stack.queues[name].url for name in SCENE_QUEUES}
             self._start_demo(
-                backlog=lambda: _queued(sqs, work_queues),
+                backlog=lambda: sum(_backlog(sqs, work_queues).values()),
                 patience=demo_patience(template, specs, options),
             )
 
@@ -223,6 +281,10 @@ class LocalStack:
             "resources": stack.resources,
             "triggers": triggers,
             "functions_from": str(layout.functions) if layout else "source (in this process)",
+            "message_gateway": self._gateway.base_url,
+            "data_dir": str(options.data_dir) if options.data_dir else None,
+            "restored": restored,
+            "clock": clock.stack_now().isoformat(),
         }
         return self.info
 
@@ -232,26 +294,44 @@ class LocalStack:
 
         from functions.api.app import app
 
+        stack = self
+
         class RequestHandler(ChaliceRequestHandler):
             """API Gateway answers a method it has no route for with a 4xx; so does the local stack
-            (Python's server would answer 501)."""
+            (Python's server would answer 501). `/_local/...` is the local stack's own control
+            (never part of the template's API)."""
 
             def __getattr__(self, name: str) -> Any:
                 if name.startswith("do_"):
                     return self._method_not_allowed
                 raise AttributeError(name)
 
+            def _generic_handle(self) -> None:
+                with stack._in_flight:
+                    stack._requests += 1
+                try:
+                    if self.path.split("?")[0].startswith("/_local/"):
+                        headers, body = self._parse_payload()
+                        status, answer = stack.local_control(self.command, self.path, headers, body)
+                        self._json(status, answer)
+                    else:
+                        super()._generic_handle()
+                finally:
+                    with stack._in_flight:
+                        stack._requests -= 1
+                        stack._in_flight.notify_all()
+
+            def _handle(self) -> None:
+                self._generic_handle()
+
+            do_GET = do_PUT = do_POST = do_HEAD = do_DELETE = do_PATCH = do_OPTIONS = _handle
+
             def _method_not_allowed(self) -> None:
-                body = json.dumps(
-                    {
-                        "error": {
-                            "code": "method_not_allowed",
-                            "message": "Method not allowed",
-                            "details": None,
-                        }
-                    }
-                ).encode()
-                self.send_response(405)
+                self._json(405, error_envelope("method_not_allowed", "Method not allowed"))
+
+            def _json(self, status: int, answer: dict[str, Any]) -> None:
+                body = json.dumps(answer).encode()
+                self.send_response(status)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
@@ -290,6 +370,39 @@ class LocalStack:
         thread.start()
         return server
 
+    def local_control(
+        self, method: str, path: str, headers: dict[str, str], body: bytes | None
+    ) -> tuple[int, dict[str, Any]]:
+        """`GET /_local/clock`: the stack's time. `POST /_local/clock {"advance": "20d"}`: move it
+        forward (TimeTravel). Admin key only."""
+        authorization = {k.lower(): v for k, v in headers.items()}.get("authorization", "")
+        if not secrets.compare_digest(authorization.encode(), f"Bearer {self.options.admin_key}".encode()):
+            return 401, error_envelope("unauthorized", "The local control needs the admin key (Bearer)")
+        if path.split("?")[0].rstrip("/") != "/_local/clock":
+            return 404, error_envelope("not_found", "The local control has /_local/clock only")
+        assert self.clock is not None
+        if method == "GET":
+            return 200, {
+                "now": self.clock.stack_now().isoformat(),
+                "offset_seconds": self.clock.offset.total_seconds(),
+            }
+        if method != "POST":
+            return 405, error_envelope("method_not_allowed", "GET or POST /_local/clock")
+        if self.time_travel is None:
+            return 409, error_envelope(
+                "conflict", "The clock moves the functions this process runs: not with --from-artifacts"
+            )
+        try:
+            request = json.loads(body or b"{}")
+        except ValueError:
+            return 400, error_envelope("invalid_input", "The body must be JSON")
+        if not isinstance(request, dict) or "advance" not in request:
+            return 400, error_envelope("invalid_input", 'Give {"advance": "20d"} (s, m, h or d)')
+        try:
+            return 200, self.time_travel.advance(parse_duration(request["advance"]))
+        except ValueError as error:
+            return 400, error_envelope("invalid_input", f"advance: {error}")
+
     def _start_demo(self, *, backlog: Callable[[], int], patience: float) -> None:
         from infra.demo import DemoDay, DemoSnsCertificates
         from shared.wiring import ingest as ingest_wiring
@@ -315,17 +428,38 @@ class LocalStack:
         thread = threading.Thread(target=run, name="demo", daemon=True)
         thread.start()
 
-    def stop(self) -> None:
-        self._stop.set()
-        for thread in self._threads:
-            thread.join(timeout=10)
-        for function in self._artifact_functions:
-            function.close()
+    def stop(self) -> dict[str, Any]:
+        """Stop taking requests, let the triggers finish the batch in hand (a message not yet
+        deleted stays on its queue), save the data (with a data directory), then shut down."""
+        started = time.monotonic()
         if self._api_server is not None:
             self._api_server.shutdown()
             self._api_server.server.server_close()
+        self._stop.set()  # a time travel under way ends at its current stop
+        from infra.emulator import ARRIVALS
+
+        ARRIVALS.wake()  # idle pollers see the stop at once
+        if self._api_server is not None:
+            with self._in_flight:  # requests being answered finish (as long as the client waits)
+                self._in_flight.wait_for(lambda: self._requests == 0, timeout=API_DRAIN_SECONDS)
+        if self.clock is not None:
+            self.clock.wake()
+        for thread in self._threads:
+            if thread.is_alive():
+                thread.join()
+        for function in self._artifact_functions:
+            function.close()
+        saved = None
+        if self._saving is not None:
+            self._saving()
+            saved = str(self.options.data_dir)
+        for undo in self._on_stop:
+            undo()
+        if self._gateway is not None:
+            self._gateway.stop()
         if self._emulator is not None:
             self._emulator.stop()
+        return {"saved_to": saved, "seconds": round(time.monotonic() - started, 1)}
 
 
 def _thread_local_requests(app: Any) -> None:
@@ -365,17 +499,45 @@ _PASSED_TO_WORKERS = (
 )
 
 
-def _queued(sqs: Any, queue_urls: list[str]) -> int:
-    """Messages the triggers still have to take (waiting or in flight) on the given queues."""
-    total = 0
-    for url in queue_urls:
+class StackClock:
+    """The domain's `Clock` port on the local stack's clock."""
+
+    def __init__(self, clock: VirtualClock) -> None:
+        self._clock = clock
+
+    def now(self) -> datetime:
+        return self._clock.stack_now()
+
+
+def due_indexes() -> list[DueSource]:
+    """The tables' due indexes time travel stops at (journey timers, deferred sends,
+    reservation expiries)."""
+    from shared.wiring import commerce as commerce_wiring
+    from shared.wiring import engagement as engagement_wiring
+
+    return [
+        DueSource(engagement_wiring.get_engagement, "JTIMER"),
+        DueSource(engagement_wiring.get_engagement, "DEFER"),
+        DueSource(commerce_wiring.get_catalog, "DUE"),
+    ]
+
+
+def _backlog(sqs: Any, queues: dict[str, str]) -> dict[str, int]:
+    """Messages waiting, delayed or in flight on each trigger queue that has any."""
+    left = {}
+    for name, url in queues.items():
         attributes = sqs.get_queue_attributes(
             QueueUrl=url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesNotVisible",
+                "ApproximateNumberOfMessagesDelayed",
+            ],
         )["Attributes"]
-        total += int(attributes["ApproximateNumberOfMessages"])
-        total += int(attributes["ApproximateNumberOfMessagesNotVisible"])
-    return total
+        count = sum(int(value) for value in attributes.values())
+        if count:
+            left[name] = count
+    return left
 
 
 def demo_patience(template: dict[str, Any], specs: dict[str, Any], options: Options) -> float:
@@ -454,6 +616,22 @@ def _body_as_sent(body: Any) -> dict[str, Any]:
         return {"body": base64.b64encode(body).decode("ascii"), "isBase64Encoded": True}
 
 
+def error_envelope(code: str, message: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "details": None}}
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+
+
+def parse_duration(text: Any) -> timedelta:
+    """`90` (seconds), `90s`, `15m`, `36h`, `20d`."""
+    found = _DURATION.match(str(text)) if isinstance(text, (str, int, float)) else None
+    if found is None:
+        raise ValueError(f"{text!r} is not a duration such as 90s, 15m, 36h or 20d")
+    return timedelta(seconds=float(found.group(1)) * _UNITS[found.group(2)])
+
+
 def _banner(info: dict[str, Any]) -> str:
     api = info["api_url"]
     lines = [
@@ -469,6 +647,16 @@ def _banner(info: dict[str, Any]) -> str:
         " (Authorization: Bearer <JWT>)",
         f"  emulator       {info['emulator_url']}    (AWS_ENDPOINT_URL; any credentials, region us-east-1)",
         f"  functions      {info['functions_from']}",
+        f"  messages       {info['message_gateway']}/wechat, /webhook    (what the WeChat gateway and the"
+        " webhook channel received; email, SMS and push: the emulator's SES and SNS)",
+        f'  clock          {info["clock"]}    (GET/POST {api}/_local/clock; `make clock ARGS="advance 20d"`)',
+        "  data           "
+        + (
+            f"{info['data_dir']}    (kept on stop, restored on start; --fresh starts empty)"
+            + (f"; restored {info['restored']['items']} items" if info["restored"] else "; nothing saved yet")
+            if info["data_dir"]
+            else "in memory only"
+        ),
         f"  stack          {info['stack_name']}",
         *[
             f"    {logical_id:28} {physical}"
@@ -531,6 +719,15 @@ def parse_options(argv: list[str] | None = None) -> Options:
         " in its own processes, as Lambda would",
     )
     parser.add_argument(
+        "--data-dir",
+        type=Path,
+        default=DATA_DIR,
+        help="where the stack keeps its data across restarts (default: .omnireach/local in the checkout)",
+    )
+    parser.add_argument(
+        "--fresh", action="store_true", help="start empty (what the data directory held is replaced on stop)"
+    )
+    parser.add_argument(
         "--demo",
         nargs="?",
         type=int,
@@ -563,6 +760,8 @@ def parse_options(argv: list[str] | None = None) -> Options:
         redelivery_delay=args.redelivery_delay,
         demo_customers=args.demo,
         from_artifacts=args.from_artifacts,
+        data_dir=args.data_dir,
+        fresh=args.fresh,
     )
 
 
@@ -588,14 +787,23 @@ def main(argv: list[str] | None = None) -> int:
     report_to_stdout(
         {
             "event": "ready",
-            **{key: info[key] for key in ("api_url", "emulator_url", "stack_name", "source_id")},
+            **{
+                key: info[key]
+                for key in (
+                    "api_url",
+                    "emulator_url",
+                    "stack_name",
+                    "source_id",
+                    "message_gateway",
+                    "data_dir",
+                )
+            },
         }
     )
     while not stopping.wait(0.5):
         pass
     print("Stopping the local stack...", flush=True)
-    stack.stop()
-    report_to_stdout({"event": "stopped"})
+    report_to_stdout({"event": "stopped", **stack.stop()})
     return 0
 
 

@@ -9,6 +9,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.error
@@ -51,10 +52,14 @@ def wait_for(condition: Callable[[], Any], *, timeout: float, what: str) -> Any:
 
 
 class RunningStack:
-    def __init__(self, *extra_args: str, redelivery_delay: str | None = "0") -> None:
+    def __init__(
+        self, *extra_args: str, redelivery_delay: str | None = "0", data_dir: Path | None = None
+    ) -> None:
         """`redelivery_delay=None` starts the stack as the README does (failed messages come back
-        after their queue's visibility timeout)."""
+        after their queue's visibility timeout). Its data is kept in `data_dir` (a new temporary
+        directory unless given), never in the checkout."""
         self.port = free_port()
+        self.data_dir = data_dir or Path(tempfile.mkdtemp(prefix="omnireach-e2e-"))
         redelivery = ["--redelivery-delay", redelivery_delay] if redelivery_delay is not None else []
         environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
         self.process = subprocess.Popen(
@@ -75,6 +80,8 @@ class RunningStack:
                 "--admin-key",
                 ADMIN_KEY,
                 *redelivery,
+                "--data-dir",
+                str(self.data_dir),
                 *extra_args,
             ],
             cwd=ROOT,
@@ -137,11 +144,16 @@ class RunningStack:
 
 
 def http(
-    method: str, url: str, *, body: bytes | None = None, headers: dict[str, str] | None = None
+    method: str,
+    url: str,
+    *,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 10,
 ) -> tuple[int, Any]:
     request = urllib.request.Request(url, data=body, method=method, headers=headers or {})  # noqa: S310 (local URL)
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:  # noqa: S310
+        with urllib.request.urlopen(request, timeout=timeout) as response:  # noqa: S310
             return response.status, json.loads(response.read())
     except urllib.error.HTTPError as error:
         return error.code, json.loads(error.read())

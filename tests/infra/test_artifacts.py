@@ -166,7 +166,10 @@ def test_a_handler_string_that_names_no_attribute_fails_at_init(host_build, depl
     spec = SPECS["QueueMonitorFunction"]
     wrong = type(spec)(**{**vars(spec), "handler": "functions.queue_monitor.handler.no_such_handler"})
     function = ArtifactFunction(
-        wrong, "us-east-1", layout=host_build, environment=artifact_environment({}, wrong, endpoint="http://127.0.0.1:9")
+        wrong,
+        "us-east-1",
+        layout=host_build,
+        environment=artifact_environment({}, wrong, endpoint="http://127.0.0.1:9"),
     )
     try:
         with pytest.raises(FunctionError, match=r"failed to initialise.*no_such_handler"):

@@ -404,6 +404,25 @@ def test_cart_abandonment_fires_once_and_a_checkout_cancels_it_for_that_cart(sta
     assert found["outcomes"] == {"sent": 1}
 
 
+def test_a_wait_ending_mid_minute_fires_in_the_sweep_of_the_next_whole_minute(stack, client, senders, clock):
+    """Timers are kept by the minute. A wait that ended 27 s into a minute used to be read by that
+    minute's sweep a few seconds early and dropped as stale: the customer never got the message."""
+    kai = person(stack, "kai", email="kai@example.com")
+    status, made = call(client, "post", "/journeys", {"journey_id": "carts", "template": "cart_abandonment"})
+    assert status == 201, made
+    entered = NOW.replace(second=27)
+    clock.current = entered
+    engagement_wiring.get_journeys().on_track(kai, "Checkout Started", {"cart_id": "c9"}, entered)
+    (waiting,) = engagement_wiring.get_engagement().instances(kai)
+    assert waiting.wake_at == NOW.replace(second=0) + timedelta(hours=1, minutes=1)
+    clock.current = NOW.replace(second=5) + timedelta(hours=1)  # the minute the hour ends in
+    assert tick()["journey_fired"] == 0
+    clock.current = NOW.replace(second=5) + timedelta(hours=1, minutes=1)
+    assert tick()["journey_fired"] == 1
+    dispatch_all(stack)
+    assert [m.body for m in senders["email"].sent] == ["You left something in your cart, Kai."]
+
+
 def test_an_order_after_a_message_is_attributed_to_it(stack, client, senders, clock):
     ned = person(stack, "ned", email="ned@example.com")
     campaign(

@@ -185,6 +185,19 @@ class LowLevelTable:
         pk, _, sk = handle.partition("\t")
         self._delete(pk, sk)
 
+    def next_due(self, prefix: str, after: datetime, until: datetime) -> datetime | None:
+        """The minute the index's first item after `after` falls due, if one does by `until`
+        (the local stack's clock walks to each such moment when it is moved forward)."""
+        current, last = after.astimezone(UTC).date(), until.astimezone(UTC).date()
+        while current <= last:
+            start = f"{minute(after)}|~" if current == after.astimezone(UTC).date() else "0"
+            items, _ = self._query(f"{prefix}#{current.isoformat()}", start=start, end="~", limit=1)
+            if items:
+                due = datetime.strptime(items[0]["sk"].split("|", 1)[0], "%Y-%m-%dT%H:%M").replace(tzinfo=UTC)
+                return due if due <= until else None
+            current += timedelta(days=1)
+        return None
+
     def due_items(
         self, prefix: str, until: datetime, *, limit: int, advance: bool = True
     ) -> list[tuple[str, str, dict[str, Any]]]:

@@ -210,6 +210,13 @@ def wake_time(
     return next_local_time(now, local_clock, where)
 
 
+def on_the_minute(moment: datetime) -> datetime:
+    """A wait ends on a whole minute (rounded up): timers are kept by the minute, and the sweep in
+    a timer's minute must find its instance due, not a few seconds ahead (and drop it as stale)."""
+    whole = moment.replace(second=0, microsecond=0)
+    return whole if whole == moment else whole + timedelta(minutes=1)
+
+
 def condition_holds(rule: dict[str, Any], profile: Profile | None, facts: dict[str, set[str]]) -> bool:
     if profile is None:
         return False
@@ -406,7 +413,7 @@ class Journeys:
                 index += 1
                 ahead = wake_time(step, instance, profile, now, self.default_zone)
                 if ahead > now:
-                    wake_at = ahead
+                    wake_at = on_the_minute(ahead)
                     history.append(f"wait:{index - 1}")
                     break
                 continue
