@@ -74,9 +74,9 @@ class TimeTravel:
             while moment < target and not self.stop.is_set():
                 candidates = [target, *next_long.values()]
                 for source in self.due:
-                    due = source.index().next_due(source.prefix, moment, target)
-                    if due is not None:  # kept by the minute: stop at its end, when all of it is due
-                        candidates.append(min(due + timedelta(seconds=59), target))
+                    due = self._next_due(source, moment, target)
+                    if due is not None:
+                        candidates.append(due)
                 stop = max(min(candidates), moment + timedelta(seconds=1))
                 self.clock.move_to(stop)
                 due_here = [f for f in long if next_long[id(f)] <= stop]
@@ -100,6 +100,20 @@ class TimeTravel:
         }
         self.report({"event": "clock_advanced", **outcome})
         return outcome
+
+    @staticmethod
+    def _next_due(source: DueSource, moment: datetime, target: datetime) -> datetime | None:
+        """The next stop an index asks for. Items are kept by the minute and the walk stops at
+        the start of an item's minute; one still there after that stop is due later in the same
+        minute (a reservation expiring at 09:00:27), so the walk stops again at the minute's end.
+        An item still there after that is one its sweep keeps: it asks for no more stops."""
+        index = source.index()
+        due = index.next_due(source.prefix, moment - timedelta(minutes=1), target)
+        if due is None or due > moment:
+            return due
+        if due + timedelta(seconds=59) > moment:
+            return min(due + timedelta(seconds=59), target)
+        return index.next_due(source.prefix, moment, target)
 
     def _drain(self) -> dict[str, int]:
         """Wait until the queues the triggers read are empty (or the timeout: what is left)."""

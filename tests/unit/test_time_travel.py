@@ -43,10 +43,19 @@ class DueAt:
 
 
 def firer(
-    name: str, expression: str, clock: VirtualClock, calls: list[tuple[str, datetime]]
+    name: str,
+    expression: str,
+    clock: VirtualClock,
+    calls: list[tuple[str, datetime]],
+    *,
+    sweeps: DueAt | None = None,
 ) -> ScheduleFirer:
+    """A schedule that records when it fired (and, given `sweeps`, clears what is due there)."""
+
     def handler(event: dict[str, Any], context: Any) -> None:
         calls.append((name, clock.stack_now()))
+        if sweeps is not None:
+            sweeps.moments = [m for m in sweeps.moments if m > clock.stack_now()]
 
     spec = FunctionSpec(logical_id=name, handler="x.y", timeout=30, memory=128, environment={})
     return ScheduleFirer(
@@ -73,7 +82,7 @@ def test_the_walk_stops_at_each_due_item_and_daily_time_in_order_and_drains_each
         clock=clock,
         firers=[
             firer("Nightly", "cron(0 18 * * ? *)", clock, calls),
-            firer("Sweep", "rate(1 minute)", clock, calls),
+            firer("Sweep", "rate(1 minute)", clock, calls, sweeps=index),
         ],
         due=[DueSource(lambda: index, "JTIMER")],
         backlog=backlog,
@@ -84,11 +93,30 @@ def test_the_walk_stops_at_each_due_item_and_daily_time_in_order_and_drains_each
     nightly = [at for name, at in calls if name == "Nightly"]
     sweeps = [at for name, at in calls if name == "Sweep"]
     assert nightly == [datetime(2026, 12, 1, 18, tzinfo=UTC), datetime(2026, 12, 2, 18, tzinfo=UTC)]
-    # Once per stop, in order; the timer's stop is the end of its minute (all of it due then).
-    assert sweeps == sorted({*nightly, timer + timedelta(seconds=59), START + timedelta(days=2)})
+    assert sweeps == sorted({*nightly, timer, START + timedelta(days=2)})  # once per stop, in order
     assert outcome["stops"] == 4 and outcome["still_queued"] == {}
     assert drains[1:] == sweeps  # after the drain before leaving, one at each stop
     assert clock.stack_now() == START + timedelta(days=2)
+
+
+def test_an_item_left_after_its_minutes_stop_gets_one_more_stop_at_the_minutes_end():
+    """A reservation expiring at 09:00:27 is kept under 09:00; the sweep at 09:00:00 leaves it, so
+    the walk stops again at 09:00:59. An item no sweep ever clears asks for nothing more."""
+    clock = FixedClock()
+    calls: list[tuple[str, datetime]] = []
+    expiry = START + timedelta(hours=8, minutes=30)  # 09:00, never cleared by this test's sweep
+    stale = START - timedelta(hours=1)  # long past, never cleared either
+    index = DueAt(clock, stale, expiry)
+    travel = TimeTravel(
+        clock=clock,
+        firers=[firer("Sweep", "rate(1 minute)", clock, calls)],
+        due=[DueSource(lambda: index, "DUE")],
+        backlog=dict,
+        report=lambda record: None,
+    )
+    outcome = travel.advance(timedelta(hours=10))
+    assert [at for _, at in calls] == [expiry, expiry + timedelta(seconds=59), START + timedelta(hours=10)]
+    assert outcome["stops"] == 3
 
 
 def test_the_clock_only_moves_forward_within_bounds():
