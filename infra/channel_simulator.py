@@ -12,10 +12,9 @@ import urllib.parse
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from infra.local_http import BackgroundHttpServer
+from infra.local_http import BackgroundHttpServer, JsonHandler
 from shared.domain.ingest.signatures import verify_standard_webhooks
 from shared.domain.kernel.errors import AuthenticationError
 
@@ -44,18 +43,7 @@ class ChannelSimulator(BackgroundHttpServer):
         self._lock = threading.Lock()
         simulator = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def _answer(self, status: int, body: dict[str, Any] | None = None) -> None:
-                data = json.dumps(body or {}).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def do_POST(self) -> None:
                 name, _, action = self.path.strip("/").partition("/")
                 channel = simulator.channels.get(name)

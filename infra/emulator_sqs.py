@@ -26,11 +26,6 @@ from typing import Any
 from moto.sqs.exceptions import ReceiptHandleIsInvalid
 from moto.sqs.models import Message, Queue, SQSBackend
 
-upstream_messages = Queue.messages
-upstream_delete_message = Queue.delete_message
-upstream_retention_check = SQSBackend.is_message_valid_based_on_retention_period
-upstream_attributes = Queue.attributes
-
 
 class QueueAttributes(Mapping[str, Any]):
     """A queue's attributes, each computed when it is read (moto's property computes them all,

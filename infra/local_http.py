@@ -2,9 +2,30 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Self
+from typing import Any, Self
+
+
+def send_json(handler: BaseHTTPRequestHandler, status: int, body: Any) -> None:
+    """Answer `status` with `body` as JSON, with its length."""
+    data = json.dumps(body, ensure_ascii=False).encode()
+    handler.send_response(status)
+    handler.send_header("content-type", "application/json")
+    handler.send_header("content-length", str(len(data)))
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+class JsonHandler(BaseHTTPRequestHandler):
+    """A simulator's request handler: answers JSON, logs nothing."""
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+    def _answer(self, status: int, body: Any = None) -> None:
+        send_json(self, status, {} if body is None else body)
 
 
 class QuietServer(ThreadingHTTPServer):

@@ -172,7 +172,8 @@ class LocalStack:
 
         # Every function in this process reads the stack's clock (the one time travel moves).
         system_clock = wiring.get_clock
-        wiring.get_clock = lambda: StackClock(clock)  # type: ignore[assignment]
+        stack_clock = StackClock(clock)
+        wiring.get_clock = lambda: stack_clock  # type: ignore[assignment]
         self._on_stop.append(lambda: setattr(wiring, "get_clock", system_clock))
         wiring.reset()
         registry = ingest_wiring.get_source_registry()
@@ -293,6 +294,7 @@ class LocalStack:
         from chalice.local import ChaliceRequestHandler, LocalDevServer, ThreadedHTTPServer
 
         from functions.api.app import app
+        from infra.local_http import send_json
 
         stack = self
 
@@ -330,12 +332,7 @@ class LocalStack:
                 self._json(405, error_envelope("method_not_allowed", "Method not allowed"))
 
             def _json(self, status: int, answer: dict[str, Any]) -> None:
-                body = json.dumps(answer).encode()
-                self.send_response(status)
-                self.send_header("Content-Type", "application/json")
-                self.send_header("Content-Length", str(len(body)))
-                self.end_headers()
-                self.wfile.write(body)
+                send_json(self, status, answer)
 
         class ApiServer(ThreadedHTTPServer):
             # A thread per connection, and a listen backlog that lets a burst of clients queue

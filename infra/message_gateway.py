@@ -16,10 +16,9 @@ import urllib.parse
 from collections import deque
 from collections.abc import Callable
 from datetime import UTC, datetime
-from http.server import BaseHTTPRequestHandler
 from typing import Any
 
-from infra.local_http import BackgroundHttpServer
+from infra.local_http import BackgroundHttpServer, JsonHandler
 
 CHANNELS = ("wechat", "webhook")
 MESSAGES_KEPT = 10_000
@@ -36,18 +35,7 @@ class MessageGateway(BackgroundHttpServer):
         self._ids = itertools.count(1)
         gateway = self
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, format: str, *args: Any) -> None:
-                return
-
-            def _answer(self, status: int, body: Any) -> None:
-                data = json.dumps(body, ensure_ascii=False).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
+        class Handler(JsonHandler):
             def do_POST(self) -> None:
                 channel = self.path.strip("/").split("?")[0]
                 raw = self.rfile.read(int(self.headers.get("content-length") or 0))
