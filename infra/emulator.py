@@ -20,18 +20,26 @@ from typing import Any
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
 from werkzeug.serving import BaseWSGIServer, make_server
 
-from infra import emulator_events, emulator_sqs, emulator_transactions
+from infra import (
+    emulator_dispatch,
+    emulator_dynamodb,
+    emulator_events,
+    emulator_sqs,
+    emulator_transactions,
+)
 from infra.template import FunctionSpec, emulator_template, functions
 
 WsgiApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def install_workarounds() -> None:
-    """moto's per-request costs that grow with all the data it holds, replaced (each module says
-    what upstream does)."""
+    """moto's per-request costs that grow with all the data it holds or with the size of an item,
+    and the fixed ones every request repeats, replaced (each module says what upstream does)."""
     emulator_transactions.install()
     emulator_sqs.install()
     emulator_events.install()
+    emulator_dynamodb.install()
+    emulator_dispatch.install()
 
 
 # One request at a time, whichever way it comes in (HTTP or in-process).
@@ -39,35 +47,24 @@ EMULATOR_LOCK = threading.Lock()
 
 
 class Arrivals:
-    """Counts the requests that can put a message on a queue, per queue (SQS sends name theirs;
-    an EventBridge put may reach any), so an idle poller sleeps until one may have reached its
-    queue, as a long poll returns when a message arrives, instead of polling often."""
+    """Counts the messages put on each queue, whichever way they came (an SQS send, an EventBridge
+    rule's target, a message made visible again), so an idle poller sleeps until one reached its
+    own queue, as a long poll returns when a message arrives, instead of polling often.
 
-    _WRITES = ("SendMessage", "SendMessageBatch", "PutEvents", "ChangeMessageVisibility")
-    _ANY = "*"
+    `watch_queues()` has moto's SQS queues report here; before it, nothing is counted."""
 
     def __init__(self) -> None:
         self._changed = threading.Condition()
         self._counts: dict[str, int] = {}
+        self._woken = 0
 
-    def note(self, target: str | bytes | None, body: Any = None) -> None:
-        if isinstance(target, bytes):  # botocore keeps some headers as bytes
-            target = target.decode("ascii", "replace")
-        action = target.rsplit(".", 1)[-1] if target else ""
-        if action not in self._WRITES:
-            return
-        queue = self._ANY
-        if action != "PutEvents" and isinstance(body, (bytes, str)):
-            try:
-                queue = str(json.loads(body).get("QueueUrl", "")).rsplit("/", 1)[-1] or self._ANY
-            except (ValueError, AttributeError):
-                queue = self._ANY
+    def note(self, queue: str) -> None:
         with self._changed:
             self._counts[queue] = self._counts.get(queue, 0) + 1
             self._changed.notify_all()
 
     def seen(self, queue: str) -> tuple[int, int]:
-        return self._counts.get(queue, 0), self._counts.get(self._ANY, 0)
+        return self._counts.get(queue, 0), self._woken
 
     def wait(self, queue: str, seen: tuple[int, int], timeout: float) -> None:
         """Return when a message may have reached `queue` since `seen`, or after `timeout` s."""
@@ -76,7 +73,31 @@ class Arrivals:
 
     def wake(self) -> None:
         """Wake every idle poller (the stack is stopping)."""
-        self.note("Wake.PutEvents")
+        with self._changed:
+            self._woken += 1
+            self._changed.notify_all()
+
+    def watch_queues(self) -> None:
+        """Count each message moto adds to a queue, and each made visible again early (once per
+        process; moto has no hook of its own)."""
+        from moto.sqs.models import Queue, SQSBackend
+
+        if getattr(Queue.add_message, "arrivals", None) is self:
+            return
+        add_message, change_visibility = Queue.add_message, SQSBackend.change_message_visibility
+        arrivals = self
+
+        def adding(queue: Any, message: Any) -> None:
+            add_message(queue, message)
+            arrivals.note(queue.name)
+
+        def changing(backend: Any, queue_name: str, receipt_handle: str, visibility_timeout: int) -> None:
+            change_visibility(backend, queue_name, receipt_handle, visibility_timeout)
+            arrivals.note(queue_name)
+
+        adding.arrivals = changing.arrivals = self  # type: ignore[attr-defined]
+        Queue.add_message = adding  # type: ignore[method-assign,assignment]
+        SQSBackend.change_message_visibility = changing  # type: ignore[method-assign,assignment]
 
 
 ARRIVALS = Arrivals()
@@ -94,7 +115,6 @@ def serialised(app: WsgiApp, lock: threading.Lock = EMULATOR_LOCK) -> WsgiApp:
                 close = getattr(result, "close", None)
                 if close is not None:
                     close()
-                ARRIVALS.note(environ.get("HTTP_X_AMZ_TARGET"))  # the body is read: any queue
 
     return serve_one_at_a_time
 
@@ -120,7 +140,6 @@ def serve_in_process() -> None:
     def process_one_at_a_time(request: Any) -> Any:
         with EMULATOR_LOCK:
             answer = dispatch(request)
-        ARRIVALS.note(request.headers.get("X-Amz-Target"), request.body)
         return answer
 
     process_one_at_a_time.serialised = True  # type: ignore[attr-defined]

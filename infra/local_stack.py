@@ -112,6 +112,7 @@ class LocalStack:
         os.environ.pop("AWS_ENDPOINT_URL", None)
         os.environ["AWS_ENDPOINT_URL_S3"] = endpoint
         serve_in_process()
+        ARRIVALS.watch_queues()
 
         from infra import local_state
         from infra.message_gateway import MessageGateway
