@@ -8,10 +8,11 @@ import os
 import sys
 from decimal import Decimal
 
-from infra.bench.campaigns import measure_campaigns, measure_local_campaign
+from infra.bench.campaigns import measure_campaigns
 from infra.bench.cold_start import measure_cold_starts
 from infra.bench.cost import ASSUMED_AWS_CALL_MS, PRICE, cost_per_million
 from infra.bench.inventory import measure_inventory
+from infra.bench.local_stack import figures_lines, measure_local_stack, write_figures
 from infra.bench.membership import measure_membership
 from infra.bench.segments import measure_segments
 from infra.bench.touchpoints import measure_batches, measure_cpu, measure_requests
@@ -24,7 +25,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--campaign-size", type=int, default=10_000, help="customers in the local-stack campaign (0: skip it)"
     )
+    parser.add_argument(
+        "--local-touchpoints",
+        type=int,
+        default=20_000,
+        help="touchpoints ingested by the local stack (0: skip it)",
+    )
+    parser.add_argument(
+        "--idle-seconds", type=float, default=60, help="how long the idle local stack is watched"
+    )
+    parser.add_argument(
+        "--only-local-stack", action="store_true", help="measure the local stack only (and write its figures)"
+    )
     args = parser.parse_args(argv)
+    if args.only_local_stack:
+        return _local_stack(args)
     os.environ.update(
         AWS_ACCESS_KEY_ID="bench",
         AWS_SECRET_ACCESS_KEY="bench",  # noqa: S106 (moto takes any credentials)
@@ -43,7 +58,6 @@ def main(argv: list[str] | None = None) -> int:
     membership = measure_membership()
     inventory = measure_inventory()
     campaigns = measure_campaigns()
-    local_campaign = measure_local_campaign(args.campaign_size) if args.campaign_size else None
     cost = cost_per_million(requests, cpu)
     batched_cost = cost_per_million(batched, cpu, api_cpu_ms_per_touchpoint=batches["api_cpu_ms_per_event"])
     live = segments["live_per_touchpoint"]
@@ -68,7 +82,6 @@ def main(argv: list[str] | None = None) -> int:
         "membership": membership,
         "inventory": inventory,
         "campaigns": campaigns,
-        "local_campaign": local_campaign,
         "usd_per_million_touchpoints": cost,
     }
     if args.json:
@@ -145,11 +158,6 @@ def main(argv: list[str] | None = None) -> int:
         f"  RRU {line['dynamodb_rru']:9.2f}"
         f"  handler CPU {line['handler_cpu_ms']:.2f} ms"
     )
-    if local_campaign:
-        print(
-            f"  {'local stack, launch to every outcome':38} {local_campaign['dispatch_seconds']:9.1f} s"
-            f"  for {local_campaign['size']} customers ({local_campaign['outcomes']})"
-        )
     print("\nOur CPU per touchpoint (in-memory ports; emulator excluded)")
     print(f"  {'API function':34} {cpu['api_cpu_ms']:8.3f} ms   logs {cpu['api_log_bytes']:6.0f} B")
     consumer = f"  {'touchpoint consumer':34} {cpu['consumer_cpu_ms']:8.3f} ms"
@@ -182,6 +190,23 @@ def main(argv: list[str] | None = None) -> int:
         single = Decimal(usd).quantize(Decimal("0.0001"))
         batch = Decimal(batched_cost[name]).quantize(Decimal("0.0001"))
         print(f"  {name:34} {single:>12} {batch:>15}")
+    return _local_stack(args) if args.local_touchpoints else 0
+
+
+def _local_stack(args: argparse.Namespace) -> int:
+    """The local stack in its own process (`make run`), measured from outside; the figures are
+    written to docs/figures/local-stack.json, which the README quotes."""
+    print(
+        f"\nLocal stack (`make run` in its own process; {args.local_touchpoints} touchpoints,"
+        f" {args.campaign_size} campaign customers; a few minutes)",
+        flush=True,
+    )
+    figures = measure_local_stack(args.local_touchpoints, args.campaign_size, args.idle_seconds)
+    write_figures(figures)
+    for line in figures_lines(figures):
+        print(f"  {line}")
+    if args.json:
+        print(json.dumps(figures, indent=2))
     return 0
 
 

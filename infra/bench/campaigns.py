@@ -1,15 +1,14 @@
-"""Campaigns: request units and CPU per dispatched message on moto, and the local stack's time from
-launch to every outcome."""
+"""Campaigns: request units and CPU per dispatched message on moto (the local stack's time from
+launch to every outcome is measured in infra.bench.local_stack)."""
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from collections import Counter
 from typing import Any
 
-from infra.bench.meter import RequestMeter, captured_output, create_tables, restored
+from infra.bench.meter import RequestMeter, create_tables, restored
 
 
 def _bench_people(count: int, now: Any) -> list[Any]:
@@ -177,90 +176,3 @@ def measure_campaigns(messages: int = 300) -> dict[str, Any]:
         finally:
             engagement_wiring.use_senders({})
     return results
-
-
-def measure_local_campaign(size: int = 10_000) -> dict[str, Any]:
-    """The local stack (embedded emulator, every trigger running) dispatching one campaign to
-    `size` consented customers: seconds from launch until the report shows every one of them
-    with an outcome. The audience is written straight into the emulator's tables first."""
-    import socket
-    import urllib.request
-
-    from infra.local_stack import LocalStack, Options
-
-    def free_port() -> int:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            return int(probe.getsockname()[1])
-
-    saved_environment = dict(os.environ)
-    options = Options(api_port=free_port(), emulator_port=free_port(), stage="bench")
-    stack = LocalStack(options, report=lambda record: None)
-    with restored(saved_environment), captured_output():
-        stack.start()
-        try:
-            from shared import wiring
-            from shared.clock import SystemClock
-            from shared.wiring import engagement as engagement_wiring
-
-            now = SystemClock().now()
-            wiring.reset()
-            seeding = time.monotonic()
-            _seed_audience(_bench_people(size, now), "bench-all", now)
-            seeded = time.monotonic() - seeding
-
-            def call(method: str, path: str, body: Any = None) -> Any:
-                request = urllib.request.Request(
-                    f"http://127.0.0.1:{options.api_port}{path}",
-                    data=json.dumps(body).encode() if body is not None else None,
-                    method=method,
-                    headers={
-                        "Authorization": f"Bearer {options.admin_key}",
-                        "Content-Type": "application/json",
-                    },
-                )
-                with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-                    return json.loads(response.read())
-
-            call("PUT", "/frequency-policy", {"quiet_hours": None})
-            call(
-                "POST",
-                "/campaigns",
-                {
-                    "campaign_id": "bench-10k",
-                    "name": "Bench",
-                    "segment_id": "bench-all",
-                    "channels": ["email"],
-                    "variants": [
-                        {
-                            "variant_id": "v",
-                            "content": {"email": {"subject": "Hi", "body": "Hi {{ first_name }}"}},
-                        }
-                    ],
-                },
-            )
-            started = time.monotonic()
-            call("POST", "/campaigns/bench-10k/launch")
-            # Progress is counted cheaply (rows with an outcome, per ledger shard, Select=COUNT); the
-            # report, which reads every row, is asked for once at the end.
-            from shared.domain.engagement.models import LEDGER_SHARDS
-
-            engagement = engagement_wiring.get_engagement()
-            while time.monotonic() - started < 3600:
-                done = sum(
-                    engagement.count_final_rows("bench-10k", shard=shard) for shard in range(LEDGER_SHARDS)
-                )
-                if done >= size:
-                    break
-                time.sleep(30)  # each count reads the ledger: rarely, or it slows the emulator down
-            elapsed = time.monotonic() - started
-            report = call("GET", "/campaigns/bench-10k/report")
-            return {
-                "size": size,
-                "seed_seconds": round(seeded, 1),
-                "dispatch_seconds": round(elapsed, 1),
-                "outcomes": report.get("outcomes"),
-                "complete": report.get("complete"),
-            }
-        finally:
-            stack.stop()
