@@ -13,7 +13,13 @@ answers are written with `json.dumps`, bytes as base64 and datetimes as epoch se
 JSON protocol's serializer writes them; a member that is None is left out, as upstream does.
 Errors, and every other operation, take upstream's path.
 
-`install()` replaces the two methods on moto's `DynamoHandler`, once per process.
+A query of a table's own key (not an index) reads the items of its partition. Upstream lists
+every item of the table, sorts them all and keeps those with the partition key: each query cost
+O(table), so a campaign's per-message reads (suppressions, the ledger) slowed as its own rows
+accumulated. The partition's items are what upstream keeps; it sorts them by the range key next.
+
+`install()` replaces two methods on moto's `DynamoHandler` and two on its `Table`, once per
+process.
 """
 
 from __future__ import annotations
@@ -22,10 +28,12 @@ import base64
 import calendar
 import json
 import re
+import threading
 from datetime import datetime
 from typing import Any
 
 from moto.core.responses import ActionResult
+from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler, DynamoResult
 
 ITEM_OPERATIONS = frozenset(
@@ -46,6 +54,9 @@ _BINARY = re.compile(rb'"BS?"\s*:')
 
 upstream_parse_parameters = DynamoHandler.parse_parameters
 upstream_serialized = DynamoHandler.serialized
+upstream_query = Table.query
+upstream_all_items = Table.all_items
+_querying = threading.local()  # the table and partition a query in this thread reads
 
 
 def _wire_value(value: Any) -> Any:
@@ -79,6 +90,33 @@ def serialized(self: DynamoHandler, action_result: Any) -> Any:
     return 200, headers, body
 
 
+def query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
+    index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+    if index_name or hash_key is None:
+        return upstream_query(self, hash_key, *args, **kwargs)
+    partition = self.items.get(hash_key)  # .get: the defaultdict must not grow an empty partition
+    if partition is None:
+        items = []
+    elif self.range_key_attr:
+        items = list(partition.values())
+    else:
+        items = [partition]
+    _querying.partition = (self, items)
+    try:
+        return upstream_query(self, hash_key, *args, **kwargs)
+    finally:
+        _querying.partition = None
+
+
+def all_items(self: Table) -> Any:
+    partition = getattr(_querying, "partition", None)
+    if partition is not None and partition[0] is self:
+        return list(partition[1])
+    return upstream_all_items(self)
+
+
 def install() -> None:
+    Table.query = query  # type: ignore[method-assign]
+    Table.all_items = all_items  # type: ignore[method-assign]
     DynamoHandler.parse_parameters = parse_parameters  # type: ignore[method-assign,assignment]
     DynamoHandler.serialized = serialized  # type: ignore[method-assign,assignment]

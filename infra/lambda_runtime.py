@@ -309,7 +309,7 @@ class SqsPoller(threading.Thread):
         report: Report,
         redelivery_delay: int | None = None,
         idle_wait: float = 0.02,
-        max_idle_wait: float = 0.5,
+        max_idle_wait: float = 2.0,
         arrivals: Any = None,
     ) -> None:
         super().__init__(name=f"sqs:{function.spec.logical_id}.{trigger.name}", daemon=True)
@@ -323,8 +323,9 @@ class SqsPoller(threading.Thread):
 
     def run(self) -> None:
         # An empty queue is polled less and less often (up to every `max_idle_wait` seconds), as
-        # Lambda's pollers back off; a send to the emulator wakes the idle pollers at once, as a
-        # long poll returns when a message arrives.
+        # Lambda's pollers back off; a message added to the queue wakes its idle poller at once,
+        # as a long poll returns when a message arrives. Only a message whose delay or visibility
+        # timeout ends is found by the next poll, up to `max_idle_wait` later.
         idle = self._idle_wait
         while not self._stopping.is_set():
             try:

@@ -14,6 +14,8 @@ import pytest
 from botocore.exceptions import ClientError
 from moto import mock_aws
 from moto.core.serialize import ResponseSerializer
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
 from moto.dynamodb.responses import DynamoHandler
 
 from infra import emulator_dispatch, emulator_dynamodb
@@ -237,7 +239,33 @@ def test_item_operations_answer_what_upstream_answers(monkeypatch):
         fast = item_operations(boto3.client("dynamodb", region_name=REGION))
     monkeypatch.setattr(DynamoHandler, "parse_parameters", emulator_dynamodb.upstream_parse_parameters)
     monkeypatch.setattr(DynamoHandler, "serialized", emulator_dynamodb.upstream_serialized)
+    monkeypatch.setattr(Table, "query", emulator_dynamodb.upstream_query)
+    monkeypatch.setattr(Table, "all_items", emulator_dynamodb.upstream_all_items)
     with mock_aws():
         upstream = item_operations(boto3.client("dynamodb", region_name=REGION))
     assert len(fast) == 22
     assert fast == upstream
+
+
+def test_a_query_reads_its_partition_not_the_table(aws, monkeypatch):
+    dynamodb = boto3.client("dynamodb", region_name=REGION)
+    make_table(dynamodb)
+    for start in range(0, 2000, 25):
+        dynamodb.batch_write_item(
+            RequestItems={
+                "items": [
+                    {"PutRequest": {"Item": {"pk": {"S": f"p{i % 200}"}, "sk": {"S": f"{i:05d}"}}}}
+                    for i in range(start, start + 25)
+                ]
+            }
+        )
+    comparisons = counted(monkeypatch, DynamoType, "__eq__")
+    found = dynamodb.query(
+        TableName="items", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p7"}}
+    )["Items"]
+    missing = dynamodb.query(
+        TableName="items", KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "none"}}
+    )["Items"]
+    assert [item["sk"]["S"] for item in found] == [f"{i:05d}" for i in range(7, 2000, 200)]
+    assert missing == []
+    assert comparisons[0] < 200  # moto: every item of the table compared (and sorted) per query

@@ -148,3 +148,56 @@ def test_in_process_calls_are_served_one_at_a_time(in_process, monkeypatch):
     assert overlaps[0] == 1
     assert final == "60"
     assert botocore_stubber.enabled
+
+
+def deliveries(events: Any, sqs: Any, url: str) -> list[dict[str, Any]]:
+    """What twenty rules deliver for a put of three events (two matching, one matching none),
+    event ids and times left out."""
+    arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    for index in range(20):
+        events.put_rule(Name=f"r{index}", EventPattern=json.dumps({"detail-type": [f"T{index}"]}))
+        transformer = {"InputPathsMap": {"who": "$.detail.who"}, "InputTemplate": '{"who": "<who>"}'}
+        target: dict[str, Any] = {"Id": "q", "Arn": arn}
+        if index % 2:
+            target["InputTransformer"] = transformer
+        events.put_targets(Rule=f"r{index}", Targets=[target])
+    answer = events.put_events(
+        Entries=[
+            {"Source": "shop", "DetailType": "T3", "Detail": json.dumps({"who": "a"})},
+            {"Source": "shop", "DetailType": "T4", "Detail": json.dumps({"who": "b", "n": [1, 2]})},
+            {"Source": "shop", "DetailType": "other", "Detail": json.dumps({"who": "c"})},
+        ]
+    )
+    assert answer["FailedEntryCount"] == 0 and len(answer["Entries"]) == 3
+    bodies = [
+        json.loads(m["Body"]) for m in sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10)["Messages"]
+    ]
+    for body in bodies:
+        for varying in ("id", "time", "ingestion-time"):
+            body.pop(varying, None)
+    return sorted(bodies, key=json.dumps)
+
+
+def test_an_event_is_built_once_and_copied_only_for_the_rules_it_matches(monkeypatch):
+    import copy
+
+    with mock_aws():
+        events, sqs = boto3.client("events", region_name=REGION), boto3.client("sqs", region_name=REGION)
+        url = sqs.create_queue(QueueName="target")["QueueUrl"]
+        copies = [0]
+        upstream_copy = copy.deepcopy
+
+        def counting(value: Any, *args: Any) -> Any:
+            copies[0] += 1
+            return upstream_copy(value, *args)
+
+        monkeypatch.setattr(copy, "deepcopy", counting)
+        fast = deliveries(events, sqs, url)
+        monkeypatch.setattr(copy, "deepcopy", upstream_copy)
+    assert copies[0] <= 3 * 2  # moto: one per rule per event (60), matching or not
+    monkeypatch.setattr(emulator_events.EventsBackend, "put_events", emulator_events.upstream_put_events)
+    with mock_aws():
+        events, sqs = boto3.client("events", region_name=REGION), boto3.client("sqs", region_name=REGION)
+        upstream = deliveries(events, sqs, sqs.create_queue(QueueName="target")["QueueUrl"])
+    assert fast == upstream
+    assert sorted(body.get("who") or body["detail"]["who"] for body in fast) == ["a", "b"]
