@@ -15,8 +15,10 @@ Errors, and every other operation, take upstream's path.
 
 A query of a table's own key (not an index) reads the items of its partition. Upstream lists
 every item of the table, sorts them all and keeps those with the partition key: each query cost
-O(table), so a campaign's per-message reads (suppressions, the ledger) slowed as its own rows
-accumulated. The partition's items are what upstream keeps; it sorts them by the range key next.
+O(table log table), so a campaign's per-message reads (suppressions, the ledger) slowed as its
+own rows accumulated. The partition's items are what upstream keeps; it sorts them by the range
+key next. A query of an index still looks at every item, but without sorting the whole table
+first (upstream sorts what matches by the index's keys, so the order it answers is the same).
 
 `install()` replaces two methods on moto's `DynamoHandler` and two on its `Table`, once per
 process.
@@ -92,20 +94,23 @@ def serialized(self: DynamoHandler, action_result: Any) -> Any:
 
 def query(self: Table, hash_key: Any, *args: Any, **kwargs: Any) -> Any:
     index_name = kwargs.get("index_name", args[6] if len(args) > 6 else None)
+    items: list[Any]
     if index_name or hash_key is None:
-        return upstream_query(self, hash_key, *args, **kwargs)
-    partition = self.items.get(hash_key)  # .get: the defaultdict must not grow an empty partition
-    if partition is None:
-        items = []
-    elif self.range_key_attr:
-        items = list(partition.values())
+        # An index query compares every item (the index has no partitions of its own here), but
+        # need not sort them first: upstream sorts what matches by the index's keys.
+        items = [item for partition in self.items.values() for item in _partition_items(self, partition)]
     else:
-        items = [partition]
+        partition = self.items.get(hash_key)  # .get: the defaultdict must not grow a partition
+        items = [] if partition is None else _partition_items(self, partition)
     _querying.partition = (self, items)
     try:
         return upstream_query(self, hash_key, *args, **kwargs)
     finally:
         _querying.partition = None
+
+
+def _partition_items(table: Table, partition: Any) -> list[Any]:
+    return list(partition.values()) if table.range_key_attr else [partition]
 
 
 def all_items(self: Table) -> Any:

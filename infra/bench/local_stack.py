@@ -72,6 +72,7 @@ class StackProcess:
         )
         self.tail: deque[str] = deque(maxlen=50)
         self.ready: dict[str, Any] = {}
+        self.stopped: dict[str, Any] = {}
         started = threading.Event()
         threading.Thread(target=self._read, args=(started,), daemon=True).start()
         if not started.wait(180) or not self.ready:
@@ -85,6 +86,8 @@ class StackProcess:
             if not self.ready and line.startswith('{"local_stack": "ready"'):
                 self.ready = json.loads(line)
                 started.set()
+            elif line.startswith('{"local_stack": "stopped"'):
+                self.stopped = json.loads(line)
         started.set()
 
     def cpu_seconds(self) -> float:
@@ -131,7 +134,9 @@ class StackProcess:
 
 
 def _backlog(sqs: Any, urls: list[str]) -> tuple[int, int]:
-    """Messages waiting or in flight on the work queues, and on the dead-letter queues."""
+    """Messages waiting or in flight on the work queues, and on the dead-letter queues (the
+    first queue holding any is the answer's first figure: each look counts every message a
+    queue holds, behind the emulator's lock, so a look stops at the first busy queue)."""
     work = dead = 0
     for url in urls:
         attributes = sqs.get_queue_attributes(
@@ -143,8 +148,8 @@ def _backlog(sqs: Any, urls: list[str]) -> tuple[int, int]:
         )
         if "deadletter" in url.lower() or "dlq" in url.lower():
             dead += count
-        else:
-            work += count
+        elif count:
+            return count, dead
     return work, dead
 
 
@@ -163,7 +168,7 @@ def measure_ingest(stack: StackProcess, touchpoints: int) -> dict[str, Any]:
             raise RuntimeError(f"a batch was refused: {answer}")
 
     sqs = stack.aws("sqs")
-    urls = sqs.list_queues()["QueueUrls"]
+    urls = sorted(sqs.list_queues()["QueueUrls"], key=lambda url: "TouchpointQueue" not in url)
     started = time.monotonic()
     with ThreadPoolExecutor(CLIENTS) as senders:
         list(senders.map(send, range(0, touchpoints, BATCH)))
@@ -173,7 +178,7 @@ def measure_ingest(stack: StackProcess, touchpoints: int) -> dict[str, Any]:
         waiting, dead = _backlog(sqs, urls)
         if not waiting:
             break
-        time.sleep(2)  # each look counts the messages a queue holds: not too often
+        time.sleep(5)  # each look counts the messages a queue holds: not too often
     drained = time.monotonic() - started
     return {
         "touchpoints": touchpoints,
@@ -295,6 +300,7 @@ def measure_local_stack(touchpoints: int, campaign_size: int, idle_seconds: floa
         },
         "campaign": campaign,
         "stop_seconds": round(stop_seconds, 1),
+        "stop_and_save_seconds": stack.stopped.get("seconds"),
     }
 
 

@@ -269,3 +269,76 @@ def test_a_query_reads_its_partition_not_the_table(aws, monkeypatch):
     assert [item["sk"]["S"] for item in found] == [f"{i:05d}" for i in range(7, 2000, 200)]
     assert missing == []
     assert comparisons[0] < 200  # moto: every item of the table compared (and sorted) per query
+
+
+def index_query(dynamodb: Any) -> list[Any]:
+    dynamodb.create_table(
+        TableName="due",
+        BillingMode="PAY_PER_REQUEST",
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+            {"AttributeName": "due_shard", "AttributeType": "S"},
+            {"AttributeName": "due_at", "AttributeType": "S"},
+        ],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "due",
+                "KeySchema": [
+                    {"AttributeName": "due_shard", "KeyType": "HASH"},
+                    {"AttributeName": "due_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )
+    for start in range(0, 1000, 25):
+        dynamodb.batch_write_item(
+            RequestItems={
+                "due": [
+                    {
+                        "PutRequest": {
+                            "Item": {
+                                "pk": {"S": f"p{(i * 37) % 1000}"},
+                                "sk": {"S": f"s{i % 3}"},
+                                "due_shard": {"S": f"d{i % 4}"},
+                                "due_at": {"S": f"2026-12-{1 + i % 20:02d}"},  # many ties
+                            }
+                        }
+                    }
+                    for i in range(start, start + 25)
+                ]
+            }
+        )
+    pages, start_key = [], None
+    while True:
+        kwargs: dict[str, Any] = {"ExclusiveStartKey": start_key} if start_key else {}
+        page = dynamodb.query(
+            TableName="due",
+            IndexName="due",
+            KeyConditionExpression="due_shard = :s AND due_at <= :t",
+            ExpressionAttributeValues={":s": {"S": "d1"}, ":t": {"S": "2026-12-10"}},
+            Limit=40,
+            **kwargs,
+        )
+        pages.append([(item["pk"]["S"], item["sk"]["S"], item["due_at"]["S"]) for item in page["Items"]])
+        start_key = page.get("LastEvaluatedKey")
+        if not start_key:
+            return pages
+
+
+def test_an_index_query_sorts_what_matches_not_the_table(monkeypatch):
+    with mock_aws():
+        comparisons = counted(monkeypatch, DynamoType, "__lt__")
+        fast = index_query(boto3.client("dynamodb", region_name=REGION))
+        fast_comparisons = comparisons[0]
+    monkeypatch.setattr(Table, "query", emulator_dynamodb.upstream_query)
+    monkeypatch.setattr(Table, "all_items", emulator_dynamodb.upstream_all_items)
+    with mock_aws():
+        comparisons[0] = 0
+        upstream = index_query(boto3.client("dynamodb", region_name=REGION))
+        upstream_comparisons = comparisons[0]
+    assert sum(len(page) for page in fast) == 150
+    assert fast == upstream
+    assert fast_comparisons * 3 < upstream_comparisons  # moto sorts the whole table per query
