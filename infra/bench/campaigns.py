@@ -10,6 +10,14 @@ from typing import Any
 
 from infra.bench.meter import RequestMeter, create_tables, restored
 
+# One email to everyone in the `bench-all` segment (the bench's audience).
+BENCH_CAMPAIGN: dict[str, Any] = {
+    "name": "Bench",
+    "segment_id": "bench-all",
+    "channels": ["email"],
+    "variants": [{"variant_id": "v", "content": {"email": {"subject": "Hi", "body": "Hi {{ first_name }}"}}}],
+}
+
 
 def _bench_people(count: int, now: Any) -> list[Any]:
     from shared.domain.customers.profiles import ConsentState, Profile, TraitValue
@@ -125,19 +133,7 @@ def measure_campaigns(messages: int = 300) -> dict[str, Any]:
                     quiet_hours=None,
                 )
             )
-            change = CampaignChange.model_validate(
-                {
-                    "name": "Bench",
-                    "segment_id": "bench-all",
-                    "channels": ["email"],
-                    "variants": [
-                        {
-                            "variant_id": "v",
-                            "content": {"email": {"subject": "Hi", "body": "Hi {{ first_name }}"}},
-                        }
-                    ],
-                }
-            )
+            change = CampaignChange.model_validate(BENCH_CAMPAIGN)
             service = engagement_wiring.get_campaign_service()
             service.create("bench", change)
             service.launch("bench")  # pages the audience onto the queue; the loop below plays the worker

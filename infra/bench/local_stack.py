@@ -220,7 +220,7 @@ def _use_stack_tables(stack: StackProcess) -> None:
 
 
 def measure_campaign(stack: StackProcess, size: int) -> dict[str, Any]:
-    from infra.bench.campaigns import _bench_people, _seed_audience
+    from infra.bench.campaigns import BENCH_CAMPAIGN, _bench_people, _seed_audience
     from infra.bench.meter import restored
     from shared.clock import SystemClock
     from shared.domain.engagement.models import LEDGER_SHARDS
@@ -233,22 +233,7 @@ def measure_campaign(stack: StackProcess, size: int) -> dict[str, Any]:
         _seed_audience(_bench_people(size, now), "bench-all", now)
         seeded = time.monotonic() - seeding
         stack.call("PUT", "/frequency-policy", {"quiet_hours": None})
-        stack.call(
-            "POST",
-            "/campaigns",
-            {
-                "campaign_id": "bench-campaign",
-                "name": "Bench",
-                "segment_id": "bench-all",
-                "channels": ["email"],
-                "variants": [
-                    {
-                        "variant_id": "v",
-                        "content": {"email": {"subject": "Hi", "body": "Hi {{ first_name }}"}},
-                    }
-                ],
-            },
-        )
+        stack.call("POST", "/campaigns", {"campaign_id": "bench-campaign", **BENCH_CAMPAIGN})
         started = time.monotonic()
         stack.call("POST", "/campaigns/bench-campaign/launch")
         engagement = engagement_wiring.get_engagement()
