@@ -152,6 +152,44 @@ def test_fifty_concurrent_clients_each_get_an_http_answer(stack):
     assert answers == [200] * 50
 
 
+def test_two_hundred_concurrent_reservations_get_final_answers_and_never_oversell(stack):
+    """The documented concurrency at the till: 200 carts at once for 150 lamps. Each gets a final
+    answer (reserved, or out of stock), none a 5xx or an internal address, and exactly the stock
+    there is ends up held."""
+    assert admin(stack, "PUT", "/inventory/locations/rush-store", {"name": "Rush", "kind": "store"})[0] == 200
+    channel = {"name": "Rush web", "kind": "web", "locations": ["rush-store"]}
+    assert admin(stack, "PUT", "/inventory/channels/rush-web", channel)[0] == 200
+    count = {"on_hand": 150, "request_id": "rush-count"}
+    assert admin(stack, "PUT", "/inventory/stock/RUSH-LAMP/rush-store", count)[0] == 200
+    answers: list[tuple[Any, Any]] = []
+    start = threading.Barrier(200)
+
+    def cart(index: int) -> None:
+        body = {
+            "request_id": f"rush-{index}",
+            "channel_id": "rush-web",
+            "lines": [{"sku": "RUSH-LAMP", "quantity": 1}],
+        }
+        start.wait()
+        try:
+            answers.append(admin(stack, "POST", "/inventory/reservations", body, timeout=180))
+        except OSError as error:  # no HTTP answer at all
+            answers.append((repr(error), None))
+
+    threads = [threading.Thread(target=cart, args=(index,)) for index in range(200)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=240)
+    statuses = sorted(str(status) for status, _ in answers)
+    assert statuses == ["201"] * 150 + ["409"] * 50
+    assert {body["error"]["code"] for status, body in answers if status == 409} == {"insufficient_stock"}
+    assert not any("amazonaws" in json.dumps(body) or "127.0.0.1" in json.dumps(body) for _, body in answers)
+    status, availability = admin(stack, "GET", "/inventory/availability/RUSH-LAMP")
+    assert status == 200
+    assert [(row["reserved"], row["available"]) for row in availability["locations"]] == [(150, 0)]
+
+
 # ------------------------------------------------------------------ the Biostime journey
 FORMULA = "BIOSTIME-FORMULA-900G"
 
