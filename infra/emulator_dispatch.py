@@ -29,6 +29,9 @@ from urllib.parse import urlsplit
 from botocore.signers import RequestSigner
 from moto.core import responses
 from moto.core.botocore_stubber import BotocoreStubber
+from moto.core.request import normalize_request
+from moto.moto_api import recorder
+from werkzeug.exceptions import HTTPException
 
 upstream_method_names = responses.method_names_from_class  # type: ignore[attr-defined]
 upstream_process_request = BotocoreStubber.process_request
@@ -71,10 +74,6 @@ def handler_for(url: str) -> Any:
 
 
 def process_request(self: BotocoreStubber, request: Any) -> Any:
-    from moto.core.request import normalize_request
-    from moto.moto_api import recorder
-    from werkzeug.exceptions import HTTPException
-
     parts = urlsplit(request.url)
     handler = handler_for(f"{parts.scheme}://{parts.netloc}{parts.path}")
     if handler is None:

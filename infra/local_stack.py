@@ -254,7 +254,9 @@ class LocalStack:
                 clock=clock,
                 firers=[thread for thread in self._threads if isinstance(thread, ScheduleFirer)],
                 due=due_indexes(),
-                backlog=lambda: _backlog(sqs, {name: address.url for name, address in stack.queues.items()}),
+                backlog=lambda: queue_backlog(
+                    sqs, {name: address.url for name, address in stack.queues.items()}
+                ),
                 report=self.report,
                 stop=self._stop,
             )
@@ -266,7 +268,7 @@ class LocalStack:
 
             work_queues = {name: stack.queues[name].url for name in SCENE_QUEUES}
             self._start_demo(
-                backlog=lambda: sum(_backlog(sqs, work_queues).values()),
+                backlog=lambda: sum(queue_backlog(sqs, work_queues).values()),
                 patience=demo_patience(template, specs, options),
             )
 
@@ -520,8 +522,8 @@ def due_indexes() -> list[DueSource]:
     ]
 
 
-def _backlog(sqs: Any, queues: dict[str, str]) -> dict[str, int]:
-    """Messages waiting, delayed or in flight on each trigger queue that has any."""
+def queue_backlog(sqs: Any, queues: dict[str, str]) -> dict[str, int]:
+    """Messages waiting, delayed or in flight on each of `queues` (name -> URL) that has any."""
     left = {}
     for name, url in queues.items():
         attributes = sqs.get_queue_attributes(

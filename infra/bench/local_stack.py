@@ -14,7 +14,6 @@ import base64
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
+from infra.local_http import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
 FIGURES_PATH = ROOT / "docs" / "figures" / "local-stack.json"
 WRITE_KEY = "bench-write-key"
@@ -34,17 +35,11 @@ BATCH = 100  # events per /v1/batch request, as the Segment libraries send them
 CLIENTS = 4  # concurrent senders
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 class StackProcess:
     """`python -m infra.local_stack` with a fresh data directory, its output kept short."""
 
     def __init__(self) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.data_dir = Path(tempfile.mkdtemp(prefix="omnireach-bench-"))
         environment = {key: value for key, value in os.environ.items() if not key.startswith("AWS_")}
         self.process = subprocess.Popen(
@@ -133,28 +128,13 @@ class StackProcess:
         return time.monotonic() - started
 
 
-def _backlog(sqs: Any, urls: list[str]) -> tuple[int, int]:
-    """Messages waiting or in flight on the work queues, and on the dead-letter queues (the
-    first queue holding any is the answer's first figure: each look counts every message a
-    queue holds, behind the emulator's lock, so a look stops at the first busy queue)."""
-    work = dead = 0
-    for url in urls:
-        attributes = sqs.get_queue_attributes(
-            QueueUrl=url,
-            AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
-        )["Attributes"]
-        count = int(attributes["ApproximateNumberOfMessages"]) + int(
-            attributes["ApproximateNumberOfMessagesNotVisible"]
-        )
-        if "deadletter" in url.lower() or "dlq" in url.lower():
-            dead += count
-        elif count:
-            return count, dead
-    return work, dead
+def _dead_letter(queue_name: str) -> bool:
+    return "deadletter" in queue_name.lower() or "dlq" in queue_name.lower()
 
 
 def measure_ingest(stack: StackProcess, touchpoints: int) -> dict[str, Any]:
     from infra.bench.touchpoints import mixed_call
+    from infra.local_stack import queue_backlog
 
     auth = "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode()
 
@@ -168,15 +148,16 @@ def measure_ingest(stack: StackProcess, touchpoints: int) -> dict[str, Any]:
             raise RuntimeError(f"a batch was refused: {answer}")
 
     sqs = stack.aws("sqs")
-    urls = sorted(sqs.list_queues()["QueueUrls"], key=lambda url: "TouchpointQueue" not in url)
+    queues = {url.rsplit("/", 1)[-1]: url for url in sqs.list_queues()["QueueUrls"]}
     started = time.monotonic()
     with ThreadPoolExecutor(CLIENTS) as senders:
         list(senders.map(send, range(0, touchpoints, BATCH)))
     accepted = time.monotonic() - started
     dead = 0
     while time.monotonic() - started < 3 * 3600:
-        waiting, dead = _backlog(sqs, urls)
-        if not waiting:
+        left = queue_backlog(sqs, queues)
+        dead = sum(count for name, count in left.items() if _dead_letter(name))
+        if not any(not _dead_letter(name) for name in left):
             break
         time.sleep(5)  # each look counts the messages a queue holds: not too often
     drained = time.monotonic() - started

@@ -6,7 +6,6 @@ import base64
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -21,6 +20,7 @@ from typing import Any
 import boto3
 import pytest
 
+from infra.local_http import free_port
 from infra.template import load_template
 
 pytestmark = pytest.mark.e2e
@@ -33,12 +33,6 @@ ADMIN_KEY = "e2e-admin-key"
 MAX_RECEIVE_COUNT = load_template()["Resources"]["TouchpointQueue"]["Properties"]["RedrivePolicy"][
     "maxReceiveCount"
 ]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def wait_for(condition: Callable[[], Any], *, timeout: float, what: str) -> Any:

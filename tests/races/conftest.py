@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -18,6 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
+from infra.local_http import free_port
 from infra.template import load_template
 from shared import wiring
 
@@ -28,12 +28,6 @@ TABLES = {
     "CatalogTable": "race-catalog",
     "EngagementTable": "race-engagement",
 }
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
 
 
 def table_definition(logical_id: str, name: str) -> dict[str, Any]:
@@ -57,7 +51,7 @@ def dynalite() -> Iterator[str]:
     node = shutil.which("node")
     if node is None:
         pytest.fail("Node.js is needed for the race tests (dynalite): apt-get install nodejs npm")
-    port = _free_port()
+    port = free_port()
     process = subprocess.Popen(
         [node, str(DYNALITE), "--port", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
