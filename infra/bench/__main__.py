@@ -6,16 +6,20 @@ import argparse
 import json
 import os
 import sys
-from decimal import Decimal
+from pathlib import Path
 
 from infra.bench.campaigns import measure_campaigns
 from infra.bench.cold_start import measure_cold_starts
-from infra.bench.cost import ASSUMED_AWS_CALL_MS, PRICE, cost_per_million
+from infra.bench.cost import cost_figures, cost_lines
 from infra.bench.inventory import measure_inventory
 from infra.bench.local_stack import figures_lines, measure_local_stack, write_figures
 from infra.bench.membership import measure_membership
+from infra.bench.pipeline import measure_pipeline
 from infra.bench.segments import measure_segments
-from infra.bench.touchpoints import measure_batches, measure_cpu, measure_requests
+from infra.bench.touchpoints import measure_batches
+from infra.template import load_template
+
+COST_FIGURES = Path(__file__).resolve().parents[2] / "docs" / "figures" / "cost.json"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -49,59 +53,47 @@ def main(argv: list[str] | None = None) -> int:
         POWERTOOLS_TRACE_DISABLED="true",
     )
     os.environ.pop("AWS_ENDPOINT_URL", None)
-    requests = measure_requests(args.touchpoints)
-    batched = measure_requests(args.touchpoints, batch=100)
-    cpu = measure_cpu(args.touchpoints)
+    single = measure_pipeline(args.touchpoints)
+    batched = measure_pipeline(args.touchpoints, batch=100)
     batches = measure_batches()
     cold = measure_cold_starts()
     segments = measure_segments(args.touchpoints)
     membership = measure_membership()
     inventory = measure_inventory()
     campaigns = measure_campaigns()
-    cost = cost_per_million(requests, cpu)
-    batched_cost = cost_per_million(batched, cpu, api_cpu_ms_per_touchpoint=batches["api_cpu_ms_per_event"])
-    live = segments["live_per_touchpoint"]
-    segments_usd = (
-        PRICE["dynamodb_wru_per_million"] * live["dynamodb_wru"]
-        + PRICE["dynamodb_rru_per_million"] * live["dynamodb_rru"]
-        + PRICE["eventbridge_events_per_million"] * live["eventbridge_events"]
-        + PRICE["sqs_requests_per_million"] * live["sqs_requests"]
-    )
-    for table in (cost, batched_cost):
-        table["segments_live"] = segments_usd
-        table["total"] += segments_usd
+    cost = cost_figures(single, batched, load_template(), cold["init_ms"], campaigns)
+    COST_FIGURES.write_text(json.dumps(cost, indent=2, sort_keys=True) + "\n")
     figures = {
         "touchpoints": args.touchpoints,
-        "requests": requests,
-        "requests_batched_100": batched,
+        "cost": cost,
         "batches": batches,
-        "usd_per_million_touchpoints_batched_100": batched_cost,
-        "cpu": cpu,
         "cold_start_ms": cold,
         "segments": segments,
         "membership": membership,
         "inventory": inventory,
         "campaigns": campaigns,
-        "usd_per_million_touchpoints": cost,
     }
     if args.json:
         print(json.dumps(figures, indent=2))
         return 0
     mix = "30 % first visits, 55 % known customers browsing, 15 % orders"
-    print(f"Omnireach bench: {args.touchpoints} Segment calls ({mix})")
-    print("through API -> queue -> consumer (identity, profile, events) -> archive\n")
-    print("AWS requests per touchpoint")
-    for name, value in requests["calls_per_touchpoint"].items():
-        print(f"  {name:34} {value:8.3f}")
-    print(f"  {'DynamoDB write request units':34} {requests['dynamodb_wru_per_touchpoint']:8.3f}")
-    for entity, units in requests["dynamodb_wru_by_entity_per_touchpoint"].items():
-        print(f"    {entity:32} {units:8.3f}")
-    minimum = requests["dynamodb_minimum_wru_per_touchpoint"]
-    print(f"  {'  minimum (store once + profile once)':34} {minimum:8.3f}")
-    print(f"  {'  actual / minimum':34} {requests['dynamodb_wru_over_minimum']:8.3f}")
-    print(f"  {'DynamoDB read request units':34} {requests['dynamodb_rru_per_touchpoint']:8.3f}")
-    print(f"  {'SQS requests (incl. event source)':34} {requests['sqs_requests_per_touchpoint']:8.3f}")
-    print(f"  {'EventBridge events':34} {requests['eventbridge_events_per_touchpoint']:8.3f}")
+    print(f"Omnireach bench: {args.touchpoints} Segment calls ({mix}), in batches of 100,")
+    print("through the API, the queue and every function their events reach\n")
+    usage = cost["per_touchpoint_batched_100"]
+    print("Per touchpoint, by function (invocations, our CPU, log bytes, AWS requests)")
+    for name, line in usage["functions"].items():
+        requests = ", ".join(f"{call} {n:.3f}" for call, n in line.items() if ":" in call)
+        print(
+            f"  {name:28} {line['invocations']:7.3f} inv  {line['cpu_ms']:7.3f} ms"
+            f"  {line['log_bytes']:6.0f} B  {requests}"
+        )
+    print(f"  {'EventBridge events':28} {usage['eventbridge_events']:7.3f}")
+    print(f"  {'EventBridge deliveries to SQS':28} {usage['eventbridge_deliveries_to_sqs']:7.3f}")
+    print(f"  {'DynamoDB write request units':28} {usage['dynamodb_wru']:7.3f}")
+    print(f"  {'DynamoDB read request units':28} {usage['dynamodb_rru']:7.3f}")
+    for name, value in usage["storage_gb_months_per_million"].items():
+        print(f"  {'GB-months stored per million, ' + name:28} {value:7.3f}")
+    print(f"  {'custom metrics emitted':28} {cost['custom_metrics']:7d}")
     print(f"\nSegments ({segments['segments']} defined; {segments['profiles']} profiles)")
     for label, key in (
         ("kept live, per touchpoint", "live_per_touchpoint"),
@@ -158,10 +150,6 @@ def main(argv: list[str] | None = None) -> int:
         f"  RRU {line['dynamodb_rru']:9.2f}"
         f"  handler CPU {line['handler_cpu_ms']:.2f} ms"
     )
-    print("\nOur CPU per touchpoint (in-memory ports; emulator excluded)")
-    print(f"  {'API function':34} {cpu['api_cpu_ms']:8.3f} ms   logs {cpu['api_log_bytes']:6.0f} B")
-    consumer = f"  {'touchpoint consumer':34} {cpu['consumer_cpu_ms']:8.3f} ms"
-    print(f"{consumer}   logs {cpu['consumer_log_bytes']:6.0f} B")
     print(
         f"\nCold start from the built artifacts (init: the handler's import; median of {cold['runs']},"
         " tracing on as deployed)"
@@ -178,18 +166,12 @@ def main(argv: list[str] | None = None) -> int:
     print("\nIngest batches (/v1/batch, in-memory ports)")
     print(f"  {'API CPU per request (100 events)':34} {batches['api_cpu_ms_per_request']:8.3f} ms")
     print(f"  {'API CPU per event':34} {batches['api_cpu_ms_per_event']:8.3f} ms")
-    sqs_per_touchpoint = batched["sqs_requests_per_touchpoint"]
-    print(f"  {'SQS requests per touchpoint':34} {sqs_per_touchpoint:8.3f}   (batches of 100)")
     largest = f"{batches['max_events_accepted']} events, {batches['max_bytes_accepted']} B"
     print(f"  {'max accepted batch':34} {largest}")
     print(f"  {'over the limits':34} {batches['over_max_events']} / {batches['over_max_bytes']}")
-    assumption = f"AWS calls assumed {ASSUMED_AWS_CALL_MS:g} ms each"
-    print(f"\nUSD per million touchpoints (us-east-1 list prices; {assumption})")
-    print(f"  {'':34} {'single calls':>12} {'batches of 100':>15}")
-    for name, usd in cost.items():
-        single = Decimal(usd).quantize(Decimal("0.0001"))
-        batch = Decimal(batched_cost[name]).quantize(Decimal("0.0001"))
-        print(f"  {name:34} {single:>12} {batch:>15}")
+    print(f"\nCost (written to {COST_FIGURES.relative_to(COST_FIGURES.parents[2])}; the README quotes it)")
+    for line in cost_lines(cost):
+        print(f"  {line}")
     return _local_stack(args) if args.local_touchpoints else 0
 
 

@@ -1,54 +1,426 @@
-"""Cost per million touchpoints at AWS list prices."""
+"""What a pipeline run costs at list prices: per million touchpoints (what the touchpoints cause)
+plus the fixed monthly costs (schedules, idle polling, metrics, alarms, keys, the trace
+reservoir) spread over the reference volume, and a table of monthly cost and the first limit at
+1, 10 and 100 million customers. Prices and the assumptions that cannot be measured here are in
+`prices`; memory sizes, log retention, point-in-time recovery, schedules and event sources are read
+from template.yaml; the rest is the run's."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
-# us-east-1 list prices, USD (checked 2026-11; the HTTP API's first 300 million requests a month).
-PRICE = {
-    "api_gateway_http_per_million": 1.00,
-    "lambda_requests_per_million": 0.20,
-    "lambda_arm_gb_second": 0.0000133334,
-    "sqs_requests_per_million": 0.40,
-    "dynamodb_wru_per_million": 0.625,
-    "dynamodb_rru_per_million": 0.125,
-    "eventbridge_events_per_million": 1.00,
-    "cloudwatch_logs_ingest_per_gb": 0.50,
+from infra.bench.pipeline import EVENT_SOURCES, INGEST, SCHEDULED, FunctionUse, PipelineRun
+from infra.bench.prices import ASSUMED, PRICE, SECONDS_PER_MONTH
+
+LOG_EVENT_OVERHEAD_BYTES = 26  # CloudWatch Logs bills each log event as its bytes plus 26
+REQUEST_ID = "8f507cfc-5f6a-4697-b07a-ac58fc914c95"
+
+
+def platform_log_lines(memory_mb: int) -> list[str]:
+    """The lines Lambda itself writes for each invocation (text format, tracing on)."""
+    return [
+        f"START RequestId: {REQUEST_ID} Version: $LATEST",
+        f"END RequestId: {REQUEST_ID}",
+        f"REPORT RequestId: {REQUEST_ID}\tDuration: 12.34 ms\tBilled Duration: 13 ms\t"
+        f"Memory Size: {memory_mb} MB\tMax Memory Used: 123 MB\t",
+        "XRAY TraceId: 1-67a1b2c3-0123456789abcdef01234567\tSegmentId: 0123456789abcdef\tSampled: true\t",
+    ]
+
+
+def access_log_line(template: dict[str, Any]) -> str:
+    """One HTTP API access log line, in the template's format with typical values."""
+    resources = template["Resources"]
+    stage = next(r for r in resources.values() if r["Type"] == "AWS::Serverless::HttpApi")
+    text = str(stage["Properties"]["AccessLogSettings"]["Format"])
+    values = {
+        "$context.requestId": "JKJaXmPLvHcESHA=",
+        "$context.identity.sourceIp": "203.0.113.9",
+        "$context.requestTimeEpoch": "1795510800000",
+        "$context.httpMethod": "POST",
+        "$context.path": "/v1/track",
+        "$context.routeKey": "POST /v1/{proxy+}",
+        "$context.status": "200",
+        "$context.responseLength": "16",
+        "$context.responseLatency": "42",
+        "$context.integrationLatency": "40",
+        "$context.integrationErrorMessage": "-",
+    }
+    for name in sorted(values, key=len, reverse=True):
+        text = text.replace(name, values[name])
+    return text
+
+
+def _parameter_default(template: dict[str, Any], name: str) -> float:
+    return float(template["Parameters"][name]["Default"])
+
+
+def runs_per_month(expression: str) -> float:
+    """How often an EventBridge schedule fires in a month (rate(...) or a daily/hourly cron)."""
+    rate = re.fullmatch(r"rate\((\d+) (minute|hour|day)s?\)", expression)
+    if rate:
+        seconds = int(rate.group(1)) * {"minute": 60, "hour": 3600, "day": 86400}[rate.group(2)]
+        return SECONDS_PER_MONTH / seconds
+    cron = re.fullmatch(r"cron\((\S+) (\S+) (\S+) (\S+) (\S+) (\S+)\)", expression)
+    if not cron:
+        raise ValueError(f"unknown schedule {expression}")
+    minute, hour = cron.group(1), cron.group(2)
+    per_day = (60 if minute == "*" else len(minute.split(","))) * (
+        24 if hour == "*" else len(hour.split(","))
+    )
+    return SECONDS_PER_MONTH / 86400 * per_day
+
+
+def _duration_ms(use: FunctionUse) -> float:
+    """Billed duration: our CPU plus the wait for each AWS call (assumed round trips)."""
+    waits = ASSUMED.round_trip_ms
+    waiting = sum(
+        count * waits.get(name.partition(":")[0], waits["default"]) for name, count in use.calls.items()
+    )
+    return use.cpu_seconds * 1000 + waiting
+
+
+def _sqs_requests(use: FunctionUse) -> int:
+    return sum(count for name, count in use.calls.items() if name.startswith("sqs:"))
+
+
+def _kms_requests(use: FunctionUse) -> int:
+    return sum(count for name, count in use.calls.items() if name.startswith("kms:"))
+
+
+def _log_bytes(use: FunctionUse, memory_mb: int) -> float:
+    platform = platform_log_lines(memory_mb)
+    per_invocation = sum(len(line) + LOG_EVENT_OVERHEAD_BYTES for line in platform)
+    return use.log_bytes + use.log_lines * LOG_EVENT_OVERHEAD_BYTES + use.invocations * per_invocation
+
+
+def _usage_cost(use: FunctionUse, memory_mb: int, init_ms: float, *, log_months: float) -> dict[str, float]:
+    """USD of one function's use (any count of invocations), by line."""
+    gb = memory_mb / 1024
+    log_gb = _log_bytes(use, memory_mb) / 1e9
+    return {
+        "lambda_requests": PRICE["lambda_per_million_requests"] * use.invocations / 1e6,
+        "lambda_duration": _duration_ms(use) / 1000 * gb * PRICE["lambda_arm_per_gb_second"],
+        "lambda_init": use.invocations
+        * ASSUMED.cold_starts_per_invocation
+        * init_ms
+        / 1000
+        * gb
+        * PRICE["lambda_arm_per_gb_second"],
+        "sqs": PRICE["sqs_per_million_requests"] * _sqs_requests(use) / 1e6,
+        "dynamodb_writes": PRICE["dynamodb_per_million_write_units"] * use.write_units / 1e6,
+        "dynamodb_reads": PRICE["dynamodb_per_million_read_units"] * use.read_units / 1e6,
+        "eventbridge": PRICE["eventbridge_per_million_events"] * use.events / 1e6,
+        "kms": PRICE["kms_per_million_requests"] * _kms_requests(use) / 1e6,
+        "logs_ingest": PRICE["logs_ingest_per_gb"] * log_gb,
+        "logs_storage": PRICE["logs_storage_per_gb_month"] * log_gb * log_months,
+    }
+
+
+def _add(total: dict[str, float], part: dict[str, float], factor: float = 1.0) -> None:
+    for name, usd in part.items():
+        total[name] = total.get(name, 0.0) + usd * factor
+
+
+def _memory(template: dict[str, Any], logical_id: str) -> int:
+    properties = template["Resources"][logical_id]["Properties"]
+    return int(properties.get("MemorySize") or template["Globals"]["Function"]["MemorySize"])
+
+
+def _tables_with_pitr(template: dict[str, Any]) -> set[str]:
+    return {
+        logical_id
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::DynamoDB::Table"
+        and resource["Properties"]
+        .get("PointInTimeRecoverySpecification", {})
+        .get("PointInTimeRecoveryEnabled")
+    }
+
+
+def storage_gb_months(run: PipelineRun, template: dict[str, Any]) -> dict[str, float]:
+    """GB-months stored per touchpoint over the items' lives: each item as long as its TTL
+    (the archive: TouchpointRetentionDays), state without a TTL for `state_months`."""
+    pitr = _tables_with_pitr(template)
+    stored = {"dynamodb": 0.0, "pitr": 0.0}
+    by_entity: dict[str, float] = {}
+    for item in run.stored:
+        months = item["months"] if item["months"] is not None else ASSUMED.state_months
+        gb_months = item["bytes"] / 1e9 * months / run.touchpoints
+        stored["dynamodb"] += gb_months
+        by_entity[item["entity"]] = by_entity.get(item["entity"], 0.0) + gb_months
+        if item["table"] in pitr:
+            stored["pitr"] += gb_months
+    return {**stored, **{f"entity:{name}": value for name, value in by_entity.items()}}
+
+
+def per_million_touchpoints(
+    run: PipelineRun, template: dict[str, Any], init_ms: dict[str, float]
+) -> dict[str, float]:
+    """USD that a million touchpoints cause, by line (fixed monthly costs not included)."""
+    log_months = _parameter_default(template, "LogRetentionDays") / (SECONDS_PER_MONTH / 86400)
+    per = 1e6 / run.touchpoints
+    lines: dict[str, float] = {}
+    invocations = 0
+    for name, use in run.functions.items():
+        if name.startswith(SCHEDULED):
+            continue
+        if name == EVENT_SOURCES:
+            _add(lines, {"sqs": PRICE["sqs_per_million_requests"] * _sqs_requests(use) / 1e6}, per)
+            continue
+        invocations += use.invocations
+        _add(
+            lines,
+            _usage_cost(use, _memory(template, name), init_ms.get(name, 0.0), log_months=log_months),
+            per,
+        )
+    deliveries = sum(run.deliveries.values())
+    lines["sqs"] += PRICE["sqs_per_million_requests"] * deliveries / 1e6 * per
+    api_requests = run.functions[INGEST].invocations
+    lines["api_gateway"] = PRICE["api_gateway_http_per_million_requests"] * api_requests / 1e6 * per
+    access_gb = api_requests * (len(access_log_line(template)) + LOG_EVENT_OVERHEAD_BYTES) / 1e9 * per
+    lines["logs_ingest"] += PRICE["logs_ingest_per_gb"] * access_gb
+    lines["logs_storage"] += PRICE["logs_storage_per_gb_month"] * access_gb * log_months
+    lines["xray"] = PRICE["xray_per_million_traces"] * ASSUMED.xray_rate * invocations / 1e6 * per
+    storage = storage_gb_months(run, template)
+    lines["dynamodb_storage"] = PRICE["dynamodb_storage_per_gb_month"] * storage["dynamodb"] * 1e6
+    lines["dynamodb_pitr"] = PRICE["dynamodb_pitr_per_gb_month"] * storage["pitr"] * 1e6
+    lines["total"] = sum(lines.values())
+    return lines
+
+
+def fixed_per_month(
+    run: PipelineRun, template: dict[str, Any], init_ms: dict[str, float]
+) -> dict[str, float]:
+    """USD a month whatever the traffic: schedules, idle polling, metrics, alarms, keys, traces."""
+    from infra.emulator import function_specs
+
+    specs = function_specs(template)
+    log_months = _parameter_default(template, "LogRetentionDays") / (SECONDS_PER_MONTH / 86400)
+    resources = template["Resources"].values()
+    schedules: dict[str, float] = {}
+    for spec in specs.values():
+        for schedule in spec.schedules:
+            use = run.functions[f"{SCHEDULED}{spec.logical_id}"]
+            _add(
+                schedules,
+                _usage_cost(use, spec.memory, init_ms.get(spec.logical_id, 0.0), log_months=log_months),
+                runs_per_month(schedule.expression) / max(use.invocations, 1),
+            )
+    event_sources = sum(len(spec.sqs_triggers) for spec in specs.values())
+    polls = (
+        event_sources * ASSUMED.idle_pollers_per_event_source * SECONDS_PER_MONTH / ASSUMED.long_poll_seconds
+    )
+    lines = {
+        "scheduled_functions": sum(schedules.values()),
+        "idle_polling": PRICE["sqs_per_million_requests"] * polls / 1e6,
+        "custom_metrics": PRICE["metric_per_month"] * len(run.metrics),
+        "alarms": PRICE["alarm_per_month"]
+        * sum(1 for r in resources if r["Type"] == "AWS::CloudWatch::Alarm"),
+        "kms_keys": PRICE["kms_key_per_month"] * sum(1 for r in resources if r["Type"] == "AWS::KMS::Key"),
+        "xray_reservoir": PRICE["xray_per_million_traces"]
+        * ASSUMED.xray_reservoir_per_second
+        * SECONDS_PER_MONTH
+        / 1e6,
+    }
+    lines["total"] = sum(lines.values())
+    return lines
+
+
+def reference_touchpoints_per_month() -> float:
+    return float(ASSUMED.customers * ASSUMED.touchpoints_per_customer_month)
+
+
+def all_in_per_million(variable: dict[str, float], fixed: dict[str, float]) -> float:
+    return variable["total"] + fixed["total"] / (reference_touchpoints_per_month() / 1e6)
+
+
+def _per_touchpoint_usage(run: PipelineRun) -> dict[str, dict[str, float]]:
+    per = 1 / run.touchpoints
+    usage = {}
+    for name, use in sorted(run.functions.items()):
+        if name.startswith(SCHEDULED):
+            continue
+        usage[name] = {
+            "invocations": use.invocations * per,
+            "cpu_ms": use.cpu_seconds * 1000 * per,
+            "log_bytes": use.log_bytes * per,
+            **{call: count * per for call, count in sorted(use.calls.items())},
+        }
+    return usage
+
+
+def per_message_usd(campaigns: dict[str, Any]) -> float:
+    """A campaign message: its request units, its handler's CPU and the waits for its requests
+    (one request per unit, a lower bound), on a 512 MB function."""
+    line = campaigns["per_message"]
+    requests = line["dynamodb_wru"] + line["dynamodb_rru"]
+    ms = line["handler_cpu_ms"] + requests * ASSUMED.round_trip_ms["dynamodb"]
+    return float(
+        PRICE["dynamodb_per_million_write_units"] * line["dynamodb_wru"] / 1e6
+        + PRICE["dynamodb_per_million_read_units"] * line["dynamodb_rru"] / 1e6
+        + ms / 1000 * 0.5 * PRICE["lambda_arm_per_gb_second"]
+    )
+
+
+def scale_table(
+    batched: PipelineRun,
+    template: dict[str, Any],
+    variable: dict[str, float],
+    fixed: dict[str, float],
+    message_usd: float,
+) -> list[dict[str, Any]]:
+    """Monthly cost and the load against each default quota at the peak second, for 1, 10 and
+    100 million customers (touchpoints in batches of 100; campaigns to every customer)."""
+    from infra.bench.prices import QUOTA
+
+    rows = []
+    for customers in (1_000_000, 10_000_000, 100_000_000):
+        touchpoints = customers * ASSUMED.touchpoints_per_customer_month
+        messages = customers * ASSUMED.campaigns_per_month
+        peak = (
+            touchpoints / SECONDS_PER_MONTH * ASSUMED.peak_over_average / batched.touchpoints
+        )  # runs per second
+        concurrency = sum(
+            use.invocations * peak * _duration_ms(use) / 1000
+            for name, use in batched.functions.items()
+            if not name.startswith(SCHEDULED) and name != EVENT_SOURCES
+        )
+        load = {
+            "api_gateway_http_requests_per_second": batched.functions[INGEST].invocations * peak,
+            "lambda_concurrent_executions": concurrency,
+            "eventbridge_put_events_per_second": batched.meter.calls.get("events:PutEvents", 0) * peak,
+            "dynamodb_table_write_units_per_second": batched.meter.write_units * peak,
+        }
+        share = {name: load[name] / QUOTA[name] for name in QUOTA}
+        first = max(share, key=lambda name: share[name])
+        rows.append(
+            {
+                "customers": customers,
+                "touchpoints_per_month": touchpoints,
+                "messages_per_month": messages,
+                "usd_per_month": variable["total"] * touchpoints / 1e6
+                + fixed["total"]
+                + message_usd * messages,
+                "peak_load": load,
+                "share_of_quota": share,
+                "first_limit": first,
+            }
+        )
+    return rows
+
+
+def cost_figures(
+    single: PipelineRun,
+    batched: PipelineRun,
+    template: dict[str, Any],
+    init_ms: dict[str, float],
+    campaigns: dict[str, Any],
+) -> dict[str, Any]:
+    """Everything `make bench` reports about cost, as JSON (docs/figures/cost.json)."""
+    from infra.bench.prices import CHECKED, REGION
+
+    variable_single = per_million_touchpoints(single, template, init_ms)
+    variable_batched = per_million_touchpoints(batched, template, init_ms)
+    fixed = fixed_per_month(batched, template, init_ms)
+    message_usd = per_message_usd(campaigns)
+    return {
+        "touchpoints": batched.touchpoints,
+        "prices": {"region": REGION, "checked": CHECKED},
+        "reference_touchpoints_per_month": reference_touchpoints_per_month(),
+        "per_touchpoint_batched_100": {
+            "functions": _per_touchpoint_usage(batched),
+            "eventbridge_deliveries_to_sqs": sum(batched.deliveries.values()) / batched.touchpoints,
+            "eventbridge_events": batched.meter.events / batched.touchpoints,
+            "dynamodb_wru": batched.meter.write_units / batched.touchpoints,
+            "dynamodb_rru": batched.meter.read_units / batched.touchpoints,
+            "storage_gb_months_per_million": {
+                name: value * 1e6 for name, value in storage_gb_months(batched, template).items()
+            },
+        },
+        "custom_metrics": len(batched.metrics),
+        "usd_per_million_single": variable_single,
+        "usd_per_million_batched_100": variable_batched,
+        "usd_fixed_per_month": fixed,
+        "usd_all_in_per_million_single": all_in_per_million(variable_single, fixed),
+        "usd_all_in_per_million_batched_100": all_in_per_million(variable_batched, fixed),
+        "goal_usd_per_million": GOAL_USD_PER_MILLION,
+        "usd_per_campaign_message": message_usd,
+        "scale": scale_table(batched, template, variable_batched, fixed, message_usd),
+    }
+
+
+GOAL_USD_PER_MILLION = 2.50
+
+LINE_NAMES = {
+    "api_gateway": "HTTP API requests",
+    "lambda_requests": "Lambda requests",
+    "lambda_duration": "Lambda duration (our CPU + AWS round trips)",
+    "lambda_init": "Lambda init (cold starts)",
+    "sqs": "SQS (sends, event sources, EventBridge deliveries)",
+    "eventbridge": "EventBridge events",
+    "dynamodb_writes": "DynamoDB writes",
+    "dynamodb_reads": "DynamoDB reads",
+    "dynamodb_storage": "DynamoDB storage over the items' lives",
+    "dynamodb_pitr": "point-in-time recovery over the items' lives",
+    "logs_ingest": "CloudWatch Logs ingestion",
+    "logs_storage": "CloudWatch Logs storage (retention)",
+    "xray": "X-Ray traces (5 % sampled)",
+    "kms": "KMS requests",
+    "scheduled_functions": "scheduled functions",
+    "idle_polling": "SQS event sources' empty long polls",
+    "custom_metrics": "custom metrics",
+    "alarms": "alarms",
+    "kms_keys": "KMS keys",
+    "xray_reservoir": "X-Ray reservoir (1 trace a second)",
 }
 
 
-# Lambda bills wall time; our CPU is measured, AWS round trips are assumed at this latency.
-ASSUMED_AWS_CALL_MS = 8.0
-
-
-def cost_per_million(
-    requests: dict[str, Any], cpu: dict[str, float], *, api_cpu_ms_per_touchpoint: float | None = None
-) -> dict[str, float]:
-    sends = requests["calls_per_touchpoint"].get("sqs:SendMessageBatch", 0)
-    reads = requests["calls_per_touchpoint"].get("dynamodb:GetItem", 0)
-    api_cpu = cpu["api_cpu_ms"] if api_cpu_ms_per_touchpoint is None else api_cpu_ms_per_touchpoint
-    api_ms = api_cpu + ASSUMED_AWS_CALL_MS * (sends + reads)
-    consumer_calls = sum(
-        count
-        for name, count in requests["calls_per_touchpoint"].items()
-        if name.startswith(("dynamodb:", "events:")) and name != "dynamodb:GetItem"
+def cost_lines(figures: dict[str, Any]) -> list[str]:
+    """The README's cost section, written from the figures (a test keeps them equal)."""
+    single, batched = figures["usd_per_million_single"], figures["usd_per_million_batched_100"]
+    fixed = figures["usd_fixed_per_month"]
+    reference = figures["reference_touchpoints_per_month"] / 1e6
+    lines = [
+        f"USD per million touchpoints at {figures['prices']['region']} list prices"
+        f" (checked {figures['prices']['checked']}), from a `make bench` run of"
+        f" {figures['touchpoints']:,} touchpoints through every function they reach:",
+        "",
+        "| line | single calls | batches of 100 |",
+        "|---|---:|---:|",
+    ]
+    for name in sorted(batched, key=lambda n: -batched[n]):
+        if name != "total":
+            lines.append(f"| {LINE_NAMES[name]} | {single[name]:.3f} | {batched[name]:.3f} |")
+    lines.append(
+        f"| **what the touchpoints cause** | **{single['total']:.2f}** | **{batched['total']:.2f}** |"
     )
-    consumer_ms = cpu["consumer_cpu_ms"] + ASSUMED_AWS_CALL_MS * consumer_calls
-    gb = 512 / 1024
-    lines = {
-        "api_gateway": PRICE["api_gateway_http_per_million"] * requests["api_requests_per_touchpoint"],
-        "lambda_requests": PRICE["lambda_requests_per_million"]
-        * (requests["api_requests_per_touchpoint"] + requests["consumer_invocations_per_touchpoint"]),
-        "lambda_duration": 1e6 * (api_ms + consumer_ms) / 1000 * gb * PRICE["lambda_arm_gb_second"],
-        "sqs": PRICE["sqs_requests_per_million"] * requests["sqs_requests_per_touchpoint"],
-        "dynamodb_writes": PRICE["dynamodb_wru_per_million"] * requests["dynamodb_wru_per_touchpoint"],
-        "dynamodb_reads": PRICE["dynamodb_rru_per_million"] * requests["dynamodb_rru_per_touchpoint"],
-        "eventbridge": PRICE["eventbridge_events_per_million"]
-        * requests["eventbridge_events_per_touchpoint"],
-        "logs": PRICE["cloudwatch_logs_ingest_per_gb"]
-        * 1e6
-        * (cpu["api_log_bytes"] + cpu["consumer_log_bytes"])
-        / 1e9,
-    }
-    lines["total"] = sum(lines.values())
+    fixed_share = fixed["total"] / reference
+    lines.append(
+        f"| fixed costs (USD {fixed['total']:.2f} a month) over {reference:,.0f} million touchpoints a month"
+        f" | {fixed_share:.3f} | {fixed_share:.3f} |"
+    )
+    lines.append(
+        f"| **all in** | **{figures['usd_all_in_per_million_single']:.2f}**"
+        f" | **{figures['usd_all_in_per_million_batched_100']:.2f}** |"
+    )
+    goal = figures["goal_usd_per_million"]
+    ratio = figures["usd_all_in_per_million_batched_100"] / goal
+    ordered = sorted(fixed.items(), key=lambda kv: -kv[1])
+    monthly = ", ".join(f"{LINE_NAMES[n]} {v:.2f}" for n, v in ordered if n != "total")
+    lines += [
+        "",
+        f"All in, batches of 100 cost {ratio:.1f} times the goal of USD {goal:.2f}."
+        f" Fixed costs a month: {monthly}.",
+        "",
+        "| customers | touchpoints a month | USD a month |"
+        " first limit at the peak second (share of the default quota) |",
+        "|---:|---:|---:|---|",
+    ]
+    for row in figures["scale"]:
+        first = row["first_limit"]
+        lines.append(
+            f"| {row['customers']:,} | {row['touchpoints_per_month']:,} | {row['usd_per_month']:,.0f}"
+            f" | {first.replace('_', ' ')} ({row['share_of_quota'][first]:.0%}) |"
+        )
     return lines

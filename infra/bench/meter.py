@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 CONSUMER_BATCH = 100  # template.yaml: TouchpointsFunction BatchSize
+BACKEND_WRITE_KEY = "bk"  # the bench's server-side source (its orders are real)
 
 
 def _value_size(value: dict[str, Any]) -> int:
@@ -209,9 +210,9 @@ def create_tables(tables: dict[str, str]) -> None:
 
 @contextlib.contextmanager
 def deployed_on_moto() -> Iterator[tuple[dict[str, Any], Any]]:
-    """template.yaml deployed into moto with its functions' environment set, and the `web` source
-    (write key `wk`); yields the template and the deployed stack. The environment is put back
-    after."""
+    """template.yaml deployed into moto with its functions' environment set, the `web` source
+    (write key `wk`, a browser's) and `web-backend` (BACKEND_WRITE_KEY, server-side); yields the
+    template and the deployed stack. The environment is put back after."""
     import boto3
     from moto import mock_aws
 
@@ -219,7 +220,7 @@ def deployed_on_moto() -> Iterator[tuple[dict[str, Any], Any]]:
     from infra.template import load_template
     from shared import wiring
     from shared.domain.ingest.credentials import secret_digest
-    from shared.domain.ingest.touchpoints import Source
+    from shared.domain.ingest.touchpoints import Source, SourceTrust
     from shared.wiring import ingest as ingest_wiring
 
     template = load_template()
@@ -233,7 +234,9 @@ def deployed_on_moto() -> Iterator[tuple[dict[str, Any], Any]]:
         )
         os.environ.update(stack.shared_environment())
         wiring.reset()
-        ingest_wiring.get_source_registry().create(
-            Source(source_id="web", name="Web"), write_key="wk", signing_secrets=[]
-        )
+        registry = ingest_wiring.get_source_registry()
+        registry.create(Source(source_id="web", name="Web"), write_key="wk", signing_secrets=[])
+        # the shop's backend: its orders are real (they earn points, move stock, attribute)
+        backend = Source(source_id="web-backend", name="Web shop backend", trust=SourceTrust.SERVER)
+        registry.create(backend, write_key=BACKEND_WRITE_KEY, signing_secrets=[])
         yield template, stack

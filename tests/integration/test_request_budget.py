@@ -1,26 +1,68 @@
-"""The cost design, asserted as request counts (not timings): a touchpoint is stored once and
-the profile of the path stays at the physical minimum."""
+"""The cost design, asserted as request counts (not timings), on the whole pipeline: a touchpoint
+is stored once, the profile of the path stays at the physical minimum, and every request the
+system causes is counted, including EventBridge's deliveries inside the emulator."""
+
+from collections import Counter
+
+import pytest
 
 from infra.bench.meter import item_size
-from infra.bench.touchpoints import measure_requests
+from infra.bench.pipeline import EVENT_SOURCES, INGEST, SCHEDULED, measure_pipeline
 
 
-def test_a_touchpoint_is_stored_once_and_its_profile_written_at_most_once():
-    figures = measure_requests(60)
-    calls = figures["calls_per_touchpoint"]
-    units = figures["dynamodb_wru_by_entity_per_touchpoint"]
-    assert calls["sqs:SendMessageBatch"] == 1  # single calls; /v1/batch sends ten per request
+@pytest.fixture(scope="module")
+def single_calls():
+    return measure_pipeline(60)
+
+
+def test_a_touchpoint_is_stored_once_and_its_profile_written_at_most_once(single_calls):
+    run = single_calls
+    consumer = run.functions["TouchpointsFunction"].calls
+    units = {entity: n / 60 for entity, n in run.meter.write_units_by_entity.items()}
+    assert (
+        run.functions[INGEST].calls["sqs:SendMessageBatch"] == 60
+    )  # single calls; /v1/batch: ten per request
     assert units["TOUCHPOINT"] == 1  # archived once, one write unit each
-    assert not any(entity.endswith("index") for entity in units)  # histories chain: no index writes
-    assert units["PROFILE"] <= 1  # one write per profile per batch (coalesced)
+    assert "TOUCHPOINT index" not in units  # histories chain: no index writes
     assert units["IDENTITY"] <= 1  # only identifiers seen for the first time are written
-    assert "dynamodb:TransactWriteItems" not in calls  # nobody merged: no transaction
-    # The write key → source (cached by a warm function), and the profile id key once per process.
-    assert calls["dynamodb:GetItem"] <= 3 / 60
-    assert calls["dynamodb:BatchGetItem"] <= 3 / 100 * 2 + 0.05  # archive, graph, profiles per batch
-    assert figures["eventbridge_requests_per_touchpoint"] <= 0.25  # ten entries per PutEvents
-    assert not any(name.endswith((":Scan", ":Query")) for name in calls)
-    assert figures["sqs_requests_per_touchpoint"] < 1.3  # the event source receives and deletes in tens
+    # the archive, then one write per profile per batch (coalesced) and per new identifier, and
+    # the deployment's profile id key once
+    stored = Counter(item["record"] for item in run.stored)
+    assert run.functions["TouchpointsFunction"].write_units == 60 + stored["PROFILE"] + stored["IDENTITY"] + 1
+    assert "dynamodb:TransactWriteItems" not in consumer  # nobody merged: no transaction
+    assert consumer["dynamodb:BatchGetItem"] <= 3  # archive, graph, profiles for the one batch
+    assert consumer["events:PutEvents"] <= 0.25 * 60  # ten entries per PutEvents
+    assert not any(name.endswith((":Scan", ":Query")) for name in consumer)
+    assert run.functions[INGEST].calls["dynamodb:GetItem"] <= 4  # each write key → source, then cached
+
+
+def test_every_delivery_eventbridge_makes_inside_the_emulator_is_counted(single_calls):
+    run = single_calls
+    for queue in ("SegmentQueue", "EngagementQueue", "LoyaltyQueue"):
+        assert any(queue in name for name in run.deliveries), queue
+    # Every touchpoint is announced once (TouchpointRecorded), and the segment rule takes them all.
+    segment_deliveries = sum(n for name, n in run.deliveries.items() if "SegmentQueue" in name)
+    assert segment_deliveries >= 60
+    # What was delivered was consumed: each event-fed consumer ran on it.
+    for function in ("SegmentsFunction", "EngagementEventsFunction", "LoyaltyFunction"):
+        assert run.functions[function].invocations >= 1
+    # The event sources' receives and deletes are charged apart from the functions.
+    assert run.functions[EVENT_SOURCES].calls["sqs:DeleteMessageBatch"] >= 3
+    assert run.functions[EVENT_SOURCES].invocations == 0
+
+
+def test_each_schedule_is_measured_once_and_stored_items_have_their_lifetimes(single_calls):
+    run = single_calls
+    scheduled = {name for name in run.functions if name.startswith(SCHEDULED)}
+    assert f"{SCHEDULED}CampaignSchedulerFunction" in scheduled
+    assert all(run.functions[name].invocations == 1 for name in scheduled)
+    archive = [item for item in run.stored if item["entity"] == "TOUCHPOINT"]
+    assert len(archive) == 60
+    assert all(12.9 < item["months"] < 13.1 for item in archive)  # TouchpointRetentionDays: 395
+    profiles = [item for item in run.stored if item["entity"] == "PROFILE"]
+    assert profiles
+    assert all(item["months"] is None for item in profiles)  # state: no TTL
+    assert run.metrics  # EMF metrics were seen
 
 
 def test_item_size_follows_dynamodb_rules():
