@@ -344,6 +344,10 @@ class InMemorySegmentStore:
         found = self.states.get(profile_id)
         return None if found is None else found.model_copy(deep=True)
 
+    def states_of(self, profile_ids: Sequence[str]) -> dict[str, MembershipState]:
+        found = {pid: self.state(pid) for pid in profile_ids}
+        return {pid: state for pid, state in found.items() if state is not None}
+
     def commit(
         self,
         state: MembershipState,

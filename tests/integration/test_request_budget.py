@@ -36,6 +36,12 @@ def test_a_touchpoint_is_stored_once_and_its_profile_written_at_most_once(single
     assert run.functions[INGEST].calls["dynamodb:GetItem"] <= 4  # each write key → source, then cached
 
 
+def test_the_segments_function_reads_a_batch_of_profiles_and_states_at_once(single_calls):
+    segments = single_calls.functions["SegmentsFunction"]
+    assert segments.calls["dynamodb:BatchGetItem"] <= 2 * segments.invocations  # profiles, states
+    assert segments.calls["dynamodb:GetItem"] <= segments.invocations  # none per profile
+
+
 def test_every_delivery_eventbridge_makes_inside_the_emulator_is_counted(single_calls):
     run = single_calls
     for queue in ("SegmentQueue", "EngagementQueue", "LoyaltyQueue"):

@@ -264,3 +264,42 @@ def test_hashed_export_follows_the_published_normalisation() -> None:
     # Google's rules (Customer Match, enhanced conversions): dots go only for gmail.com and
     # googlemail.com; the same address on googlemail.com normalises the same way.
     assert normalised_email("F.o.o.bar@googlemail.com", ExportFormat.GOOGLE) == "foobar@googlemail.com"
+
+
+class CountingReads:
+    """Wraps a graph or a store and counts the reads the refresher asks it for."""
+
+    def __init__(self, inner, names: tuple[str, ...]) -> None:
+        self.inner, self.reads = inner, {name: [] for name in names}
+
+    def __getattr__(self, name: str):
+        attribute = getattr(self.inner, name)
+        if name not in self.reads:
+            return attribute
+
+        def counted(*args, **kwargs):
+            self.reads[name].append(args[0] if args else kwargs)
+            return attribute(*args, **kwargs)
+
+        return counted
+
+
+def test_a_batch_of_profiles_is_evaluated_from_one_read_of_their_profiles_and_one_of_their_states() -> None:
+    world = World(("viewed-not-bought", VIEWED_NOT_BOUGHT))
+    world.clock.current = T0 + timedelta(minutes=10)
+    people = [ids(user_id=name) for name in ("ann", "bo", "cy")]
+    world.deliver([viewed(f"v{index}", who, minutes=5) for index, who in enumerate(people)])
+    profile_ids = [world.harness.profile_of(who[0]).profile_id for who in people]
+    graph = CountingReads(world.harness.graph, ("profiles",))
+    store = CountingReads(world.store, ("state", "states_of"))
+    refresher = world.refresher()
+    refresher.graph, refresher.store = graph, store
+    world.clock.advance(timedelta(days=8))  # everyone's window has closed
+
+    refresher.refresh(profile_ids)
+
+    assert graph.reads["profiles"] == [profile_ids]  # one read for all three
+    assert store.reads["states_of"] == [profile_ids]
+    assert store.reads["state"] == []
+    assert world.members("viewed-not-bought") == set()  # and each was evaluated on what was read
+    assert len(world.events(SEGMENT_EXITED)) == 3

@@ -53,6 +53,11 @@ class MembershipStateItem(CustomersTableItem, discriminator="segment_state"):
     body = UnicodeAttribute()
 
 
+def _state_of(item: MembershipStateItem, profile_id: str) -> MembershipState:
+    stored = json.loads(item.body)
+    return MembershipState.model_validate({**stored, "profile_id": profile_id, "version": int(item.version)})
+
+
 class ByAudienceIndex(GlobalSecondaryIndex["MembershipItem"]):  # type: ignore[no-untyped-call]
     """A segment's members (keys only), read at the connection level: see `_audience_query`."""
 
@@ -172,10 +177,18 @@ class DynamoSegmentStore:
             return None
         except PynamoDBException as error:
             raise _unavailable(error) from error
-        stored = json.loads(item.body)
-        return MembershipState.model_validate(
-            {**stored, "profile_id": profile_id, "version": int(item.version)}
-        )
+        return _state_of(item, profile_id)
+
+    def states_of(self, profile_ids: Sequence[str]) -> dict[str, MembershipState]:
+        if not profile_ids:
+            return {}
+        keys = [(f"PROFILE#{profile_id}", "SEGSTATE") for profile_id in dict.fromkeys(profile_ids)]
+        try:  # BatchGetItem: 100 keys a request, unprocessed keys retried by PynamoDB
+            found = list(MembershipStateItem.batch_get(keys, consistent_read=True))
+        except PynamoDBException as error:
+            raise _unavailable(error) from error
+        states = (_state_of(item, item.pk.removeprefix("PROFILE#")) for item in found)
+        return {state.profile_id: state for state in states}
 
     def commit(
         self,

@@ -158,6 +158,11 @@ class SegmentStore(Protocol):
 
     def state(self, profile_id: str) -> MembershipState | None: ...
 
+    def states_of(self, profile_ids: Sequence[str]) -> dict[str, MembershipState]:
+        """The stored states of these profiles (absent: none stored), in as few reads as the store
+        allows."""
+        ...
+
     def commit(
         self,
         state: MembershipState,
@@ -248,6 +253,14 @@ class RefreshResult:
     attempts: int = 0
 
 
+@dataclass(frozen=True)
+class _Read:
+    """A profile and its stored state as read for one evaluation (None: absent)."""
+
+    profile: Profile | None
+    state: MembershipState | None
+
+
 @dataclass
 class Refresher:
     """Re-evaluates profiles against fresh reads and writes only what changed."""
@@ -263,15 +276,20 @@ class Refresher:
     result: RefreshResult = field(default_factory=RefreshResult)
 
     def refresh(self, profile_ids: Sequence[str], *, read: Sequence[Profile] = ()) -> RefreshResult:
-        """Re-evaluate these profiles. `read`: profiles just read (the nightly scan), used for a
-        first attempt instead of reading them again; a conflict re-reads."""
+        """Re-evaluate these profiles. The first attempt of each uses reads made for all of them at
+        once (their profiles, or `read`: profiles just read by the nightly scan, and their stored
+        states); a conflict re-reads that one profile."""
         definitions = self.store.definitions()
         cuts = self.cuts or self.store.cut_points()
         known = {profile.profile_id: profile for profile in read}
-        for profile_id in dict.fromkeys([*profile_ids, *known]):
+        ordered = list(dict.fromkeys([*profile_ids, *known]))
+        known.update(self.graph.profiles([pid for pid in ordered if pid not in known]))
+        states = self.store.states_of(ordered)
+        for profile_id in ordered:
+            first = _Read(profile=known.pop(profile_id, None), state=states.pop(profile_id, None))
             for attempt in range(self.attempts):
                 try:
-                    self._refresh_one(profile_id, definitions, cuts, known.pop(profile_id, None))
+                    self._refresh_one(profile_id, definitions, cuts, first if attempt == 0 else None)
                     break
                 except ConcurrentUpdateError:
                     if attempt + 1 == self.attempts:
@@ -284,13 +302,15 @@ class Refresher:
         profile_id: str,
         definitions: Sequence[SegmentDefinition],
         cuts: CutPoints,
-        profile: Profile | None = None,
+        read: _Read | None = None,
     ) -> None:
         self.result.attempts += 1
         now = self.clock.now()
-        if profile is None:
-            profile = self.graph.profiles([profile_id]).get(profile_id)
-        stored = self.store.state(profile_id)
+        if read is None:
+            read = _Read(
+                profile=self.graph.profiles([profile_id]).get(profile_id), state=self.store.state(profile_id)
+            )
+        profile, stored = read.profile, read.state
         # No stored state means the default: a potential customer in no segment (not written
         # until something differs, so an anonymous visit costs no write here).
         state = stored or MembershipState(profile_id=profile_id, classification=DEFAULT_SUMMARY)
