@@ -15,6 +15,7 @@ from infra.bench.inventory import measure_inventory
 from infra.bench.local_stack import figures_lines, measure_local_stack, write_figures
 from infra.bench.membership import measure_membership
 from infra.bench.pipeline import measure_pipeline
+from infra.bench.report import write_documents
 from infra.bench.segments import measure_segments
 from infra.bench.touchpoints import measure_batches
 from infra.template import load_template
@@ -61,8 +62,15 @@ def main(argv: list[str] | None = None) -> int:
     membership = measure_membership()
     inventory = measure_inventory()
     campaigns = measure_campaigns()
-    cost = cost_figures(single, batched, load_template(), cold["init_ms"], campaigns)
+    operations = {
+        "membership": membership,
+        "inventory": inventory,
+        "segments": segments,
+        "campaigns": campaigns,
+    }
+    cost = cost_figures(single, batched, load_template(), cold["init_ms"], campaigns, operations)
     COST_FIGURES.write_text(json.dumps(cost, indent=2, sort_keys=True) + "\n")
+    write_documents(COST_FIGURES.parents[2], cost)
     figures = {
         "touchpoints": args.touchpoints,
         "cost": cost,
@@ -169,7 +177,9 @@ def main(argv: list[str] | None = None) -> int:
     largest = f"{batches['max_events_accepted']} events, {batches['max_bytes_accepted']} B"
     print(f"  {'max accepted batch':34} {largest}")
     print(f"  {'over the limits':34} {batches['over_max_events']} / {batches['over_max_bytes']}")
-    print(f"\nCost (written to {COST_FIGURES.relative_to(COST_FIGURES.parents[2])}; the README quotes it)")
+    print(
+        f"\nCost (written to {COST_FIGURES.relative_to(COST_FIGURES.parents[2])}, README.md and docs/cost.md)"
+    )
     for line in cost_lines(cost):
         print(f"  {line}")
     return _local_stack(args) if args.local_touchpoints else 0

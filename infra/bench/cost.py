@@ -316,8 +316,10 @@ def cost_figures(
     template: dict[str, Any],
     init_ms: dict[str, float],
     campaigns: dict[str, Any],
+    operations: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Everything `make bench` reports about cost, as JSON (docs/figures/cost.json)."""
+    """Everything `make bench` reports about cost, as JSON (docs/figures/cost.json); `operations`:
+    the membership, inventory, segment and campaign figures, kept with them for docs/cost.md."""
     from infra.bench.prices import CHECKED, REGION
 
     variable_single = per_million_touchpoints(single, template, init_ms)
@@ -347,10 +349,36 @@ def cost_figures(
         "goal_usd_per_million": GOAL_USD_PER_MILLION,
         "usd_per_campaign_message": message_usd,
         "scale": scale_table(batched, template, variable_batched, fixed, message_usd),
+        "operations": operations or {"campaigns": campaigns},
     }
 
 
 GOAL_USD_PER_MILLION = 2.50
+
+QUOTA_ORDER = (
+    "lambda_concurrent_executions",
+    "eventbridge_put_events_per_second",
+    "dynamodb_table_write_units_per_second",
+    "api_gateway_http_requests_per_second",
+)
+QUOTA_NAMES = {
+    "lambda_concurrent_executions": "Lambda's concurrent executions (1,000 per account)",
+    "eventbridge_put_events_per_second": "EventBridge's PutEvents rate (10,000 a second)",
+    "dynamodb_table_write_units_per_second": "a table's on-demand write throughput (40,000 units a second)",
+    "api_gateway_http_requests_per_second": "the HTTP API's request rate (10,000 a second)",
+}
+REMEDIES = {
+    "lambda_concurrent_executions": "the consumers spend most of their time waiting on their"
+    " DynamoDB writes, one after another. The quota is raised on request, and each event source's"
+    " batch size keeps invocations to about one per 100 touchpoints.",
+    "eventbridge_put_events_per_second": "the quota is raised on request, and announcing touchpoints"
+    " per batch instead of one by one would divide the requests.",
+    "dynamodb_table_write_units_per_second": "the figure adds up every table, so it is an upper bound;"
+    " the table's maximum is raised on request, and every key is per person or per touchpoint, so"
+    " no partition is hot.",
+    "api_gateway_http_requests_per_second": "batches of 100 keep the API at one request per 100"
+    " touchpoints, and the throttle is raised on request.",
+}
 
 LINE_NAMES = {
     "api_gateway": "HTTP API requests",
@@ -413,14 +441,22 @@ def cost_lines(figures: dict[str, Any]) -> list[str]:
         f"All in, batches of 100 cost {ratio:.1f} times the goal of USD {goal:.2f}."
         f" Fixed costs a month: {monthly}.",
         "",
-        "| customers | touchpoints a month | USD a month |"
-        " first limit at the peak second (share of the default quota) |",
-        "|---:|---:|---:|---|",
+        "| customers | touchpoints a month | USD a month | Lambda concurrency | EventBridge PutEvents"
+        " | DynamoDB writes (all tables) | HTTP API requests |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for row in figures["scale"]:
-        first = row["first_limit"]
+        share = row["share_of_quota"]
         lines.append(
             f"| {row['customers']:,} | {row['touchpoints_per_month']:,} | {row['usd_per_month']:,.0f}"
-            f" | {first.replace('_', ' ')} ({row['share_of_quota'][first]:.0%}) |"
+            + "".join(f" | {share[name]:.0%}" for name in QUOTA_ORDER)
+            + " |"
         )
+    first = figures["scale"][-1]["first_limit"]
+    lines += [
+        "",
+        "The shares are of each default quota at the peak second (10 times the month's average),"
+        f" with campaigns of {ASSUMED.campaigns_per_month} a month to every customer in the cost."
+        f" The first to give way is {QUOTA_NAMES[first]}: {REMEDIES[first]}",
+    ]
     return lines
