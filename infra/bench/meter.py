@@ -240,3 +240,32 @@ def deployed_on_moto() -> Iterator[tuple[dict[str, Any], Any]]:
         backend = Source(source_id="web-backend", name="Web shop backend", trust=SourceTrust.SERVER)
         registry.create(backend, write_key=BACKEND_WRITE_KEY, signing_secrets=[])
         yield template, stack
+
+
+def receive_up_to(sqs: Any, queue_url: str, count: int) -> list[dict[str, Any]]:
+    """Up to `count` messages, ten per receive, as an event source gathers a batch (fewer when
+    the queue runs dry)."""
+    received: list[dict[str, Any]] = []
+    while len(received) < count:
+        got = sqs.receive_message(
+            QueueUrl=queue_url,
+            MaxNumberOfMessages=min(10, count - len(received)),
+            AttributeNames=["All"],
+            MessageAttributeNames=["All"],
+        )
+        if not got.get("Messages"):
+            break
+        received.extend(got["Messages"])
+    return received
+
+
+def delete_handled(sqs: Any, queue_url: str, messages: list[dict[str, Any]]) -> None:
+    """Delete these messages, ten per request, as an event source does after an invocation."""
+    for start in range(0, len(messages), 10):
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[
+                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
+                for i, m in enumerate(messages[start : start + 10])
+            ],
+        )

@@ -21,7 +21,15 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from infra.bench.meter import BACKEND_WRITE_KEY, RequestMeter, captured_output, deployed_on_moto, item_size
+from infra.bench.meter import (
+    BACKEND_WRITE_KEY,
+    RequestMeter,
+    captured_output,
+    delete_handled,
+    deployed_on_moto,
+    item_size,
+    receive_up_to,
+)
 from infra.bench.segments import BENCH_SEGMENTS
 from infra.bench.touchpoints import is_order, mixed_call
 
@@ -206,18 +214,9 @@ def _drain(stack: Any, specs: dict[str, Any], attribution: Attribution) -> int:
         progressed = False
         for spec, trigger in triggers:
             queue = stack.queues[trigger.queue]
-            received: list[dict[str, Any]] = []
-            while len(received) < trigger.batch_size:
-                got = sqs.receive_message(
-                    QueueUrl=queue.url,
-                    MaxNumberOfMessages=min(10, trigger.batch_size - len(received)),
-                    AttributeNames=["All"],
-                    MessageAttributeNames=["All"],
-                )
-                if not got.get("Messages"):
-                    empty_receives += 1
-                    break
-                received.extend(got["Messages"])
+            received = receive_up_to(sqs, queue.url, trigger.batch_size)
+            if len(received) < trigger.batch_size:
+                empty_receives += 1  # the receive that found the queue dry
             if not received:
                 continue
             progressed = True
@@ -227,14 +226,7 @@ def _drain(stack: Any, specs: dict[str, Any], attribution: Attribution) -> int:
                 )
             failed = {f["itemIdentifier"] for f in (answer or {}).get("batchItemFailures", [])}
             done = [m for m in received if m["MessageId"] not in failed]
-            for start in range(0, len(done), 10):
-                sqs.delete_message_batch(
-                    QueueUrl=queue.url,
-                    Entries=[
-                        {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                        for i, m in enumerate(done[start : start + 10])
-                    ],
-                )
+            delete_handled(sqs, queue.url, done)
         if not progressed:
             return empty_receives
 

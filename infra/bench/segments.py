@@ -8,7 +8,14 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from infra.bench.meter import CONSUMER_BATCH, RequestMeter, captured_output, deployed_on_moto
+from infra.bench.meter import (
+    CONSUMER_BATCH,
+    RequestMeter,
+    captured_output,
+    delete_handled,
+    deployed_on_moto,
+    receive_up_to,
+)
 from infra.bench.touchpoints import mixed_call
 
 BENCH_SEGMENTS = [
@@ -65,28 +72,14 @@ def measure_segments(touchpoints: int) -> dict[str, Any]:
         def drain(logical_id: str, handler: Callable[..., Any], function: str, *, batch: int) -> int:
             queue, handled = stack.queues[logical_id], 0
             while True:
-                received: list[dict[str, Any]] = []
-                while len(received) < batch:
-                    got = sqs.receive_message(
-                        QueueUrl=queue.url, MaxNumberOfMessages=10, AttributeNames=["All"]
-                    )
-                    if not got.get("Messages"):
-                        break
-                    received.extend(got["Messages"])
+                received = receive_up_to(sqs, queue.url, batch)
                 if not received:
                     return handled
                 handler(
                     sqs_event(received, queue_arn=queue.arn, region="us-east-1"),
                     LambdaContext(specs[function], "us-east-1"),
                 )
-                for start in range(0, len(received), 10):
-                    sqs.delete_message_batch(
-                        QueueUrl=queue.url,
-                        Entries=[
-                            {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                            for i, m in enumerate(received[start : start + 10])
-                        ],
-                    )
+                delete_handled(sqs, queue.url, received)
                 handled += len(received)
 
         with Client(app) as client, captured_output():
