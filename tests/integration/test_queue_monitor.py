@@ -41,3 +41,12 @@ def test_quiet_queues_raise_nothing(stack):
     report = monitor(SCHEDULED, context_for("QueueMonitorFunction"))
     assert not any(row["needs_attention"] for row in report["queues"])
     assert boto3.client("sqs").receive_message(QueueUrl=watch).get("Messages", []) == []
+
+
+def test_the_monitor_emits_no_custom_metric_per_queue(stack, capsys):
+    """SQS publishes each queue's depth for free; a custom metric per queue would cost USD 0.30 a
+    month each."""
+    monitor(SCHEDULED, context_for("QueueMonitorFunction"))
+    emitted = [json.loads(line) for line in capsys.readouterr().out.splitlines() if '"_aws"' in line]
+    names = [m["Name"] for blob in emitted for d in blob["_aws"]["CloudWatchMetrics"] for m in d["Metrics"]]
+    assert not [name for name in names if name.endswith((".visible", ".in_flight"))]
