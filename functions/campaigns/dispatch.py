@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import random
+from dataclasses import replace
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -16,6 +17,7 @@ from pydantic import ValidationError
 
 from shared.domain.engagement.messaging import ThrottledError
 from shared.domain.engagement.models import DispatchTask
+from shared.domain.engagement.programs import ProgramsReadOnce
 from shared.domain.kernel.errors import OmnireachError
 from shared.observability import logger, metrics, tracer
 from shared.triggers import backoff_seconds
@@ -38,9 +40,10 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
             logger.error("unreadable dispatch message", extra={"message_id": record.get("messageId")})
             failed.append(record["messageId"])
             continue
+        sending = replace(dispatcher, programs=ProgramsReadOnce(dispatcher.programs))
         try:
             for task in tasks:
-                outcome = dispatcher.dispatch(task)
+                outcome = sending.dispatch(task)
                 counts[outcome] = counts.get(outcome, 0) + 1
         except (ThrottledError, OmnireachError) as error:
             receives = int(record.get("attributes", {}).get("ApproximateReceiveCount", "1"))

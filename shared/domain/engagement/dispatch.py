@@ -36,6 +36,7 @@ from shared.domain.engagement.messaging import (
     ThrottledError,
     Variant,
     address_kind,
+    placeholders,
     render,
 )
 from shared.domain.engagement.models import (
@@ -234,13 +235,21 @@ class Dispatcher:
         channel, address, refusal = self._channel(profile, program)
         if channel is None or address is None:
             return self._close(row, "suppressed", refusal, now, **tz)
-        facts = self._facts(profile)
-        variant = choose_variant(row.program_id, program.variants, facts, row.profile_id)
+        # The customer's facts are read once, and only when a variant is chosen by them.
+        facts = self._facts(profile) if any(v.when for v in program.variants) else None
+        variant = choose_variant(row.program_id, program.variants, facts or {}, row.profile_id)
         content = variant.content[channel]  # type: ignore[index]
+        names = placeholders(content)  # the context reads only what the content uses
         dispatch_key = row.key
         try:  # a first render with a stand-in coupon: a broken template never takes a slot or a coupon
             context = self.personaliser.context(
-                profile, program, channel, dispatch_key=dispatch_key, issue_coupon=False
+                profile,
+                program,
+                channel,
+                dispatch_key=dispatch_key,
+                issue_coupon=False,
+                names=names,
+                facts=facts,
             )
             self._render(content, {**context, "coupon_code": "COUPON"})
         except RenderError as error:
@@ -265,7 +274,13 @@ class Dispatcher:
             taken = []
         if program.coupon_definition_id:
             context = self.personaliser.context(
-                profile, program, channel, dispatch_key=dispatch_key, issue_coupon=True
+                profile,
+                program,
+                channel,
+                dispatch_key=dispatch_key,
+                issue_coupon=True,
+                names=names,
+                facts=facts,
             )
         try:
             rendered = self._render(content, context)

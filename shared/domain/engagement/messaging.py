@@ -60,6 +60,12 @@ class ChannelContent(BaseModel):
     url: str | None = Field(default=None, max_length=2000)
 
 
+def placeholders(content: ChannelContent) -> set[str]:
+    """The names a channel's content asks the context for."""
+    texts = [content.subject, content.title, content.body, content.url, *content.fields.values()]
+    return {match.group(1) for text in texts if text for match in PLACEHOLDER.finditer(text)}
+
+
 class Variant(BaseModel):
     """Content for the customers it matches (`when`: tier, price sensitivity, segment); the first
     matching variant wins, then A/B `weight` splits those that match nothing specific."""

@@ -4,6 +4,7 @@ the product they last viewed, a product's effective price, a coupon issued for t
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Collection
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -29,6 +30,10 @@ class CouponIssuer(Protocol):
     def issue_once(self, profile_id: str, definition_id: str, *, issue_key: str, reason: str) -> Any: ...
 
 
+ACCOUNT_NAMES = frozenset({"points", "member_tier", "tier"})  # read from the loyalty account
+CLASSIFICATION_NAMES = frozenset({"tier"})  # read from the segment state (the account's tier is the fallback)
+
+
 @dataclass
 class ProfilePersonaliser:
     classifications: Classifications | None = None
@@ -47,8 +52,20 @@ class ProfilePersonaliser:
         return facts
 
     def context(
-        self, profile: Profile, program: Program, channel: str, *, dispatch_key: str, issue_coupon: bool
+        self,
+        profile: Profile,
+        program: Program,
+        channel: str,
+        *,
+        dispatch_key: str,
+        issue_coupon: bool,
+        names: Collection[str] | None = None,
+        facts: dict[str, set[str]] | None = None,
     ) -> dict[str, Any]:
+        """`names`: the placeholders the content uses (None: all), so only what they need is read
+        (the loyalty account for points and tiers, the classification for the tier); `facts`: the
+        customer's facts if already read."""
+        wanted = set(ACCOUNT_NAMES | CLASSIFICATION_NAMES) if names is None else set(names)
         context: dict[str, Any] = {
             "first_name": profile.trait("first_name") or profile.trait("name"),
             "last_name": profile.trait("last_name"),
@@ -57,12 +74,13 @@ class ProfilePersonaliser:
             "store_open": program.store_hours.start if program.store_hours else None,
             "store_close": program.store_hours.end if program.store_hours else None,
         }
-        if self.accounts is not None:
+        if self.accounts is not None and wanted & ACCOUNT_NAMES:
             account = self.accounts.account(profile.profile_id)
             if account is not None:
                 context["points"] = getattr(account, "balance", None)
                 context["member_tier"] = getattr(account, "tier", None)
-        facts = self.facts(profile) if self.classifications else {}
+        if facts is None:
+            facts = self.facts(profile) if self.classifications and wanted & CLASSIFICATION_NAMES else {}
         context["tier"] = next(iter(facts.get("tier", set())), None) or context.get("member_tier")
         if program.sku and self.prices is not None:
             found = self.prices.price(program.sku, channel)

@@ -3,7 +3,7 @@ rival programs and the program directory."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
@@ -61,9 +61,19 @@ class Personaliser(Protocol):
         ...
 
     def context(
-        self, profile: Profile, program: Program, channel: str, *, dispatch_key: str, issue_coupon: bool
+        self,
+        profile: Profile,
+        program: Program,
+        channel: str,
+        *,
+        dispatch_key: str,
+        issue_coupon: bool,
+        names: Collection[str] | None = None,
+        facts: dict[str, set[str]] | None = None,
     ) -> dict[str, Any]:
-        """Values the templates may use; a coupon is issued (once per dispatch key) when asked."""
+        """Values the templates may use (`names`: only those, so only what they need is read;
+        `facts`: the customer's facts, already read); a coupon is issued (once per dispatch key)
+        when asked."""
         ...
 
 

@@ -3,7 +3,7 @@ programs outrank it for a customer's last slot, attribution of orders, unsubscri
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from shared.domain.engagement.frequency import FrequencyPolicy
 from shared.domain.engagement.journeys import Journey
 from shared.domain.engagement.models import Campaign, LedgerRow, Program, Run
+from shared.domain.engagement.ports import ProgramDirectory
 
 JOURNEY_PREFIX = "journey-"
 RETENTION_DAYS = 90
@@ -66,6 +67,21 @@ class StoredPrograms:
         if campaign is None:
             return None
         return campaign.program(), CAMPAIGN_STATE[campaign.status]
+
+
+@dataclass
+class ProgramsReadOnce:
+    """The programs one dispatch message's sends (up to 20) name, each read once for the message
+    instead of once per send. A pause or a cancel is seen from the next message on."""
+
+    directory: ProgramDirectory
+    read: dict[tuple[str, str], tuple[Program, str] | None] = field(default_factory=dict)
+
+    def program(self, program_id: str, run_key: str) -> tuple[Program, str] | None:
+        key = (program_id, run_key)
+        if key not in self.read:
+            self.read[key] = self.directory.program(program_id, run_key)
+        return self.read[key]
 
 
 @dataclass
