@@ -13,11 +13,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import wiring
 from shared.domain.operations.monitoring import check_queues
-from shared.observability import logger, metrics, tracer
+from shared.observability import logger, tracer
 from shared.wiring import operations as operations_wiring
 
 
-@metrics.log_metrics
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
