@@ -8,7 +8,7 @@ import time
 from collections import Counter
 from typing import Any
 
-from infra.bench.meter import RequestMeter, create_tables, restored
+from infra.bench.meter import RequestMeter, captured_output, create_tables, restored
 
 # One email to everyone in the `bench-all` segment (the bench's audience).
 BENCH_CAMPAIGN: dict[str, Any] = {
@@ -91,15 +91,20 @@ def _seed_audience(people: list[Any], segment_id: str, now: Any) -> None:
 
 def measure_campaigns(messages: int = 300) -> dict[str, Any]:
     """Request units, queue requests and our CPU per dispatched message on moto: one campaign to
-    `messages` consented customers, each message decided (consent, caps, quiet hours, variant,
-    render) and sent once through a recording sender; the emulator's CPU is left out by timing
-    what is spent inside botocore calls."""
+    `messages` consented customers, launched, its pages played through the dispatch worker in the
+    template's batches, each message decided (consent, caps, quiet hours, variant, render) and
+    sent once through a recording sender; the emulator's CPU is left out by timing what is spent
+    inside botocore calls."""
     import boto3
     from moto import mock_aws
 
+    from functions.campaigns.dispatch import lambda_handler as dispatch_worker
+    from infra.emulator import function_specs
+    from infra.lambda_runtime import LambdaContext, sqs_event
+    from infra.template import load_template
     from shared import wiring
     from shared.clock import SystemClock
-    from shared.domain.engagement.models import CampaignChange, DispatchTask
+    from shared.domain.engagement.models import CampaignChange
     from shared.wiring import engagement as engagement_wiring
 
     class Accepting:
@@ -137,7 +142,13 @@ def measure_campaigns(messages: int = 300) -> dict[str, Any]:
             service = engagement_wiring.get_campaign_service()
             service.create("bench", change)
             service.launch("bench")  # pages the audience onto the queue; the loop below plays the worker
-            dispatcher = engagement_wiring.get_dispatcher()
+            # The worker as the queue feeds it: the pages launch wrote (20 sends each), 5 a batch.
+            sqs = boto3.client("sqs")
+            pages: list[dict[str, Any]] = []
+            while got := sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
+                pages.extend(got)
+            spec = function_specs(load_template())["DispatchFunction"]
+            batch = spec.sqs_triggers[0].batch_size
             from botocore.client import BaseClient
 
             inside = [0.0]
@@ -154,11 +165,12 @@ def measure_campaigns(messages: int = 300) -> dict[str, Any]:
                 BaseClient._make_api_call = timed
                 started = time.process_time()
                 try:
-                    for person in people:
-                        task = DispatchTask(
-                            program_id="bench", run_key="r1", profile_id=person.profile_id, planned_at=now
-                        )
-                        dispatcher.dispatch(task)
+                    with captured_output():
+                        for start in range(0, len(pages), batch):
+                            event = sqs_event(
+                                pages[start : start + batch], queue_arn="arn:bench", region="us-east-1"
+                            )
+                            dispatch_worker(event, LambdaContext(spec, "us-east-1"))
                 finally:
                     ours = time.process_time() - started
                     BaseClient._make_api_call = counting
