@@ -56,7 +56,7 @@ class Plain:
     def facts(self, profile):
         return {}
 
-    def context(self, profile, program, channel, *, dispatch_key, issue_coupon):
+    def context(self, profile, program, channel, *, dispatch_key, issue_coupon, names=None, facts=None):
         return {"first_name": "Mei"}
 
 
