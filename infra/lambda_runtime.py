@@ -245,6 +245,17 @@ class ArtifactFunction:
             self._all.clear()
 
 
+def delete_messages(sqs: Any, queue_url: str, messages: list[dict[str, Any]]) -> None:
+    """Delete these received messages, ten per request, as an event source does after an
+    invocation for the messages that succeeded."""
+    for start in range(0, len(messages), SQS_RECEIVE_LIMIT):
+        chunk = messages[start : start + SQS_RECEIVE_LIMIT]
+        sqs.delete_message_batch(
+            QueueUrl=queue_url,
+            Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
+        )
+
+
 def sqs_event(messages: list[dict[str, Any]], *, queue_arn: str, region: str) -> dict[str, Any]:
     """The event Lambda's SQS event source mapping delivers."""
     return {
@@ -373,12 +384,7 @@ class SqsPoller(threading.Thread):
         except Exception as raised:  # an uncaught error fails the whole batch, as in Lambda
             failed, error = set(ids), repr(raised)
         succeeded = [message for message in batch if message["MessageId"] not in failed]
-        for start in range(0, len(succeeded), SQS_RECEIVE_LIMIT):
-            chunk = succeeded[start : start + SQS_RECEIVE_LIMIT]
-            self._sqs.delete_message_batch(
-                QueueUrl=self._queue_url,
-                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(chunk)],
-            )
+        delete_messages(self._sqs, self._queue_url, succeeded)
         if failed and self._redelivery_delay is not None:
             for message in batch:
                 if message["MessageId"] in failed:

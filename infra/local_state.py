@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from infra.emulator import EMULATOR_LOCK, DeployedStack
+from infra.template import resources_of
 
 ACCOUNT = "123456789012"
 STATE_FILE = "state.pickle"
@@ -46,10 +47,6 @@ def _backends(region: str) -> tuple[Any, Any, Any]:
     from moto.sqs.models import sqs_backends
 
     return dynamodb_backends[ACCOUNT][region], sqs_backends[ACCOUNT][region], kms_backends[ACCOUNT][region]
-
-
-def _resources_of(template: dict[str, Any], kind: str) -> list[str]:
-    return [name for name, body in template["Resources"].items() if body.get("Type") == kind]
 
 
 def _queue_name(physical_id: str) -> str:
@@ -80,11 +77,11 @@ def capture(
         link_signing_secret=link_signing_secret,
     )
     with EMULATOR_LOCK:
-        for logical_id in _resources_of(template, "AWS::DynamoDB::Table"):
+        for logical_id in resources_of(template, "AWS::DynamoDB::Table"):
             table = dynamodb.tables.get(stack.resources.get(logical_id, ""))
             if table is not None:
                 state.tables[logical_id] = {"schema": _key_schema(table), "items": _frozen(table.items)}
-        for logical_id in _resources_of(template, "AWS::SQS::Queue"):
+        for logical_id in resources_of(template, "AWS::SQS::Queue"):
             queue = sqs.queues.get(_queue_name(stack.resources.get(logical_id, "")))
             if queue is not None:
                 state.queues[logical_id] = _frozen(list(queue._messages))

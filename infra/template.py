@@ -51,6 +51,11 @@ def load_template(path: Path = TEMPLATE_PATH) -> dict[str, Any]:
     return loaded
 
 
+def resources_of(template: dict[str, Any], kind: str) -> list[str]:
+    """The logical ids of the template's resources of this type (e.g. `AWS::DynamoDB::Table`)."""
+    return [name for name, body in template["Resources"].items() if body.get("Type") == kind]
+
+
 def referenced_names(value: Any) -> set[str]:
     """Logical ids and parameters named by Ref, Fn::GetAtt and Fn::Sub anywhere inside `value`."""
     names: set[str] = set()

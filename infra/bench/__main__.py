@@ -68,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
         "segments": segments,
         "campaigns": campaigns,
     }
-    cost = cost_figures(single, batched, load_template(), cold["init_ms"], campaigns, operations)
+    cost = cost_figures(single, batched, load_template(), cold["init_ms"], operations)
     COST_FIGURES.write_text(json.dumps(cost, indent=2, sort_keys=True) + "\n")
     write_documents(COST_FIGURES.parents[2], cost)
     figures = {

@@ -11,7 +11,9 @@ import re
 from typing import Any
 
 from infra.bench.pipeline import EVENT_SOURCES, INGEST, SCHEDULED, FunctionUse, PipelineRun
-from infra.bench.prices import ASSUMED, PRICE, SECONDS_PER_MONTH
+from infra.bench.prices import ASSUMED, CHECKED, PRICE, QUOTA, REGION, SECONDS_PER_MONTH
+from infra.emulator import function_specs
+from infra.template import resources_of
 
 LOG_EVENT_OVERHEAD_BYTES = 26  # CloudWatch Logs bills each log event as its bytes plus 26
 REQUEST_ID = "8f507cfc-5f6a-4697-b07a-ac58fc914c95"
@@ -51,8 +53,9 @@ def access_log_line(template: dict[str, Any]) -> str:
     return text
 
 
-def _parameter_default(template: dict[str, Any], name: str) -> float:
-    return float(template["Parameters"][name]["Default"])
+def _log_months(template: dict[str, Any]) -> float:
+    """How long the logs are kept, in months (the template's LogRetentionDays)."""
+    return float(template["Parameters"]["LogRetentionDays"]["Default"]) / (SECONDS_PER_MONTH / 86400)
 
 
 def runs_per_month(expression: str) -> float:
@@ -80,12 +83,8 @@ def _duration_ms(use: FunctionUse) -> float:
     return use.cpu_seconds * 1000 + waiting
 
 
-def _sqs_requests(use: FunctionUse) -> int:
-    return sum(count for name, count in use.calls.items() if name.startswith("sqs:"))
-
-
-def _kms_requests(use: FunctionUse) -> int:
-    return sum(count for name, count in use.calls.items() if name.startswith("kms:"))
+def _requests(use: FunctionUse, service: str) -> int:
+    return sum(count for name, count in use.calls.items() if name.startswith(f"{service}:"))
 
 
 def _log_bytes(use: FunctionUse, memory_mb: int) -> float:
@@ -107,11 +106,11 @@ def _usage_cost(use: FunctionUse, memory_mb: int, init_ms: float, *, log_months:
         / 1000
         * gb
         * PRICE["lambda_arm_per_gb_second"],
-        "sqs": PRICE["sqs_per_million_requests"] * _sqs_requests(use) / 1e6,
+        "sqs": PRICE["sqs_per_million_requests"] * _requests(use, "sqs") / 1e6,
         "dynamodb_writes": PRICE["dynamodb_per_million_write_units"] * use.write_units / 1e6,
         "dynamodb_reads": PRICE["dynamodb_per_million_read_units"] * use.read_units / 1e6,
         "eventbridge": PRICE["eventbridge_per_million_events"] * use.events / 1e6,
-        "kms": PRICE["kms_per_million_requests"] * _kms_requests(use) / 1e6,
+        "kms": PRICE["kms_per_million_requests"] * _requests(use, "kms") / 1e6,
         "logs_ingest": PRICE["logs_ingest_per_gb"] * log_gb,
         "logs_storage": PRICE["logs_storage_per_gb_month"] * log_gb * log_months,
     }
@@ -122,17 +121,12 @@ def _add(total: dict[str, float], part: dict[str, float], factor: float = 1.0) -
         total[name] = total.get(name, 0.0) + usd * factor
 
 
-def _memory(template: dict[str, Any], logical_id: str) -> int:
-    properties = template["Resources"][logical_id]["Properties"]
-    return int(properties.get("MemorySize") or template["Globals"]["Function"]["MemorySize"])
-
-
 def _tables_with_pitr(template: dict[str, Any]) -> set[str]:
+    resources = template["Resources"]
     return {
         logical_id
-        for logical_id, resource in template["Resources"].items()
-        if resource["Type"] == "AWS::DynamoDB::Table"
-        and resource["Properties"]
+        for logical_id in resources_of(template, "AWS::DynamoDB::Table")
+        if resources[logical_id]["Properties"]
         .get("PointInTimeRecoverySpecification", {})
         .get("PointInTimeRecoveryEnabled")
     }
@@ -158,7 +152,8 @@ def per_million_touchpoints(
     run: PipelineRun, template: dict[str, Any], init_ms: dict[str, float]
 ) -> dict[str, float]:
     """USD that a million touchpoints cause, by line (fixed monthly costs not included)."""
-    log_months = _parameter_default(template, "LogRetentionDays") / (SECONDS_PER_MONTH / 86400)
+    log_months = _log_months(template)
+    specs = function_specs(template)
     per = 1e6 / run.touchpoints
     lines: dict[str, float] = {}
     invocations = 0
@@ -166,12 +161,12 @@ def per_million_touchpoints(
         if name.startswith(SCHEDULED):
             continue
         if name == EVENT_SOURCES:
-            _add(lines, {"sqs": PRICE["sqs_per_million_requests"] * _sqs_requests(use) / 1e6}, per)
+            _add(lines, {"sqs": PRICE["sqs_per_million_requests"] * _requests(use, "sqs") / 1e6}, per)
             continue
         invocations += use.invocations
         _add(
             lines,
-            _usage_cost(use, _memory(template, name), init_ms.get(name, 0.0), log_months=log_months),
+            _usage_cost(use, specs[name].memory, init_ms.get(name, 0.0), log_months=log_months),
             per,
         )
     deliveries = sum(run.deliveries.values())
@@ -193,11 +188,8 @@ def fixed_per_month(
     run: PipelineRun, template: dict[str, Any], init_ms: dict[str, float]
 ) -> dict[str, float]:
     """USD a month whatever the traffic: schedules, idle polling, metrics, alarms, keys, traces."""
-    from infra.emulator import function_specs
-
     specs = function_specs(template)
-    log_months = _parameter_default(template, "LogRetentionDays") / (SECONDS_PER_MONTH / 86400)
-    resources = template["Resources"].values()
+    log_months = _log_months(template)
     schedules: dict[str, float] = {}
     for spec in specs.values():
         for schedule in spec.schedules:
@@ -215,9 +207,8 @@ def fixed_per_month(
         "scheduled_functions": sum(schedules.values()),
         "idle_polling": PRICE["sqs_per_million_requests"] * polls / 1e6,
         "custom_metrics": PRICE["metric_per_month"] * len(run.metrics),
-        "alarms": PRICE["alarm_per_month"]
-        * sum(1 for r in resources if r["Type"] == "AWS::CloudWatch::Alarm"),
-        "kms_keys": PRICE["kms_key_per_month"] * sum(1 for r in resources if r["Type"] == "AWS::KMS::Key"),
+        "alarms": PRICE["alarm_per_month"] * len(resources_of(template, "AWS::CloudWatch::Alarm")),
+        "kms_keys": PRICE["kms_key_per_month"] * len(resources_of(template, "AWS::KMS::Key")),
         "xray_reservoir": PRICE["xray_per_million_traces"]
         * ASSUMED.xray_reservoir_per_second
         * SECONDS_PER_MONTH
@@ -272,8 +263,6 @@ def scale_table(
 ) -> list[dict[str, Any]]:
     """Monthly cost and the load against each default quota at the peak second, for 1, 10 and
     100 million customers (touchpoints in batches of 100; campaigns to every customer)."""
-    from infra.bench.prices import QUOTA
-
     rows = []
     for customers in (1_000_000, 10_000_000, 100_000_000):
         touchpoints = customers * ASSUMED.touchpoints_per_customer_month
@@ -315,17 +304,14 @@ def cost_figures(
     batched: PipelineRun,
     template: dict[str, Any],
     init_ms: dict[str, float],
-    campaigns: dict[str, Any],
-    operations: dict[str, Any] | None = None,
+    operations: dict[str, Any],
 ) -> dict[str, Any]:
     """Everything `make bench` reports about cost, as JSON (docs/figures/cost.json); `operations`:
     the membership, inventory, segment and campaign figures, kept with them for docs/cost.md."""
-    from infra.bench.prices import CHECKED, REGION
-
     variable_single = per_million_touchpoints(single, template, init_ms)
     variable_batched = per_million_touchpoints(batched, template, init_ms)
     fixed = fixed_per_month(batched, template, init_ms)
-    message_usd = per_message_usd(campaigns)
+    message_usd = per_message_usd(operations["campaigns"])
     return {
         "touchpoints": batched.touchpoints,
         "prices": {"region": REGION, "checked": CHECKED},
@@ -349,7 +335,7 @@ def cost_figures(
         "goal_usd_per_million": GOAL_USD_PER_MILLION,
         "usd_per_campaign_message": message_usd,
         "scale": scale_table(batched, template, variable_batched, fixed, message_usd),
-        "operations": operations or {"campaigns": campaigns},
+        "operations": operations,
     }
 
 
@@ -362,10 +348,14 @@ QUOTA_ORDER = (
     "api_gateway_http_requests_per_second",
 )
 QUOTA_NAMES = {
-    "lambda_concurrent_executions": "Lambda's concurrent executions (1,000 per account)",
-    "eventbridge_put_events_per_second": "EventBridge's PutEvents rate (10,000 a second)",
-    "dynamodb_table_write_units_per_second": "a table's on-demand write throughput (40,000 units a second)",
-    "api_gateway_http_requests_per_second": "the HTTP API's request rate (10,000 a second)",
+    "lambda_concurrent_executions": f"Lambda's concurrent executions"
+    f" ({QUOTA['lambda_concurrent_executions']:,} per account)",
+    "eventbridge_put_events_per_second": f"EventBridge's PutEvents rate"
+    f" ({QUOTA['eventbridge_put_events_per_second']:,} a second)",
+    "dynamodb_table_write_units_per_second": f"a table's on-demand write throughput"
+    f" ({QUOTA['dynamodb_table_write_units_per_second']:,} units a second)",
+    "api_gateway_http_requests_per_second": f"the HTTP API's request rate"
+    f" ({QUOTA['api_gateway_http_requests_per_second']:,} a second)",
 }
 REMEDIES = {
     "lambda_concurrent_executions": "the consumers spend most of their time waiting on their"

@@ -59,14 +59,12 @@ class RequestMeter:
     """Counts every AWS API call made through botocore and the DynamoDB request units it uses,
     as DynamoDB bills them: writes per started KB of the item (twice inside a transaction), plus
     one index write per index entry the item creates; reads per started 4 KB of each item returned
-    (half for eventually consistent reads). `minimum_write_units` is the physical minimum the
-    design aims at: each touchpoint stored once and each profile written once per batch."""
+    (half for eventually consistent reads)."""
 
     def __init__(self) -> None:
         self.calls: Counter[str] = Counter()
         self.write_units = 0.0
         self.read_units = 0.0
-        self.minimum_write_units = 0.0
         self.write_units_by_entity: Counter[str] = Counter()
         self.events = 0
         self.messages = 0
@@ -83,9 +81,6 @@ class RequestMeter:
                 index_units = math.ceil((item_size(entry) + INDEX_ENTRY_OVERHEAD) / 1024)
                 self.write_units += index_units
                 self.write_units_by_entity[f"{entity} index"] += index_units
-        is_profile = entity == "PROFILE" and item.get("sk", {}).get("S") == "PROFILE"
-        if factor == 1 and (entity == "TOUCHPOINT" or is_profile):
-            self.minimum_write_units += _write_units(item)
 
     def record(self, service: str, operation: str, params: dict[str, Any], response: dict[str, Any]) -> None:
         self.calls[f"{service}:{operation}"] += 1
@@ -257,15 +252,3 @@ def receive_up_to(sqs: Any, queue_url: str, count: int) -> list[dict[str, Any]]:
             break
         received.extend(got["Messages"])
     return received
-
-
-def delete_handled(sqs: Any, queue_url: str, messages: list[dict[str, Any]]) -> None:
-    """Delete these messages, ten per request, as an event source does after an invocation."""
-    for start in range(0, len(messages), 10):
-        sqs.delete_message_batch(
-            QueueUrl=queue_url,
-            Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]}
-                for i, m in enumerate(messages[start : start + 10])
-            ],
-        )

@@ -25,11 +25,11 @@ from infra.bench.meter import (
     BACKEND_WRITE_KEY,
     RequestMeter,
     captured_output,
-    delete_handled,
     deployed_on_moto,
     item_size,
     receive_up_to,
 )
+from infra.bench.prices import SECONDS_PER_MONTH
 from infra.bench.segments import BENCH_SEGMENTS
 from infra.bench.touchpoints import is_order, mixed_call
 
@@ -54,7 +54,6 @@ class FunctionUse:
 @dataclass
 class PipelineRun:
     touchpoints: int
-    batch: int
     functions: dict[str, FunctionUse]
     meter: RequestMeter
     deliveries: Counter[str]  # queue name → messages EventBridge delivered
@@ -163,7 +162,7 @@ def _stored_items(tables: dict[str, str], now: datetime) -> list[dict[str, Any]]
                 months = None
                 if expires is not None:
                     seconds = max(0.0, float(expires) - now.timestamp())
-                    months = seconds / (30.44 * 24 * 3600)
+                    months = seconds / SECONDS_PER_MONTH
                 pk = str(item.get("pk", {}).get("S", ""))
                 sk = str(item.get("sk", {}).get("S", ""))
                 key = f"{logical_id}|{pk}|{sk}"
@@ -204,7 +203,7 @@ def _drain(stack: Any, specs: dict[str, Any], attribution: Attribution) -> int:
     queue is empty. Returns the empty receives (the cost model's idle polling counts those)."""
     import boto3
 
-    from infra.lambda_runtime import LocalFunction, sqs_event
+    from infra.lambda_runtime import LocalFunction, delete_messages, sqs_event
 
     sqs = boto3.client("sqs")
     triggers = [(spec, trigger) for spec in specs.values() for trigger in spec.sqs_triggers]
@@ -226,7 +225,7 @@ def _drain(stack: Any, specs: dict[str, Any], attribution: Attribution) -> int:
                 )
             failed = {f["itemIdentifier"] for f in (answer or {}).get("batchItemFailures", [])}
             done = [m for m in received if m["MessageId"] not in failed]
-            delete_handled(sqs, queue.url, done)
+            delete_messages(sqs, queue.url, done)
         if not progressed:
             return empty_receives
 
@@ -244,6 +243,7 @@ def measure_pipeline(touchpoints: int, *, batch: int = 1) -> PipelineRun:
     from functions.api.ingest_app import app as ingest_app
     from infra.emulator import function_specs
     from infra.lambda_runtime import LocalFunction, scheduled_event
+    from infra.template import resources_of
     from shared import wiring
 
     with deployed_on_moto() as (template, stack):
@@ -251,11 +251,7 @@ def measure_pipeline(touchpoints: int, *, batch: int = 1) -> PipelineRun:
         meter = RequestMeter()
         attribution = Attribution(meter)
         admin = {"Authorization": "Bearer bench", "Content-Type": "application/json"}
-        tables = {
-            logical_id: physical
-            for logical_id, physical in stack.resources.items()
-            if template["Resources"][logical_id]["Type"] == "AWS::DynamoDB::Table"
-        }
+        tables = {name: stack.resources[name] for name in resources_of(template, "AWS::DynamoDB::Table")}
         with Client(admin_app) as admin_client, captured_output():
             for segment in BENCH_SEGMENTS:
                 admin_client.http.post("/segments", headers=admin, body=json.dumps(segment))
@@ -290,7 +286,6 @@ def measure_pipeline(touchpoints: int, *, batch: int = 1) -> PipelineRun:
     )
     return PipelineRun(
         touchpoints=touchpoints,
-        batch=batch,
         functions=attribution.functions,
         meter=meter,
         deliveries=attribution.deliveries,

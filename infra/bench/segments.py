@@ -12,7 +12,6 @@ from infra.bench.meter import (
     CONSUMER_BATCH,
     RequestMeter,
     captured_output,
-    delete_handled,
     deployed_on_moto,
     receive_up_to,
 )
@@ -56,7 +55,7 @@ def measure_segments(touchpoints: int) -> dict[str, Any]:
     from functions.segments.recompute import lambda_handler as recompute_part
     from functions.touchpoints.handler import lambda_handler as consume
     from infra.emulator import function_specs
-    from infra.lambda_runtime import LambdaContext, sqs_event
+    from infra.lambda_runtime import LambdaContext, delete_messages, sqs_event
     from shared import wiring
     from shared.wiring import segments as segments_wiring
 
@@ -79,7 +78,7 @@ def measure_segments(touchpoints: int) -> dict[str, Any]:
                     sqs_event(received, queue_arn=queue.arn, region="us-east-1"),
                     LambdaContext(specs[function], "us-east-1"),
                 )
-                delete_handled(sqs, queue.url, received)
+                delete_messages(sqs, queue.url, received)
                 handled += len(received)
 
         with Client(app) as client, captured_output():

@@ -30,7 +30,6 @@ def _run(**functions: FunctionUse) -> PipelineRun:
     }
     return PipelineRun(
         touchpoints=1000,
-        batch=100,
         functions={
             INGEST: FunctionUse(invocations=10),
             EVENT_SOURCES: FunctionUse(),

@@ -241,16 +241,20 @@ class Dispatcher:
         content = variant.content[channel]  # type: ignore[index]
         names = placeholders(content)  # the context reads only what the content uses
         dispatch_key = row.key
-        try:  # a first render with a stand-in coupon: a broken template never takes a slot or a coupon
-            context = self.personaliser.context(
+
+        def context_for(*, issue_coupon: bool) -> dict[str, Any]:
+            return self.personaliser.context(
                 profile,
                 program,
                 channel,
                 dispatch_key=dispatch_key,
-                issue_coupon=False,
+                issue_coupon=issue_coupon,
                 names=names,
                 facts=facts,
             )
+
+        try:  # a first render with a stand-in coupon: a broken template never takes a slot or a coupon
+            context = context_for(issue_coupon=False)
             self._render(content, {**context, "coupon_code": "COUPON"})
         except RenderError as error:
             return self._close(
@@ -273,15 +277,7 @@ class Dispatcher:
         else:
             taken = []
         if program.coupon_definition_id:
-            context = self.personaliser.context(
-                profile,
-                program,
-                channel,
-                dispatch_key=dispatch_key,
-                issue_coupon=True,
-                names=names,
-                facts=facts,
-            )
+            context = context_for(issue_coupon=True)
         try:
             rendered = self._render(content, context)
         except RenderError as error:
