@@ -23,6 +23,7 @@ from shared import wiring
 from shared.adapters.senders import InboxSender
 from shared.domain.customers.identity import identity_key
 from shared.domain.engagement.dispatch import holdout
+from shared.domain.engagement.frequency import Contact, ContactHistory
 from shared.domain.engagement.messaging import OutboundMessage, ThrottledError
 from shared.domain.ingest.touchpoints import Channel, ConsentSignal, ConsentStatus, Touchpoint, TouchpointType
 from shared.domain.kernel.identifiers import Identifier, IdentifierType
@@ -233,11 +234,14 @@ def test_every_targeted_customer_has_exactly_one_outcome(stack, client, senders,
         {"caps": [{"scope": "channel", "channel": "email", "count": 1, "window": "day"}]},
     )
     # Dan had today's one email already (another campaign); Eve is erased before the send.
-    engagement_wiring.get_engagement().take_slot(
-        "cap|" + capped + "|email:day:1|d2026-11-24",
-        "earlier-send",
-        limit=1,
-        expires_at=NOW + timedelta(days=2),
+    engagement_wiring.get_engagement().save_contact_history(
+        ContactHistory(
+            profile_id=capped,
+            contacts=[
+                Contact(program_id="earlier", run_key="r", at=NOW - timedelta(hours=1), channel="email")
+            ],
+        ),
+        expected_version=0,
     )
     people = [consented, unconsented, addressless, capped, erased, sms_only]
     held_out = [p for p in people if p != erased and holdout("spring-sale", p, Decimal(20))]
@@ -545,7 +549,7 @@ def test_an_erased_person_leaves_no_inbox_unsubscribe_last_message_or_journey_be
     )
     assert store.create_instance(instance)
     store.set_timer(instance)
-    kept = [f"INBOX#{ina}", f"SUPPRESS#{ina}", f"LAST#{ina}", f"JI#{ina}", f"{ina}|j-1|k"]
+    kept = [f"INBOX#{ina}", f"PERSON#{ina}", f"JI#{ina}", f"{ina}|j-1|k"]
     assert len(residue(stack, kept)) >= 5
 
     status, _ = call(client, "post", "/privacy/erasures", {"type": "user_id", "value": "ina"})

@@ -72,3 +72,18 @@ def test_item_size_follows_dynamodb_rules():
     assert item_size({"pk": {"S": "abc"}}) == 5
     assert item_size({"n": {"N": "12345"}}) == 1 + 4
     assert item_size({"flag": {"BOOL": True}, "m": {"M": {"a": {"S": "xy"}}}}) == 4 + 1 + 1 + (3 + 1 + 2 + 1)
+
+
+def test_a_campaign_message_writes_three_items_and_reads_two(monkeypatch):
+    """Through the dispatch worker as the queue feeds it, under a weekly email cap: the row's claim,
+    the contact history (the cap, the send under way, the last message) and the row's outcome;
+    the profile and the customer's partition (unsubscribes and history) in one query each."""
+    from infra.bench.campaigns import measure_campaigns
+
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "bench")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "bench")
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    measured = measure_campaigns(40)
+    assert measured["outcomes"] == {"sent": 40}
+    assert measured["per_message"]["dynamodb_wru"] <= 3
+    assert measured["per_message"]["dynamodb_rru"] <= 2.1  # the campaign once per page of 20

@@ -11,6 +11,8 @@ import pytest
 from shared.domain.engagement.dispatch import choose_variant, holdout
 from shared.domain.engagement.frequency import (
     Cap,
+    Contact,
+    ContactHistory,
     DailyWindow,
     FrequencyPolicy,
     LocalTime,
@@ -64,23 +66,71 @@ def test_an_unknown_timezone_falls_back_and_says_so():
 def test_the_daily_window_resets_at_the_customers_midnight():
     cap = Cap(scope="channel", channel="sms", count=2, window="day")
     shanghai = where("Asia/Shanghai")
-    before = window_of(cap, datetime(2026, 11, 24, 15, 59, tzinfo=UTC), shanghai, "c")  # 23:59 local
-    after = window_of(cap, datetime(2026, 11, 24, 16, 0, tzinfo=UTC), shanghai, "c")  # 00:00 local
-    assert before.counter != after.counter
-    assert before.ends_at == datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
+    before = window_of(cap, datetime(2026, 11, 24, 15, 59, tzinfo=UTC), shanghai)  # 23:59 local
+    after = window_of(cap, datetime(2026, 11, 24, 16, 0, tzinfo=UTC), shanghai)  # 00:00 local
+    assert before.ends_at == after.starts_at == datetime(2026, 11, 24, 16, 0, tzinfo=UTC)
+    assert before.starts_at == datetime(2026, 11, 23, 16, 0, tzinfo=UTC)
     amsterdam = where("Europe/Amsterdam")  # a 23-hour day: the window still ends at local midnight
-    spring = window_of(cap, datetime(2026, 3, 29, 12, 0, tzinfo=UTC), amsterdam, "c")
+    spring = window_of(cap, datetime(2026, 3, 29, 12, 0, tzinfo=UTC), amsterdam)
     assert amsterdam.local(spring.ends_at).isoformat() == "2026-03-30T00:00:00+02:00"
+    assert spring.ends_at - spring.starts_at == timedelta(hours=23)
 
 
 def test_week_and_rolling_windows():
     week = Cap(scope="all", count=5, window="week")
-    monday = window_of(week, datetime(2026, 11, 23, 1, 0, tzinfo=UTC), where("Asia/Shanghai"), "c")
-    sunday = window_of(week, datetime(2026, 11, 29, 15, 0, tzinfo=UTC), where("Asia/Shanghai"), "c")
-    assert monday.counter == sunday.counter and monday.counter.endswith("w2026-11-23")
+    monday = window_of(week, datetime(2026, 11, 23, 1, 0, tzinfo=UTC), where("Asia/Shanghai"))
+    sunday = window_of(week, datetime(2026, 11, 29, 15, 0, tzinfo=UTC), where("Asia/Shanghai"))
+    assert monday == sunday
+    assert monday.starts_at == datetime(2026, 11, 22, 16, 0, tzinfo=UTC)  # Monday 00:00 in Shanghai
     rolling = Cap(scope="channel", channel="wechat", count=2, window="rolling", hours=24)
-    slot = window_of(rolling, datetime(2026, 11, 24, 9, 30, tzinfo=UTC), where("Asia/Shanghai"), "c")
-    assert len(slot.buckets) == 24 and slot.counter == slot.buckets[0] == "c|h2026-11-24T09"
+    slot = window_of(rolling, datetime(2026, 11, 24, 9, 30, tzinfo=UTC), where("Asia/Shanghai"))
+    assert slot.starts_at == datetime(2026, 11, 23, 10, 0, tzinfo=UTC)  # the current hour and 23 before
+    assert slot.ends_at == datetime(2026, 11, 24, 10, 0, tzinfo=UTC)
+
+
+def test_a_cap_counts_the_contacts_in_its_window_on_its_channel_and_program():
+    at = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)  # 11:00 in Shanghai
+    history = ContactHistory(profile_id="mei")
+    for program, channel, hours_ago, counted in [
+        ("a", "sms", 1, True),
+        ("b", "sms", 2, True),
+        ("a", "email", 1, True),
+        ("c", "sms", 1, False),  # a transactional message counts in no cap
+        ("a", "sms", 20, True),  # yesterday, local time
+    ]:
+        contact = Contact(
+            program_id=program,
+            run_key="r",
+            at=at - timedelta(hours=hours_ago),
+            channel=channel,
+            counted=counted,
+        )
+        history = history.model_copy(update={"contacts": [*history.contacts, contact]})
+    day = Cap(scope="channel", channel="sms", count=3, window="day")
+    window = window_of(day, at, where("Asia/Shanghai"))
+    assert history.counted(day, window) == 2
+    assert history.counted(day, window, program_id="a") == 1
+    everything = Cap(scope="all", count=9, window="rolling", hours=24)
+    assert history.counted(everything, window_of(everything, at, where("Asia/Shanghai"))) == 4
+
+
+def test_the_history_keeps_what_a_window_or_attribution_needs_and_one_entry_per_send():
+    now = datetime(2026, 11, 24, 3, 0, tzinfo=UTC)
+    old_send = Contact(program_id="old", run_key="r", at=now - timedelta(days=40), channel="email")
+    old_holdout = Contact(
+        program_id="held", run_key="r", at=now - timedelta(days=50), holdout=True, counted=False
+    )
+    ancient = Contact(
+        program_id="gone", run_key="r", at=now - timedelta(days=100), holdout=True, counted=False
+    )
+    history = ContactHistory(profile_id="mei", contacts=[ancient, old_holdout, old_send])
+    first = Contact(program_id="new", run_key="r", at=now - timedelta(days=1), channel="sms")
+    kept = history.with_contact(first, now=now)
+    assert [c.program_id for c in kept.contacts] == ["held", "new"]  # the newer send replaces "old" as last
+    again = kept.with_contact(first.model_copy(update={"at": now}), now=now)
+    assert [c.program_id for c in again.contacts] == ["held", "new"] and again.contacts[-1].at == now
+    assert [(c.program_id, c.holdout) for c in again.last_messages()] == [("new", False), ("held", True)]
+    assert again.without("new", "r").contacts == [old_holdout]
 
 
 def test_best_hour_is_the_next_local_ten_oclock():

@@ -7,12 +7,12 @@ attribution).
 | campaign         | CAMPAIGN                    | <campaign_id>               | body; version               |
 | run              | RUN#<campaign_id>           | <run_id>                    | paging cursor; version      |
 | ledger row       | LEDGER#<program>#<shard>    | <run_key>|<profile_id>      | one per dispatch key        |
-| slot counter     | SLOT#<bucket>               | SLOT                        | n, ops (the sends counted)  |
 | deferral         | DEFER#<day>                 | <minute>|<program>|<run>|.. | the task, due that minute   |
 | parked send      | PARKED#<program>            | <run_key>|<profile_id>      | waiting for a resume        |
-| unsubscribe      | SUPPRESS#<profile_id>       | <channel>                   | from a one-click link       |
+| unsubscribe      | PERSON#<profile_id>         | SUPPRESS#<channel>          | from a one-click link       |
+| contact history  | PERSON#<profile_id>         | CONTACTS                    | recent sends: caps, last    |
+|                  |                             |                             | message; version            |
 | inbox message    | INBOX#<profile_id>          | <dispatch key hash>         | the in-app inbox; at        |
-| last message     | LAST#<profile_id>           | SENT / HOLDOUT              | for attribution             |
 | conversion       | CONV#<program>              | <order_id>|<profile_id>     | attributed orders           |
 | journey          | JOURNEY                     | <journey_id>                | body; version               |
 | instance         | JI#<profile_id>             | <journey_id>|<key>          | body; version               |
@@ -24,14 +24,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from datetime import datetime, timedelta
-from typing import Any, Literal
-
-from botocore.exceptions import ClientError
+from typing import Any
 
 from shared.adapters.dynamo.low_level import LowLevelTable, dump, epoch, iso
-from shared.domain.engagement.frequency import FrequencyPolicy
+from shared.domain.engagement.frequency import LAST_CONTACT_KEPT, Contact, ContactHistory, FrequencyPolicy
 from shared.domain.engagement.journeys import Instance, Journey
 from shared.domain.engagement.messaging import OutboundMessage
 from shared.domain.engagement.models import (
@@ -183,70 +181,37 @@ class DynamoEngagement(LowLevelTable):
                 return total
 
     # ------------------------------------------------------------ frequency slots
-    def take_slot(
-        self, bucket: str, op_id: str, *, limit: int, expires_at: datetime
-    ) -> Literal["taken", "already", "full"]:
-        try:
-            self._call(
-                "update_item",
-                Key=dump({"pk": f"SLOT#{bucket}", "sk": "SLOT"}),
-                UpdateExpression="ADD n :one, ops :ops SET expires_at = :exp",
-                # Invariant: never more sends counted than the cap; each send counted once.
-                ConditionExpression="(attribute_not_exists(n) OR n < :limit) AND NOT contains(ops, :op)",
-                ExpressionAttributeValues=dump(
-                    {":one": 1, ":ops": {op_id}, ":op": op_id, ":limit": limit, ":exp": epoch(expires_at)}
-                ),
-            )
-        except ClientError:
-            item = self._get(f"SLOT#{bucket}", "SLOT")
-            return "already" if item and op_id in (item.get("ops") or ()) else "full"
-        return "taken"
+    # ------------------------------------------------------------ contact histories
+    def contact_history(self, profile_id: str) -> ContactHistory:
+        # one query reads the history and every unsubscribe: the person's partition
+        items, _ = self._query(f"PERSON#{profile_id}", consistent=True)
+        suppressed = frozenset(
+            item["sk"].removeprefix("SUPPRESS#") for item in items if item["sk"].startswith("SUPPRESS#")
+        )
+        stored = next((item for item in items if item["sk"] == "CONTACTS"), None)
+        if stored is None:
+            return ContactHistory(profile_id=profile_id, suppressed=suppressed)
+        return ContactHistory(
+            profile_id=profile_id,
+            contacts=[Contact.model_validate(entry) for entry in json.loads(stored["body"])],
+            suppressed=suppressed,
+            version=int(stored["version"]),
+        )
 
-    def take_rolling_slot(
-        self, buckets: Sequence[str], op_id: str, *, limit: int, expires_at: datetime
-    ) -> Literal["taken", "already", "full"]:
-        """The window is several hour buckets: read them, then count in the current one on the
-        condition that it still holds what was read (optimistic; a race reads again)."""
-        for _ in range(5):
-            items = {bucket: self._get(f"SLOT#{bucket}", "SLOT") or {} for bucket in buckets}
-            if any(op_id in (item.get("ops") or ()) for item in items.values()):
-                return "already"
-            total = sum(int(item.get("n", 0)) for item in items.values())
-            if total >= limit:
-                return "full"
-            current = int(items[buckets[0]].get("n", 0))
-            condition = "attribute_not_exists(n)" if current == 0 else "n = :seen"
-            values: dict[str, Any] = {":one": 1, ":ops": {op_id}, ":exp": epoch(expires_at)}
-            if current:
-                values[":seen"] = current
-            try:
-                self._call(
-                    "update_item",
-                    Key=dump({"pk": f"SLOT#{buckets[0]}", "sk": "SLOT"}),
-                    UpdateExpression="ADD n :one, ops :ops SET expires_at = :exp",
-                    ConditionExpression=condition,
-                    ExpressionAttributeValues=dump(values),
-                )
-            except ClientError:
-                continue
-            return "taken"
-        return "full"
-
-    def give_slot(self, bucket: str, op_id: str) -> None:
-        try:
-            self._call(
-                "update_item",
-                Key=dump({"pk": f"SLOT#{bucket}", "sk": "SLOT"}),
-                UpdateExpression="ADD n :minus DELETE ops :ops",
-                ConditionExpression="contains(ops, :op)",  # only a send that was counted is given back
-                ExpressionAttributeValues=dump({":minus": -1, ":ops": {op_id}, ":op": op_id}),
-            )
-        except ClientError:
-            return
-
-    def slot_count(self, bucket: str) -> int:
-        item = self._get(f"SLOT#{bucket}", "SLOT")
-        return int(item.get("n", 0)) if item else 0
+    def save_contact_history(self, history: ContactHistory, *, expected_version: int) -> bool:
+        body = json.dumps(
+            [
+                contact.model_dump(mode="json", by_alias=True, exclude_defaults=True)
+                for contact in history.contacts
+            ],
+            separators=(",", ":"),
+        )
+        newest = max((contact.at for contact in history.contacts), default=None)
+        extra = {"expires_at": epoch(newest + LAST_CONTACT_KEPT)} if newest else {}
+        # Invariant: decided on the history as stored; a concurrent send makes the writer decide again.
+        return self._save_versioned(
+            f"PERSON#{history.profile_id}", "CONTACTS", body, expected_version + 1, expected_version, **extra
+        )
 
     # ------------------------------------------------------------ deferrals and parking
     def defer(self, task: DispatchTask, until: datetime) -> None:
@@ -286,12 +251,10 @@ class DynamoEngagement(LowLevelTable):
         self._delete(f"PARKED#{task.program_id}", f"{task.run_key}|{task.profile_id}")
 
     # ------------------------------------------------------------ consent, inbox, attribution
-    def is_suppressed(self, profile_id: str, channel: str) -> bool:
-        items, _ = self._query(f"SUPPRESS#{profile_id}", consistent=True)  # one read covers every channel
-        return any(item["sk"] in (channel, "*") for item in items)
-
     def suppress(self, profile_id: str, channel: str, *, reason: str, at: datetime) -> None:
-        self._put({"pk": f"SUPPRESS#{profile_id}", "sk": channel, "reason": reason, "at": iso(at)})
+        self._put(
+            {"pk": f"PERSON#{profile_id}", "sk": f"SUPPRESS#{channel}", "reason": reason, "at": iso(at)}
+        )
 
     def add_to_inbox(self, message: OutboundMessage, *, at: datetime) -> None:
         digest = hashlib.sha256(message.idempotency_key.encode()).hexdigest()[:24]
@@ -310,17 +273,17 @@ class DynamoEngagement(LowLevelTable):
         items.sort(key=lambda item: item["at"], reverse=True)
         return [{"at": item["at"], **json.loads(item["body"])} for item in items[:limit]]
 
-    def note_last_message(self, profile_id: str, record: dict[str, Any]) -> None:
-        self._put(
-            {
-                "pk": f"LAST#{profile_id}",
-                "sk": "HOLDOUT" if record.get("holdout") else "SENT",
-                "body": json.dumps(record),
-            }
-        )
-
     def last_messages(self, profile_id: str) -> list[dict[str, Any]]:
-        return [json.loads(item["body"]) for item in self._query_all(f"LAST#{profile_id}")]
+        return [
+            {
+                "program_id": contact.program_id,
+                "run_key": contact.run_key,
+                "channel": contact.channel,
+                "at": contact.at.isoformat(),
+                "holdout": contact.holdout,
+            }
+            for contact in self.contact_history(profile_id).last_messages()
+        ]
 
     def add_conversion(self, program_id: str, record: dict[str, Any]) -> bool:
         return self._put(
@@ -370,7 +333,7 @@ class DynamoEngagement(LowLevelTable):
             )
             self._delete(item["pk"], item["sk"])
             removed += 1
-        for partition in (f"INBOX#{profile_id}", f"SUPPRESS#{profile_id}", f"LAST#{profile_id}"):
+        for partition in (f"INBOX#{profile_id}", f"PERSON#{profile_id}"):
             for item in self._query_all(partition, consistent=True):
                 self._delete(item["pk"], item["sk"])
                 removed += 1

@@ -6,6 +6,11 @@ its dispatch key (program, run, customer); its ledger row is written (conditiona
 provider is called, and the provider's idempotency key is that row's id. So a duplicated queue
 message, a schedule that fires twice or a crash finds the row and does not send again.
 
+Before the provider is called, the send is also added to the customer's contact history with one
+conditional write: that counts it in every cap at once, says the send is under way (a worker that
+dies after it leaves a send to recover, not to repeat), and is the last message attribution
+credits. A send writes three items in all: the row's claim, the history, the row's outcome.
+
 Every targeted customer ends with one outcome on their row: `sent`, `delivered`, `suppressed`
 (reason: `consent`, `unsubscribed`, `cap`, `quiet_hours_expired`, `expired`, `no_address`,
 `erased`, `holdout`, `cancelled`), `deferred` (until when) or `failed` (why). The report counts
@@ -22,6 +27,9 @@ from typing import Any
 
 from shared.domain.customers.profiles import Profile
 from shared.domain.engagement.frequency import (
+    Cap,
+    Contact,
+    ContactHistory,
     FrequencyPolicy,
     LocalTime,
     next_local_time,
@@ -56,6 +64,8 @@ from shared.domain.engagement.ports import (
     Rivals,
 )
 from shared.domain.kernel.ports import Clock
+
+CONTACT_ATTEMPTS = 8  # reads of a customer's contact history while concurrent sends change it
 
 
 # ------------------------------------------------------------------ choosing
@@ -131,8 +141,6 @@ class Dispatcher:
             self.store.park(task)
             self._save(row, row.model_copy(update={"status": "parked", "lease_until": None, "at": now}))
             return "parked"
-        if row.status == "sending":  # a crash between the ledger write and the provider's answer
-            return self._recover(row, program, now)
         return self._decide(row, program, now)
 
     def _claim(self, task: DispatchTask, now: datetime) -> LedgerRow | None:
@@ -154,7 +162,7 @@ class Dispatcher:
             return None
         if row.status == "deferred" and row.deferred_until and row.deferred_until > now:
             return None  # its time has not come: the deferral index brings it back
-        if row.status in ("processing", "sending") and row.lease_until and row.lease_until > now:
+        if row.status == "processing" and row.lease_until and row.lease_until > now:
             raise DispatchBusyError("Another worker is sending this message")
         taken = row.model_copy(update={"lease_until": now + LEASE, "version": row.version + 1})
         if not self.store.save_row(taken, expected_version=row.version):
@@ -205,19 +213,20 @@ class Dispatcher:
         profile = self.profiles.profiles([row.profile_id]).get(row.profile_id)
         if profile is None or not profile.exists:
             return self._close(row, "suppressed", "erased", now)
+        history = self.store.contact_history(row.profile_id)
+        under_way = history.find(row.program_id, row.run_key)
+        if under_way is not None and not under_way.holdout:
+            # Counted in the history, then the worker died before the row said how it ended: the
+            # provider may have been called.
+            return self._recover(row, program, profile, under_way, now)
         policy = self.store.policy()
         where = resolve_timezone(profile.trait("timezone"), policy.default_timezone)
         tz = {"timezone": where.zone, "timezone_source": where.source}
         if holdout(row.program_id, row.profile_id, program.holdout_percent):
-            self.store.note_last_message(
-                row.profile_id,
-                {
-                    "program_id": row.program_id,
-                    "run_key": row.run_key,
-                    "at": now.isoformat(),
-                    "holdout": True,
-                },
+            held = Contact(
+                program_id=row.program_id, run_key=row.run_key, at=now, holdout=True, counted=False
             )
+            self._note(history, lambda latest: held)
             return self._close(row, "suppressed", "holdout", now, holdout=True, **tz)
         deadline = row.planned_at + timedelta(hours=program.send_by_hours)
         when = self._timing(row, program, policy, where, now)
@@ -232,7 +241,7 @@ class Dispatcher:
                     **tz,
                 )
             return self._defer(row, target, reason, now, **tz)
-        channel, address, refusal = self._channel(profile, program)
+        channel, address, refusal = self._channel(profile, program, history)
         if channel is None or address is None:
             return self._close(row, "suppressed", refusal, now, **tz)
         # The customer's facts are read once, and only when a variant is chosen by them.
@@ -267,87 +276,105 @@ class Dispatcher:
                 provider_id=",".join(error.missing),
                 **tz,
             )
-        if not program.exempt:
-            taken = self._take_caps(row, program, policy, channel, where, now)
-            if isinstance(taken, tuple):
-                until, reason = taken
-                if program.deferrable and until <= deadline:
-                    return self._defer(row, until, reason, now, channel=channel, **tz)
-                return self._close(row, "suppressed", reason, now, channel=channel, **tz)
-        else:
-            taken = []
+        sending = Contact(
+            program_id=row.program_id,
+            run_key=row.run_key,
+            at=now,
+            channel=channel,
+            variant=variant.variant_id,
+            counted=not program.exempt,
+        )
+        refused = self._note(
+            history, lambda latest: self._within_caps(row, program, policy, sending, where, latest)
+        )
+        if refused is not None:
+            until, reason = refused
+            if program.deferrable and until <= deadline:
+                return self._defer(row, until, reason, now, channel=channel, **tz)
+            return self._close(row, "suppressed", reason, now, channel=channel, **tz)
+        # Counted in the caps and marked under way in one write: from here a crash is recovered.
         if program.coupon_definition_id:
             context = context_for(issue_coupon=True)
         try:
             rendered = self._render(content, context)
         except RenderError as error:
-            self._give_back(taken, dispatch_key)
+            self._forget(row)
             return self._close(
                 row, "failed", "render_error", now, channel=channel, provider_id=",".join(error.missing), **tz
             )
-        sending = self._save(
-            row,
-            row.model_copy(
-                update={
-                    "status": "sending",
-                    "channel": channel,
-                    "variant": variant.variant_id,
-                    "at": now,
-                    "lease_until": now + LEASE,
-                    **tz,
-                }
-            ),
-        )
-        return self._send(sending, self._message(row, channel, address, rendered), taken, now)
+        row = row.model_copy(update={"channel": channel, "variant": variant.variant_id, **tz})
+        return self._send(row, self._message(row, channel, address, rendered), now)
 
-    def _send(self, row: LedgerRow, message: OutboundMessage, taken: list[str], now: datetime) -> str:
+    def _note(
+        self, history: ContactHistory, contact_for: Callable[[ContactHistory], Contact | tuple[datetime, str]]
+    ) -> tuple[datetime, str] | None:
+        """Add a contact to the customer's history, deciding on the history as it is when written
+        (a concurrent send to the same customer makes us read and decide again). Returns the
+        refusal (when a slot frees, why) when the caps leave no room."""
+        for _ in range(CONTACT_ATTEMPTS):
+            decided = contact_for(history)
+            if isinstance(decided, tuple):
+                return decided
+            updated = history.with_contact(decided, now=decided.at)
+            if self.store.save_contact_history(updated, expected_version=history.version):
+                return None
+            history = self.store.contact_history(history.profile_id)
+        raise DispatchBusyError("The customer's contact history kept changing")
+
+    def _forget(self, row: LedgerRow) -> None:
+        """Take a send that did not happen out of the history (its caps' slots free again)."""
+        for _ in range(CONTACT_ATTEMPTS):
+            history = self.store.contact_history(row.profile_id)
+            if history.find(row.program_id, row.run_key) is None:
+                return
+            forgotten = history.without(row.program_id, row.run_key)
+            if self.store.save_contact_history(forgotten, expected_version=history.version):
+                return
+        raise DispatchBusyError("The customer's contact history kept changing")
+
+    def _send(self, row: LedgerRow, message: OutboundMessage, now: datetime) -> str:
         sender = self.senders[message.channel]
         try:
             provider_id = sender.send(message)
         except ThrottledError:
+            self._forget(row)  # not sent: the retry decides again
             self._save(row, row.model_copy(update={"status": "processing", "lease_until": None}))
             raise
         except PermanentSendError as error:
-            self._give_back(taken, row.key)
+            self._forget(row)
             return self._close(row, "failed", error.reason, now)
         status = "delivered" if message.channel == "inbox" else "sent"
-        self.store.note_last_message(
-            row.profile_id,
-            {
-                "program_id": row.program_id,
-                "run_key": row.run_key,
-                "channel": message.channel,
-                "at": now.isoformat(),
-                "holdout": False,
-            },
-        )
         return self._close(row, status, None, now, sent_at=now, provider_id=provider_id)
 
-    def _recover(self, row: LedgerRow, program: Program, now: datetime) -> str:
-        """The row says `sending` and its worker is gone. An idempotent provider is asked again
-        with the same key (it will not send twice); otherwise we cannot know, and say so."""
-        sender = self.senders.get(row.channel or "")
+    def _recover(
+        self, row: LedgerRow, program: Program, profile: Profile, under_way: Contact, now: datetime
+    ) -> str:
+        """The history says this send was under way and its worker is gone. An idempotent provider
+        is asked again with the same key (it will not send twice); otherwise we cannot know, and
+        say so."""
+        channel = under_way.channel or ""
+        row = row.model_copy(update={"channel": channel, "variant": under_way.variant})
+        sender = self.senders.get(channel)
         if sender is None or not sender.idempotent:
             return self._close(row, "failed", "unconfirmed_after_crash", now)
-        profile = self.profiles.profiles([row.profile_id]).get(row.profile_id)
-        if profile is None or not profile.exists:
-            return self._close(row, "suppressed", "erased", now)
-        address = address_of(profile, row.channel or "")
-        variant = next((v for v in program.variants if v.variant_id == row.variant), program.variants[0])
-        content = variant.content[row.channel]  # type: ignore[index]
+        address = address_of(profile, channel)
+        variant = next(
+            (v for v in program.variants if v.variant_id == under_way.variant), program.variants[0]
+        )
+        content = variant.content[channel]  # type: ignore[index]
         try:
             context = self.personaliser.context(
                 profile,
                 program,
-                row.channel or "",
+                channel,
                 dispatch_key=row.key,
                 issue_coupon=bool(program.coupon_definition_id),
             )
             rendered = self._render(content, context)
         except RenderError:
             return self._close(row, "failed", "render_error", now)
-        message = self._message(row, row.channel or "", address or row.profile_id, rendered)
-        return self._send(row, message, [], now)
+        message = self._message(row, channel, address or row.profile_id, rendered)
+        return self._send(row, message, now)
 
     def _message(
         self, row: LedgerRow, channel: str, address: str, rendered: dict[str, Any]
@@ -377,10 +404,12 @@ class Dispatcher:
             return program.store_hours.next_start(now, where), "store_hours"
         return None
 
-    def _channel(self, profile: Profile, program: Program) -> tuple[str | None, str | None, str]:
+    def _channel(
+        self, profile: Profile, program: Program, history: ContactHistory
+    ) -> tuple[str | None, str | None, str]:
         refusals: list[str] = []
         for channel in program.channels:
-            if self.store.is_suppressed(profile.profile_id, channel):
+            if history.suppresses(channel):
                 refusals.append("unsubscribed")
                 continue
             if not consent_allows(profile, channel, transactional=program.exempt):
@@ -399,48 +428,34 @@ class Dispatcher:
     def _facts(self, profile: Profile) -> dict[str, set[str]]:
         return self.personaliser.facts(profile)
 
-    def _take_caps(
+    def _within_caps(
         self,
         row: LedgerRow,
         program: Program,
         policy: FrequencyPolicy,
-        channel: str,
+        sending: Contact,
         where: LocalTime,
-        now: datetime,
-    ) -> list[str] | tuple[datetime, str]:
-        """Count this send in every cap that applies, all or nothing. Refused: (when a slot frees, reason)."""
-        caps = [(cap, f"cap|{row.profile_id}|{cap.key()}") for cap in policy.caps if cap.applies(channel)]
-        caps += [
-            (cap, f"cap|{row.profile_id}|p:{row.program_id}|{cap.key()}")
-            for cap in program.caps
-            if cap.applies(channel)
-        ]
-        taken: list[str] = []
-        for cap, scope in caps:
-            slot = window_of(cap, now, where, scope)
-            expires = slot.ends_at + timedelta(days=1)
+        history: ContactHistory,
+    ) -> Contact | tuple[datetime, str]:
+        """The contact, if every cap that applies has room for it; else when a slot frees and why.
+        Exempt (transactional) programs are recorded but neither counted nor refused."""
+        if program.exempt:
+            return sending
+        channel, now = sending.channel or "", sending.at
+        caps: list[tuple[Cap, str | None]] = [(cap, None) for cap in policy.caps if cap.applies(channel)]
+        caps += [(cap, row.program_id) for cap in program.caps if cap.applies(channel)]
+        for cap, only in caps:
+            window = window_of(cap, now, where)
+            used = history.counted(cap, window, program_id=only)
+            if used >= cap.count:
+                return window.ends_at, "cap"
             if (
                 cap.window != "rolling"
-                and self.store.slot_count(slot.counter) == cap.count - 1
+                and used == cap.count - 1
                 and self.rivals.higher_priority_waiting(row.profile_id, program.priority, now=now)
             ):
-                self._give_back(taken, row.key)
-                return slot.ends_at, "cap_priority"
-            if cap.window == "rolling":
-                result = self.store.take_rolling_slot(
-                    slot.buckets, row.key, limit=cap.count, expires_at=expires
-                )
-            else:
-                result = self.store.take_slot(slot.counter, row.key, limit=cap.count, expires_at=expires)
-            if result == "full":
-                self._give_back(taken, row.key)
-                return slot.ends_at, "cap"
-            taken.append(slot.counter)
-        return taken
-
-    def _give_back(self, taken: Sequence[str], op_id: str) -> None:
-        for bucket in taken:
-            self.store.give_slot(bucket, op_id)
+                return window.ends_at, "cap_priority"
+        return sending
 
     @staticmethod
     def _render(content: Any, context: dict[str, Any]) -> dict[str, Any]:

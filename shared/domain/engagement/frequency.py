@@ -2,8 +2,11 @@
 caps (不重) with their windows.
 
 Windows are the customer's calendar day or ISO week in their timezone (correct across DST: the
-day starts at their local midnight), or rolling hours counted in whole-hour buckets (the window
-is the current hour and the N-1 before it; an hour's sends all leave the window together).
+day starts at their local midnight), or rolling hours counted in whole hours (the window is the
+current hour and the N-1 before it; an hour's sends all leave the window together).
+
+Caps are counted from the customer's contact history (`ContactHistory`): every message they were
+sent lately, whichever program and channel sent it, in one item.
 """
 
 from __future__ import annotations
@@ -140,33 +143,108 @@ class Cap(BaseModel):
         return f"{what}:{self.window}{self.hours or ''}:{self.count}"
 
 
-class WindowSlot(BaseModel):
-    """Where a send counts for a cap: the counter buckets of its window and when it ends."""
+class CapWindow(BaseModel):
+    """The window a send at some moment counts in for a cap: [starts_at, ends_at)."""
 
-    counter: str  # the bucket this send adds to
-    buckets: list[str]  # every bucket the window sums (one for calendar windows)
-    ends_at: datetime
+    starts_at: datetime
+    ends_at: datetime  # when the window frees its slots
 
 
-def window_of(cap: Cap, moment: datetime, where: LocalTime, scope_key: str) -> WindowSlot:
+def window_of(cap: Cap, moment: datetime, where: LocalTime) -> CapWindow:
     local = where.local(moment)
     if cap.window == "day":
-        bucket = f"{scope_key}|d{local.date().isoformat()}"
-        ends = where.at(local.date() + timedelta(days=1), time(0, 0))
-        return WindowSlot(counter=bucket, buckets=[bucket], ends_at=ends)
+        return CapWindow(
+            starts_at=where.at(local.date(), time(0, 0)),
+            ends_at=where.at(local.date() + timedelta(days=1), time(0, 0)),
+        )
     if cap.window == "week":
         monday = local.date() - timedelta(days=local.weekday())
-        bucket = f"{scope_key}|w{monday.isoformat()}"
-        return WindowSlot(
-            counter=bucket, buckets=[bucket], ends_at=where.at(monday + timedelta(days=7), time(0, 0))
+        return CapWindow(
+            starts_at=where.at(monday, time(0, 0)), ends_at=where.at(monday + timedelta(days=7), time(0, 0))
         )
     hour = moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-    hours = cap.hours or 1
-    buckets = [
-        f"{scope_key}|h{(hour - timedelta(hours=back)).strftime('%Y-%m-%dT%H')}" for back in range(hours)
-    ]
-    # The window frees a slot when its oldest hour leaves it.
-    return WindowSlot(counter=buckets[0], buckets=buckets, ends_at=hour + timedelta(hours=1))
+    # The current hour and the N-1 before it; the window frees a slot when its oldest hour leaves it.
+    return CapWindow(
+        starts_at=hour - timedelta(hours=(cap.hours or 1) - 1), ends_at=hour + timedelta(hours=1)
+    )
+
+
+# Counted contacts are kept as long as the longest window (a rolling 31 days); the last message and
+# the last holdout assignment as long as attribution looks back.
+CONTACTS_KEPT = timedelta(days=32)
+LAST_CONTACT_KEPT = timedelta(days=90)
+
+
+class Contact(BaseModel):
+    """One message (or holdout assignment) a customer received, in their contact history."""
+
+    model_config = ConfigDict(frozen=True, populate_by_name=True, extra="ignore")
+
+    program_id: str = Field(alias="p")
+    run_key: str = Field(alias="r")
+    at: datetime = Field(alias="t")
+    channel: str | None = Field(default=None, alias="c")
+    variant: str | None = Field(default=None, alias="v")
+    holdout: bool = Field(default=False, alias="h")
+    counted: bool = Field(default=True, alias="n")  # counts against the caps (not exempt, not a holdout)
+
+    def same_send(self, program_id: str, run_key: str) -> bool:
+        return self.program_id == program_id and self.run_key == run_key
+
+
+class ContactHistory(BaseModel):
+    """What one customer was sent lately, and the channels they unsubscribed from: read together,
+    so one read decides suppression, every cap and whether a send was already under way, and one
+    conditional write (on `version`) counts a send in every cap at once."""
+
+    profile_id: str
+    contacts: list[Contact] = Field(default_factory=list)
+    suppressed: frozenset[str] = frozenset()  # channels, or "*"
+    version: int = 0  # 0: no history stored yet
+
+    def suppresses(self, channel: str) -> bool:
+        return channel in self.suppressed or "*" in self.suppressed
+
+    def find(self, program_id: str, run_key: str) -> Contact | None:
+        return next((c for c in self.contacts if c.same_send(program_id, run_key)), None)
+
+    def counted(self, cap: Cap, window: CapWindow, *, program_id: str | None = None) -> int:
+        """Sends in the window that this cap counts (a program's own cap: only that program's)."""
+        return sum(
+            1
+            for contact in self.contacts
+            if contact.counted
+            and window.starts_at <= contact.at < window.ends_at
+            and (cap.scope == "all" or contact.channel == cap.channel)
+            and (program_id is None or contact.program_id == program_id)
+        )
+
+    def with_contact(self, contact: Contact, *, now: datetime) -> ContactHistory:
+        """This contact added (replacing one for the same send), the old ones no window needs gone."""
+        kept = [c for c in self.contacts if not c.same_send(contact.program_id, contact.run_key)] + [contact]
+        last_sent = max((c.at for c in kept if not c.holdout), default=None)
+        last_holdout = max((c.at for c in kept if c.holdout), default=None)
+        kept = [
+            c
+            for c in kept
+            if c.at >= now - CONTACTS_KEPT
+            or (c.at >= now - LAST_CONTACT_KEPT and c.at == (last_holdout if c.holdout else last_sent))
+        ]
+        return self.model_copy(update={"contacts": kept})
+
+    def without(self, program_id: str, run_key: str) -> ContactHistory:
+        return self.model_copy(
+            update={"contacts": [c for c in self.contacts if not c.same_send(program_id, run_key)]}
+        )
+
+    def last_messages(self) -> list[Contact]:
+        """The last message sent and the last holdout assignment (what attribution credits)."""
+        found = []
+        for holdout in (False, True):
+            mine = [c for c in self.contacts if c.holdout == holdout]
+            if mine:
+                found.append(max(mine, key=lambda c: c.at))
+        return found
 
 
 class FrequencyPolicy(BaseModel):

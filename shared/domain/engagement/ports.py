@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Collection, Sequence
 from datetime import datetime
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from shared.domain.customers.profiles import Profile
-from shared.domain.engagement.frequency import FrequencyPolicy
+from shared.domain.engagement.frequency import ContactHistory, FrequencyPolicy
 from shared.domain.engagement.models import DispatchTask, LedgerRow, Program
 
 
@@ -16,7 +16,7 @@ class EngagementStore(Protocol):
     def policy(self) -> FrequencyPolicy: ...
 
     def forget_person(self, profile_id: str) -> int:
-        """Remove what is kept per person (inbox, unsubscribes, last message, journey instances
+        """Remove what is kept per person (inbox, unsubscribes, contact history, journey instances
         and their timers) for an erased profile. Returns how many items. Idempotent."""
         ...
 
@@ -26,29 +26,18 @@ class EngagementStore(Protocol):
 
     def save_row(self, row: LedgerRow, *, expected_version: int) -> bool: ...
 
-    def take_slot(
-        self, bucket: str, op_id: str, *, limit: int, expires_at: datetime
-    ) -> Literal["taken", "already", "full"]:
-        """Count `op_id` in the bucket if it holds fewer than `limit` (marked: a retry counts once)."""
+    def contact_history(self, profile_id: str) -> ContactHistory:
+        """The customer's recent contacts and unsubscribes, in one strongly consistent read."""
         ...
 
-    def take_rolling_slot(
-        self, buckets: Sequence[str], op_id: str, *, limit: int, expires_at: datetime
-    ) -> Literal["taken", "already", "full"]: ...
-
-    def give_slot(self, bucket: str, op_id: str) -> None:
-        """Take `op_id`'s count back (only if it is counted)."""
+    def save_contact_history(self, history: ContactHistory, *, expected_version: int) -> bool:
+        """Store the contacts if nothing changed them since `expected_version` was read (0: none
+        stored). False when something did: read again and decide again."""
         ...
-
-    def slot_count(self, bucket: str) -> int: ...
 
     def defer(self, task: DispatchTask, until: datetime) -> None: ...
 
     def park(self, task: DispatchTask) -> None: ...
-
-    def is_suppressed(self, profile_id: str, channel: str) -> bool: ...
-
-    def note_last_message(self, profile_id: str, record: dict[str, Any]) -> None: ...
 
 
 class ProfileSource(Protocol):
