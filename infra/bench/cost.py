@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from infra.bench.meter import SQS_EXTRA_CHUNKS
 from infra.bench.pipeline import EVENT_SOURCES, INGEST, SCHEDULED, FunctionUse, PipelineRun
 from infra.bench.prices import ASSUMED, CHECKED, PRICE, QUOTA, REGION, SECONDS_PER_MONTH
 from infra.emulator import function_specs
@@ -78,7 +79,9 @@ def _duration_ms(use: FunctionUse) -> float:
     """Billed duration: our CPU plus the wait for each AWS call (assumed round trips)."""
     waits = ASSUMED.round_trip_ms
     waiting = sum(
-        count * waits.get(name.partition(":")[0], waits["default"]) for name, count in use.calls.items()
+        count * waits.get(name.partition(":")[0], waits["default"])
+        for name, count in use.calls.items()
+        if name != SQS_EXTRA_CHUNKS  # the same call's larger payload, not another round trip
     )
     return use.cpu_seconds * 1000 + waiting
 
@@ -132,11 +135,23 @@ def _tables_with_pitr(template: dict[str, Any]) -> set[str]:
     }
 
 
+def infrequent_access_tables(template: dict[str, Any]) -> set[str]:
+    """The tables of the Standard-Infrequent Access class (template.yaml's TableClass)."""
+    resources = template["Resources"]
+    return {
+        logical_id
+        for logical_id in resources_of(template, "AWS::DynamoDB::Table")
+        if resources[logical_id]["Properties"].get("TableClass") == "STANDARD_INFREQUENT_ACCESS"
+    }
+
+
 def storage_gb_months(run: PipelineRun, template: dict[str, Any]) -> dict[str, float]:
     """GB-months stored per touchpoint over the items' lives: each item as long as its TTL
-    (the archive: TouchpointRetentionDays), state without a TTL for `state_months`."""
+    (the archive: TouchpointRetentionDays), state without a TTL for `state_months`; `dynamodb_ia`
+    is the part in Standard-IA tables (also in `dynamodb`)."""
     pitr = _tables_with_pitr(template)
-    stored = {"dynamodb": 0.0, "pitr": 0.0}
+    infrequent = infrequent_access_tables(template)
+    stored = {"dynamodb": 0.0, "dynamodb_ia": 0.0, "pitr": 0.0}
     by_entity: dict[str, float] = {}
     for item in run.stored:
         months = item["months"] if item["months"] is not None else ASSUMED.state_months
@@ -145,7 +160,31 @@ def storage_gb_months(run: PipelineRun, template: dict[str, Any]) -> dict[str, f
         by_entity[item["entity"]] = by_entity.get(item["entity"], 0.0) + gb_months
         if item["table"] in pitr:
             stored["pitr"] += gb_months
+        if item["table"] in infrequent:
+            stored["dynamodb_ia"] += gb_months
     return {**stored, **{f"entity:{name}": value for name, value in by_entity.items()}}
+
+
+def infrequent_access_premium(run: PipelineRun, template: dict[str, Any]) -> dict[str, float]:
+    """USD per touchpoint that requests to Standard-IA tables cost beyond the Standard price the
+    functions' lines use."""
+    physical = {run.tables.get(logical_id) for logical_id in infrequent_access_tables(template)}
+    writes = sum(units for table, units in run.meter.write_units_by_table.items() if table in physical)
+    reads = sum(units for table, units in run.meter.read_units_by_table.items() if table in physical)
+    return {
+        "dynamodb_writes": (
+            PRICE["dynamodb_ia_per_million_write_units"] - PRICE["dynamodb_per_million_write_units"]
+        )
+        * writes
+        / 1e6
+        / run.touchpoints,
+        "dynamodb_reads": (
+            PRICE["dynamodb_ia_per_million_read_units"] - PRICE["dynamodb_per_million_read_units"]
+        )
+        * reads
+        / 1e6
+        / run.touchpoints,
+    }
 
 
 def per_million_touchpoints(
@@ -177,8 +216,13 @@ def per_million_touchpoints(
     lines["logs_ingest"] += PRICE["logs_ingest_per_gb"] * access_gb
     lines["logs_storage"] += PRICE["logs_storage_per_gb_month"] * access_gb * log_months
     lines["xray"] = PRICE["xray_per_million_traces"] * ASSUMED.xray_rate * invocations / 1e6 * per
+    _add(lines, infrequent_access_premium(run, template), 1e6)
     storage = storage_gb_months(run, template)
-    lines["dynamodb_storage"] = PRICE["dynamodb_storage_per_gb_month"] * storage["dynamodb"] * 1e6
+    standard = storage["dynamodb"] - storage["dynamodb_ia"]
+    lines["dynamodb_storage"] = (
+        PRICE["dynamodb_storage_per_gb_month"] * standard
+        + PRICE["dynamodb_ia_storage_per_gb_month"] * storage["dynamodb_ia"]
+    ) * 1e6
     lines["dynamodb_pitr"] = PRICE["dynamodb_pitr_per_gb_month"] * storage["pitr"] * 1e6
     lines["total"] = sum(lines.values())
     return lines

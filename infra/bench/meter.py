@@ -45,6 +45,33 @@ GSI_KEYS: dict[str, tuple[str, ...]] = {"by_audience": ("audience", "member")}
 
 INDEX_ENTRY_OVERHEAD = 100
 
+# SQS and EventBridge bill each 64 KB chunk of a payload as one request or event.
+BILLED_CHUNK_BYTES = 64 * 1024
+# SQS requests beyond one per call, for payloads larger than a chunk (a pseudo-call of its own,
+# so the cost model prices it with the other SQS requests and waits for no round trip).
+SQS_EXTRA_CHUNKS = "sqs:extra 64 KB chunks"
+
+
+def billed_chunks(size: int) -> int:
+    return max(1, math.ceil(size / BILLED_CHUNK_BYTES))
+
+
+def event_size(entry: dict[str, Any]) -> int:
+    """A PutEvents entry's size as EventBridge counts it (source, detail-type, detail, resources)."""
+    return sum(len(str(entry.get(name, "")).encode()) for name in ("Source", "DetailType", "Detail")) + sum(
+        len(str(resource).encode()) for resource in entry.get("Resources", [])
+    )
+
+
+def _sqs_payload(operation: str, params: dict[str, Any], response: dict[str, Any]) -> int:
+    if operation == "SendMessage":
+        return len(str(params.get("MessageBody", "")).encode())
+    if operation == "SendMessageBatch":
+        return sum(len(str(entry.get("MessageBody", "")).encode()) for entry in params.get("Entries", []))
+    if operation == "ReceiveMessage":
+        return sum(len(str(message.get("Body", "")).encode()) for message in response.get("Messages", []))
+    return 0
+
 
 def _write_units(item: dict[str, Any]) -> int:
     return math.ceil((item_size(item) or 1) / 1024)
@@ -66,13 +93,16 @@ class RequestMeter:
         self.write_units = 0.0
         self.read_units = 0.0
         self.write_units_by_entity: Counter[str] = Counter()
+        self.write_units_by_table: dict[str, float] = {}  # the tables' physical names
+        self.read_units_by_table: dict[str, float] = {}
         self.events = 0
         self.messages = 0
 
-    def _write(self, item: dict[str, Any], *, factor: int = 1) -> None:
+    def _write(self, table: str, item: dict[str, Any], *, factor: int = 1) -> None:
         pk = str(item.get("pk", {}).get("S", ""))
         entity = pk.partition("#")[0] or "other"
         base = _write_units(item) * factor
+        before = self.write_units
         self.write_units += base
         self.write_units_by_entity[entity] += base
         for index_keys in GSI_KEYS.values():
@@ -81,37 +111,58 @@ class RequestMeter:
                 index_units = math.ceil((item_size(entry) + INDEX_ENTRY_OVERHEAD) / 1024)
                 self.write_units += index_units
                 self.write_units_by_entity[f"{entity} index"] += index_units
+        self.write_units_by_table[table] = (
+            self.write_units_by_table.get(table, 0.0) + self.write_units - before
+        )
+
+    def _read(self, table: str, units: float) -> None:
+        self.read_units += units
+        self.read_units_by_table[table] = self.read_units_by_table.get(table, 0.0) + units
 
     def record(self, service: str, operation: str, params: dict[str, Any], response: dict[str, Any]) -> None:
         self.calls[f"{service}:{operation}"] += 1
         if operation == "PutEvents":
-            self.events += len(params.get("Entries", []))
+            self.events += sum(billed_chunks(event_size(entry)) for entry in params.get("Entries", []))
+        if service == "sqs":
+            extra = billed_chunks(_sqs_payload(operation, params, response)) - 1
+            if extra:
+                self.calls[SQS_EXTRA_CHUNKS] += extra
         if operation == "SendMessageBatch":
             self.messages += len(params.get("Entries", []))
         if service != "dynamodb":
             return
+        table = str(params.get("TableName", ""))
         if operation in ("PutItem", "UpdateItem", "DeleteItem"):
-            self._write(params.get("Item") or params.get("Key") or {})
+            self._write(table, params.get("Item") or params.get("Key") or {})
         elif operation == "TransactWriteItems":
             for action in params.get("TransactItems", []):
                 for body in action.values():
-                    self._write(body.get("Item") or body.get("Key") or {}, factor=2)
+                    self._write(
+                        body.get("TableName", ""), body.get("Item") or body.get("Key") or {}, factor=2
+                    )
+        elif operation == "BatchWriteItem":
+            for name, requests in (params.get("RequestItems") or {}).items():
+                for request in requests:
+                    if "PutRequest" in request:
+                        self._write(name, request["PutRequest"]["Item"])
+                    elif "DeleteRequest" in request:
+                        self._write(name, request["DeleteRequest"]["Key"])
         elif operation == "GetItem":
-            self.read_units += _read_units(
-                response.get("Item") or {}, consistent=bool(params.get("ConsistentRead"))
+            self._read(
+                table, _read_units(response.get("Item") or {}, consistent=bool(params.get("ConsistentRead")))
             )
         elif operation == "BatchGetItem":
-            for table, items in (response.get("Responses") or {}).items():
-                consistent = bool(params["RequestItems"][table].get("ConsistentRead"))
+            for name, items in (response.get("Responses") or {}).items():
+                consistent = bool(params["RequestItems"][name].get("ConsistentRead"))
                 for item in items:
-                    self.read_units += _read_units(item, consistent=consistent)
-                missing = len(params["RequestItems"][table]["Keys"]) - len(items)
-                self.read_units += missing * (1 if consistent else 0.5)  # a miss still costs a unit
+                    self._read(name, _read_units(item, consistent=consistent))
+                missing = len(params["RequestItems"][name]["Keys"]) - len(items)
+                self._read(name, missing * (1 if consistent else 0.5))  # a miss still costs a unit
         elif operation == "Query":
             items = response.get("Items") or []
             size = sum(item_size(item) for item in items) or 1
             units = math.ceil(size / 4096)
-            self.read_units += units if params.get("ConsistentRead") else units / 2
+            self._read(table, units if params.get("ConsistentRead") else units / 2)
 
     @contextlib.contextmanager
     def watching(self) -> Iterator[RequestMeter]:

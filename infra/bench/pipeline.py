@@ -23,7 +23,9 @@ from typing import Any
 
 from infra.bench.meter import (
     BACKEND_WRITE_KEY,
+    SQS_EXTRA_CHUNKS,
     RequestMeter,
+    billed_chunks,
     captured_output,
     deployed_on_moto,
     item_size,
@@ -59,6 +61,7 @@ class PipelineRun:
     deliveries: Counter[str]  # queue name → messages EventBridge delivered
     metrics: set[str]  # namespace|name|dimension values
     stored: list[dict[str, Any]]  # table, entity, bytes, months
+    tables: dict[str, str] = field(default_factory=dict)  # logical id → physical name
 
 
 class Attribution:
@@ -90,7 +93,8 @@ class Attribution:
                 attribution.emulator_cpu += time.thread_time() - started
 
         def counted(rule: Any, resource_id: str, event: Any, group_id: Any = None) -> None:
-            attribution.deliveries[resource_id] += 1
+            # each 64 KB chunk of the delivered message is a billed SQS request
+            attribution.deliveries[resource_id] += billed_chunks(len(json.dumps(event, default=str).encode()))
             deliver(rule, resource_id, event, group_id)
 
         botocore_stubber.process_request = timed  # type: ignore[method-assign]
@@ -99,11 +103,13 @@ class Attribution:
 
         def record(service: str, operation: str, params: dict[str, Any], response: dict[str, Any]) -> None:
             meter = self.meter
-            before = (meter.write_units, meter.read_units, meter.events)
+            before = (meter.write_units, meter.read_units, meter.events, meter.calls[SQS_EXTRA_CHUNKS])
             recorded(service, operation, params, response)
             if self.current is not None:
                 use = self.functions.setdefault(self.current, FunctionUse())
                 use.calls[f"{service}:{operation}"] += 1
+                if meter.calls[SQS_EXTRA_CHUNKS] > before[3]:
+                    use.calls[SQS_EXTRA_CHUNKS] += meter.calls[SQS_EXTRA_CHUNKS] - before[3]
                 use.write_units += meter.write_units - before[0]
                 use.read_units += meter.read_units - before[1]
                 use.events += meter.events - before[2]
@@ -291,4 +297,5 @@ def measure_pipeline(touchpoints: int, *, batch: int = 1) -> PipelineRun:
         deliveries=attribution.deliveries,
         metrics=attribution.metrics,
         stored=stored,
+        tables=tables,
     )

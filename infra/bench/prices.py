@@ -20,6 +20,10 @@ PRICE = {
     "dynamodb_per_million_read_units": 0.125,
     "dynamodb_storage_per_gb_month": 0.25,
     "dynamodb_pitr_per_gb_month": 0.20,  # continuous backups, billed on the table's size
+    # The Standard-Infrequent Access table class: storage 60 % cheaper, requests 25 % dearer.
+    "dynamodb_ia_per_million_write_units": 0.78125,
+    "dynamodb_ia_per_million_read_units": 0.15625,
+    "dynamodb_ia_storage_per_gb_month": 0.10,
     "logs_ingest_per_gb": 0.50,  # CloudWatch Logs, standard class
     "logs_storage_per_gb_month": 0.03,
     "metric_per_month": 0.30,  # a custom metric (name + dimension values), first 10,000
