@@ -14,6 +14,7 @@ from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from pydantic import BaseModel, Field, Json, ValidationError
 
 from shared.domain.kernel.errors import OmnireachError
+from shared.domain.kernel.events import unbatched
 from shared.observability import logger, metrics
 
 
@@ -34,7 +35,8 @@ class BusEventRecord(SqsRecordModel):
 def consume_bus_records(
     records: list[dict[str, Any]], handle: Callable[[BusEvent], str], *, consumer: str
 ) -> PartialItemFailureResponse:
-    """Hand each bus event of an SQS batch to `handle`, which answers an outcome. An unreadable
+    """Hand each bus event of an SQS batch to `handle` (a batch event's single events one by one),
+    which answers an outcome. An unreadable
     record, or one whose handling raised (a dependency was down, a write conflicted, or a fault
     of ours), is reported as failed so SQS brings it back alone; repeated failures end on the
     DLQ. Its neighbours are never held back. Outcomes are counted as metrics
@@ -52,7 +54,12 @@ def consume_bus_records(
             failed.append(raw["messageId"])
             continue
         try:
-            outcome = handle(record.body)
+            # a batch event's single events in turn; when one fails the record comes back whole,
+            # and the ones already handled are recognised (every consumer dedupes)
+            outcomes = [
+                handle(BusEvent.model_validate({"detail-type": detail_type, "detail": detail}))
+                for detail_type, detail in unbatched(record.body.detail_type, record.body.detail)
+            ]
         except OmnireachError as error:
             logger.warning(
                 f"{consumer.lower()} event retried",
@@ -67,7 +74,8 @@ def consume_bus_records(
             )
             failed.append(record.messageId)
             continue
-        counts[outcome] = counts.get(outcome, 0) + 1
+        for outcome in outcomes:
+            counts[outcome] = counts.get(outcome, 0) + 1
     for outcome, count in counts.items():
         name = outcome.title().replace("_", "")
         metrics.add_metric(name=f"{consumer}{name}", unit=MetricUnit.Count, value=count)

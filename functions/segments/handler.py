@@ -13,6 +13,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from shared.domain.kernel.errors import OmnireachError
+from shared.domain.kernel.events import unbatched
 from shared.domain.segments.live import RefreshResult, profiles_named
 from shared.observability import logger, metrics, tracer
 from shared.triggers import BusEventRecord
@@ -34,9 +35,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
                 extra={"message_id": raw.get("messageId"), "errors": error.error_count()},
             )
             failed.append(raw["messageId"])
-    named = [
-        pid for record in readable for pid in profiles_named(record.body.detail_type, record.body.detail)
-    ]
+    named = [pid for record in readable for pid in _named(record)]
     if named:
         try:
             _report(segments_wiring.get_refresher().refresh(named))
@@ -47,6 +46,15 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}
 
 
+def _named(record: BusEventRecord) -> list[str]:
+    """The profiles a record names (a batch event's single events all together)."""
+    return [
+        pid
+        for detail_type, detail in unbatched(record.body.detail_type, record.body.detail)
+        for pid in profiles_named(detail_type, detail)
+    ]
+
+
 def _reason(error: Exception) -> str:
     return error.code if isinstance(error, OmnireachError) else type(error).__name__
 
@@ -55,7 +63,7 @@ def _one_by_one(records: list[BusEventRecord]) -> list[str]:
     """Each record's profiles on their own: the ids of the records that still fail."""
     failed = []
     for record in records:
-        named = profiles_named(record.body.detail_type, record.body.detail)
+        named = _named(record)
         if not named:
             continue
         try:

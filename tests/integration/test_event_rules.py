@@ -60,3 +60,47 @@ def test_orders_refunds_and_erasures_reach_their_consumers_whole(stack, queue, d
     for detail_type in detail_types:
         _publish(stack, detail_type, {"profile_id": "p-9", "order_id": "o-1"})
     assert sorted(event["detail-type"] for event in _delivered(stack, queue)) == sorted(detail_types)
+
+
+@pytest.mark.parametrize("queue", ["LoyaltyQueue", "EngagementQueue"])
+def test_a_batch_of_profile_changes_reaches_a_consumer_when_one_of_them_names_its_field(stack, queue):
+    unrelated = {"profile_id": "p-1", "changed": ["orders"], "version": 3}
+    _publish(stack, "ProfilesChanged", {"changed": ["orders"], "count": 1, "profiles": [unrelated]})
+    assert _delivered(stack, queue) == []
+    birthday = {"profile_id": "p-2", "changed": ["traits.birthday"], "version": 2}
+    _publish(
+        stack,
+        "ProfilesChanged",
+        {"changed": ["orders", "traits.birthday"], "count": 2, "profiles": [unrelated, birthday]},
+    )
+    (delivered,) = _delivered(stack, queue)
+    assert [p["profile_id"] for p in delivered["detail"]["profiles"]] == ["p-1", "p-2"]
+
+
+@pytest.mark.parametrize(
+    ("queue", "wanted", "summary"),
+    [
+        ("InventoryQueue", {"type": "inventory"}, {"types": ["inventory", "page"], "events": []}),
+        (
+            "EngagementQueue",
+            {"type": "track", "event": "Product Added"},
+            {"types": ["page", "track"], "events": ["Product Added"]},
+        ),
+    ],
+)
+def test_a_touchpoint_batch_reaches_a_consumer_only_when_it_holds_what_the_consumer_acts_on(
+    stack, queue, wanted, summary
+):
+    page = {"touchpoint_id": "t-1", "type": "page", "profile_id": "p-1"}
+    viewed = {"touchpoint_id": "t-2", "type": "track", "event": "Product Viewed", "profile_id": "p-1"}
+    _publish(
+        stack,
+        "TouchpointsRecorded",
+        {"types": ["page", "track"], "events": ["Product Viewed"], "count": 2, "touchpoints": [page, viewed]},
+    )
+    assert _delivered(stack, queue) == []
+    acted_on = {"touchpoint_id": "t-3", "profile_id": "p-1", **wanted}
+    _publish(stack, "TouchpointsRecorded", {**summary, "count": 2, "touchpoints": [page, acted_on]})
+    (delivered,) = _delivered(stack, queue)
+    assert delivered["detail"]["touchpoints"][1]["touchpoint_id"] == "t-3"
+    assert len(_delivered(stack, "SegmentQueue")) == 2  # the segments consumer takes every batch

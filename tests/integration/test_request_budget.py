@@ -4,7 +4,7 @@ system causes is counted, including EventBridge's deliveries inside the emulator
 
 import pytest
 
-from infra.bench.meter import item_size
+from infra.bench.meter import SQS_EXTRA_CHUNKS, RequestMeter, billed_chunks, item_size
 from infra.bench.pipeline import EVENT_SOURCES, INGEST, SCHEDULED, measure_pipeline
 
 
@@ -43,9 +43,11 @@ def test_every_delivery_eventbridge_makes_inside_the_emulator_is_counted(single_
     run = single_calls
     for queue in ("SegmentQueue", "EngagementQueue", "LoyaltyQueue"):
         assert any(queue in name for name in run.deliveries), queue
-    # Every touchpoint is announced once (TouchpointRecorded), and the segment rule takes them all.
+    # A batch's touchpoints are announced together (TouchpointsRecorded), and the segment rule
+    # takes each batch event once: one delivery per touchpoint batch, not per touchpoint.
     segment_deliveries = sum(n for name, n in run.deliveries.items() if "SegmentQueue" in name)
-    assert segment_deliveries >= 60
+    assert 1 <= segment_deliveries <= run.functions["TouchpointsFunction"].invocations
+    assert run.meter.events < 60  # the 60 touchpoints and their profile changes, in batches
     # What was delivered was consumed: each event-fed consumer ran on it.
     for function in ("SegmentsFunction", "EngagementEventsFunction", "LoyaltyFunction"):
         assert run.functions[function].invocations >= 1
@@ -72,6 +74,17 @@ def test_item_size_follows_dynamodb_rules():
     assert item_size({"pk": {"S": "abc"}}) == 5
     assert item_size({"n": {"N": "12345"}}) == 1 + 4
     assert item_size({"flag": {"BOOL": True}, "m": {"M": {"a": {"S": "xy"}}}}) == 4 + 1 + 1 + (3 + 1 + 2 + 1)
+
+
+def test_large_events_and_messages_are_billed_per_64_kb_chunk():
+    meter = RequestMeter()
+    big = {"Source": "omnireach", "DetailType": "TouchpointsRecorded", "Detail": "x" * 150_000}
+    meter.record("events", "PutEvents", {"Entries": [big, {**big, "Detail": "{}"}]}, {})
+    assert meter.events == 3 + 1
+    meter.record("sqs", "SendMessageBatch", {"Entries": [{"MessageBody": "y" * 70_000}] * 2}, {})
+    meter.record("sqs", "ReceiveMessage", {}, {"Messages": [{"Body": "z" * 1000}]})
+    assert meter.calls[SQS_EXTRA_CHUNKS] == 2  # 140,000 bytes: three chunks for one request
+    assert billed_chunks(65_536) == 1 and billed_chunks(65_537) == 2 and billed_chunks(0) == 1
 
 
 def test_a_campaign_message_writes_three_items_and_reads_two(monkeypatch):

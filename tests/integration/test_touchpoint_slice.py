@@ -67,17 +67,21 @@ def test_a_track_call_reaches_the_archive_and_reads_back(stack, client):
     assert body["schema_version"] == 1
 
 
-def test_each_stored_touchpoint_is_announced_on_the_bus(stack, client):
+def test_each_stored_touchpoint_is_announced_on_the_bus_in_its_batchs_event(stack, client):
     watch = watch_bus(stack.function_environments["TouchpointsFunction"]["EVENT_BUS_NAME"])
     client.http.post("/v1/track", headers={**AUTH, **JSON}, body=json.dumps(CALL))
     deliver(stack, drain(stack))
     messages = boto3.client("sqs").receive_message(QueueUrl=watch, MaxNumberOfMessages=10)["Messages"]
     events = {json.loads(m["Body"])["detail-type"]: json.loads(m["Body"]) for m in messages}
-    assert sorted(events) == ["OrderPlaced", "ProfileChanged", "TouchpointRecorded"]
-    recorded = events["TouchpointRecorded"]
-    assert recorded["source"] == "omnireach"
-    assert (recorded["detail"]["touchpoint_id"], recorded["detail"]["type"]) == ("m-42", "order")
-    assert recorded["detail"]["profile_id"] == events["OrderPlaced"]["detail"]["profile_id"]
+    assert sorted(events) == ["OrderPlaced", "ProfilesChanged", "TouchpointsRecorded"]
+    batch = events["TouchpointsRecorded"]
+    assert batch["source"] == "omnireach"
+    assert (batch["detail"]["count"], batch["detail"]["types"]) == (1, ["order"])
+    (recorded,) = batch["detail"]["touchpoints"]
+    assert (recorded["touchpoint_id"], recorded["type"]) == ("m-42", "order")
+    assert recorded["profile_id"] == events["OrderPlaced"]["detail"]["profile_id"]
+    (changed,) = events["ProfilesChanged"]["detail"]["profiles"]
+    assert changed["profile_id"] == recorded["profile_id"] and "orders" in changed["changed"]
 
 
 def test_a_batch_is_enqueued_with_send_message_batch_and_every_good_event_arrives(stack, client):

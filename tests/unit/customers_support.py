@@ -13,6 +13,7 @@ from shared.domain.customers.folding import Backoff, FoldResult, fold_touchpoint
 from shared.domain.customers.identity import IdentityPolicy
 from shared.domain.customers.profiles import Profile
 from shared.domain.ingest.touchpoints import Channel, ConsentSignal, Order, Touchpoint, TouchpointType
+from shared.domain.kernel.events import unbatched
 from shared.domain.kernel.identifiers import Identifier, IdentifierType
 from tests.fakes import FakeClock, InMemoryCustomerGraph, InMemoryTouchpointArchive, RecordingPublisher
 
@@ -84,7 +85,13 @@ class Harness:
         return self.graph.live_profiles()
 
     def events(self, detail_type: str) -> list[dict[str, Any]]:
-        return [detail for kind, detail in self.publisher.published if kind == detail_type]
+        """The single events of that type announced (batch events opened, as consumers do)."""
+        return [
+            detail
+            for kind, announced in self.publisher.published
+            for single, detail in unbatched(kind, announced)
+            if single == detail_type
+        ]
 
 
 def canonical(profiles: Sequence[Profile]) -> dict[frozenset[Identifier], dict[str, Any]]:

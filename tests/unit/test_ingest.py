@@ -22,7 +22,7 @@ from shared.domain.ingest.touchpoints import (
     touchpoint_from_segment,
 )
 from shared.domain.kernel.errors import AuthenticationError, PermissionDeniedError, TouchpointNotFoundError
-from shared.domain.kernel.events import TOUCHPOINT_RECORDED
+from shared.domain.kernel.events import TOUCHPOINT_RECORDED, TOUCHPOINTS_RECORDED
 from tests.fakes import (
     FakeClock,
     InMemorySourceRegistry,
@@ -144,8 +144,11 @@ def test_folding_is_idempotent_under_any_redelivery(deliveries):
         harness.fold([touchpoint(message_id, clock) for message_id in batch])
     delivered = {message_id for batch in deliveries for message_id in batch}
     assert set(harness.archive.items) == delivered
-    recorded = [d["touchpoint_id"] for kind, d in harness.publisher.published if kind == TOUCHPOINT_RECORDED]
+    recorded = [d["touchpoint_id"] for d in harness.events(TOUCHPOINT_RECORDED)]
     assert sorted(recorded) == sorted(delivered)  # announced once each, duplicates not again
+    # one batch event per fold that had something new to say
+    batches = [kind for kind, _ in harness.publisher.published if kind == TOUCHPOINTS_RECORDED]
+    assert len(batches) <= len(deliveries)
     touches = sum(p.touches_by_channel.get("web", 0) for p in harness.live())
     assert touches == len(delivered)
 

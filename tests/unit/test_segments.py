@@ -12,6 +12,7 @@ import pytest
 
 from shared.domain.ingest.touchpoints import OrderLine, Touchpoint, TouchpointType
 from shared.domain.kernel.errors import ConflictError, InvalidInputError
+from shared.domain.kernel.events import unbatched
 from shared.domain.segments.classification import ClassificationRules
 from shared.domain.segments.live import (
     LIFECYCLE_STAGE_CHANGED,
@@ -70,8 +71,9 @@ class World:
         self.harness.fold(touchpoints)
         named = [
             pid
-            for kind, detail in self.harness.publisher.published[already:]
-            for pid in profiles_named(kind, detail)
+            for kind, announced in self.harness.publisher.published[already:]
+            for single, detail in unbatched(kind, announced)
+            for pid in profiles_named(single, detail)
         ]
         self.refresher().refresh(named)
 

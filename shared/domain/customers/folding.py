@@ -63,6 +63,7 @@ from shared.domain.kernel.events import (
     PROFILE_CHANGED,
     PROFILES_MERGED,
     TOUCHPOINT_RECORDED,
+    batched,
 )
 from shared.domain.kernel.identifiers import Identifier
 from shared.domain.kernel.ports import Clock, EventPublisher
@@ -298,7 +299,7 @@ class _Attempt:
             self.graph.save_profile(profile)
             del self.dirty_profiles[profile_id]
             fields = sorted(changed)
-            if set(fields) - ENGAGEMENT_FIELDS:  # a touch alone is announced by TouchpointRecorded
+            if set(fields) - ENGAGEMENT_FIELDS:  # a touch alone is announced by its TouchpointRecorded
                 self.result.events.append(
                     (
                         PROFILE_CHANGED,
@@ -429,7 +430,7 @@ def fold_touchpoints(
         for tp in fresh
         if result.outcomes.get(tp.touchpoint_id) is not Outcome.SUPPRESSED
     ]
-    publisher.publish_all([*recorded, *_unique_events(result.events)])
+    publisher.publish_all(batched([*recorded, *_unique_events(result.events)]))
     now = clock.now()
     for touchpoint in fresh:
         if result.outcomes.get(touchpoint.touchpoint_id) is Outcome.SUPPRESSED:
