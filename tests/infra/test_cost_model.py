@@ -9,6 +9,7 @@ from infra.bench.cost import (
     LINE_NAMES,
     access_log_line,
     fixed_per_month,
+    infrequent_access_tables,
     per_million_touchpoints,
     platform_log_lines,
     runs_per_month,
@@ -82,9 +83,10 @@ def test_each_line_is_its_measured_quantity_times_its_list_price():
     assert lines["api_gateway"] == pytest.approx(
         PRICE["api_gateway_http_per_million_requests"] * 10 / 1e6 * per
     )
-    # 1 MB kept 13 months in a table with point-in-time recovery, per 1,000 touchpoints
+    # 1 MB kept 13 months in a table with point-in-time recovery, per 1,000 touchpoints (the archive
+    # is of the Standard-IA class)
     assert lines["dynamodb_storage"] == pytest.approx(
-        PRICE["dynamodb_storage_per_gb_month"] * 13 * 1e-3 * per
+        PRICE["dynamodb_ia_storage_per_gb_month"] * 13 * 1e-3 * per
     )
     assert lines["dynamodb_pitr"] == pytest.approx(PRICE["dynamodb_pitr_per_gb_month"] * 13 * 1e-3 * per)
     waiting_ms = 2000 * ASSUMED.round_trip_ms["dynamodb"] + 100 * ASSUMED.round_trip_ms["sqs"]
@@ -100,6 +102,35 @@ def test_state_without_a_ttl_is_charged_for_the_assumed_months_and_pitr_only_whe
     stored = storage_gb_months(run, TEMPLATE)
     assert stored["dynamodb"] == pytest.approx(1e-3 * ASSUMED.state_months / 1000)
     assert stored["pitr"] == stored["dynamodb"]  # every table of the template has PITR on
+
+
+def test_standard_ia_tables_are_priced_as_their_class_says():
+    assert infrequent_access_tables(TEMPLATE) == {"TouchpointsTable"}
+    run = _run(TouchpointsFunction=FunctionUse(invocations=10, write_units=3000, read_units=1000))
+    run.tables = {"TouchpointsTable": "tp-physical", "CustomersTable": "c-physical"}
+    run.meter.write_units_by_table.update({"tp-physical": 1000.0, "c-physical": 2000.0})
+    run.meter.read_units_by_table.update({"tp-physical": 1000.0})
+    run.stored += [
+        {"table": "TouchpointsTable", "entity": "TOUCHPOINT", "bytes": 1e6, "months": 13.0},
+        {"table": "CustomersTable", "entity": "PROFILE", "bytes": 1e6, "months": 13.0},
+    ]
+    lines = per_million_touchpoints(run, TEMPLATE, {})
+    per = 1e6 / 1000
+    assert lines["dynamodb_writes"] == pytest.approx(
+        (
+            PRICE["dynamodb_per_million_write_units"] * 2000
+            + PRICE["dynamodb_ia_per_million_write_units"] * 1000
+        )
+        / 1e6
+        * per
+    )
+    assert lines["dynamodb_reads"] == pytest.approx(
+        PRICE["dynamodb_ia_per_million_read_units"] * 1000 / 1e6 * per
+    )
+    assert lines["dynamodb_storage"] == pytest.approx(
+        (PRICE["dynamodb_storage_per_gb_month"] + PRICE["dynamodb_ia_storage_per_gb_month"]) * 13 * 1e-3 * per
+    )
+    assert lines["dynamodb_pitr"] == pytest.approx(PRICE["dynamodb_pitr_per_gb_month"] * 2 * 13 * 1e-3 * per)
 
 
 def test_fixed_costs_count_the_template_s_alarms_keys_and_event_sources():
