@@ -36,6 +36,39 @@ def test_an_expired_touchpoint_awaiting_ttl_deletion_can_be_replaced(stack):
     assert (stored.event, expires) == ("New", NOW + timedelta(days=1))
 
 
+def test_the_archive_stores_a_touchpoint_deflated_and_still_reads_one_stored_as_text(stack):
+    import zlib
+
+    import boto3
+
+    archive = DynamoTouchpointArchive()
+    touchpoint = a_touchpoint().model_copy(update={"properties": {"page": "/tea/" + "oolong-" * 20}})
+    assert archive.add(touchpoint, expires_at=NOW + timedelta(days=395), now=NOW, profile_id="p-1")
+    table = stack.resources["TouchpointsTable"]
+    raw = boto3.client("dynamodb").get_item(
+        TableName=table, Key={"pk": {"S": "TOUCHPOINT#m-1"}, "sk": {"S": "TOUCHPOINT"}}
+    )
+    item = raw["Item"]
+    text = touchpoint.model_dump_json(exclude_defaults=True)
+    assert "body" not in item and zlib.decompress(item["packed"]["B"]).decode() == text
+    assert len(item["packed"]["B"]) < 0.6 * len(text)
+    assert archive.entry("m-1", now=NOW).touchpoint == touchpoint
+    # an item archived before the archive deflated its touchpoints
+    boto3.client("dynamodb").put_item(
+        TableName=table,
+        Item={
+            "pk": {"S": "TOUCHPOINT#m-2"},
+            "sk": {"S": "TOUCHPOINT"},
+            "kind": {"S": "touchpoint"},
+            "source_id": {"S": "web"},
+            "body": {"S": text.replace('"m-1"', '"m-2"')},
+            "expires_at": {"N": str(int((NOW + timedelta(days=1)).timestamp()))},
+        },
+    )
+    legacy, _ = archive.get("m-2")
+    assert (legacy.touchpoint_id, legacy.properties) == ("m-2", touchpoint.properties)
+
+
 def test_a_source_and_its_write_key_are_created_together_or_not_at_all(stack):
     registry = DynamoSourceRegistry(cache_seconds=0)
     with pytest.raises(ConflictError, match="write key"):
