@@ -751,7 +751,7 @@ class DemoDay:
                 return False
             paging = any(run.get("status") == "paging" for run in found.get("runs", []))
             outcomes = found.get("outcomes", {})
-            in_flight = {"processing", "sending", "parked"} & set(outcomes)
+            in_flight = {"processing", "parked"} & set(outcomes)
             return not paging and not in_flight and sum(outcomes.values()) == found.get("targeted")
 
         self._await(settled, "the spring campaign's outcomes")

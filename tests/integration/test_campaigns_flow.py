@@ -42,7 +42,7 @@ class RecordingSender:
     idempotent: bool = False
     sent: list[OutboundMessage] = field(default_factory=list)
     keys: set[str] = field(default_factory=set)
-    crash_before_answer: int = 0  # the next N calls die after the ledger said "sending"
+    crash_before_answer: int = 0  # the next N calls die after the contact history said the send is under way
     throttle: int = 0
 
     def send(self, message: OutboundMessage) -> str:
@@ -282,7 +282,7 @@ def test_every_targeted_customer_has_exactly_one_outcome(stack, client, senders,
 def test_one_send_per_dispatch_key_under_duplicates_and_a_crash(stack, client, senders, clock):
     for name in ("gus", "hal", "ivy"):
         person(stack, name, email=f"{name}@example.com", openid=f"o-{name}", consent=("email", "wechat"))
-    senders["email"].crash_before_answer = 1  # the first email's worker dies after the ledger said "sending"
+    senders["email"].crash_before_answer = 1  # the first email's worker dies with its send under way
     campaign(
         client,
         "crash",

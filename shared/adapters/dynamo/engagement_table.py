@@ -162,13 +162,9 @@ class DynamoEngagement(LowLevelTable):
         while True:
             kwargs: dict[str, Any] = {
                 "KeyConditionExpression": "pk = :pk",
-                "FilterExpression": "NOT contains(body, :open1) AND NOT contains(body, :open2)",
+                "FilterExpression": "NOT contains(body, :open)",
                 "ExpressionAttributeValues": dump(
-                    {
-                        ":pk": f"LEDGER#{program_id}#{shard:02d}",
-                        ":open1": '"status":"processing"',
-                        ":open2": '"status":"sending"',
-                    }
+                    {":pk": f"LEDGER#{program_id}#{shard:02d}", ":open": '"status":"processing"'}
                 ),
                 "Select": "COUNT",
             }

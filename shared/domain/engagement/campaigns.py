@@ -225,7 +225,7 @@ class CampaignService:
         figures = measure(rows, self.store.conversions(campaign_id), self.store.policy())
         runs = self.store.runs(campaign_id)
         paging = any(run.status == "paging" for run in runs)
-        open_rows = sum(1 for row in rows if row.status in ("processing", "sending", "parked", "deferred"))
+        open_rows = sum(1 for row in rows if row.status in ("processing", "parked", "deferred"))
         return {
             "campaign_id": campaign_id,
             "name": campaign.name,

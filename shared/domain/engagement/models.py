@@ -133,9 +133,7 @@ class LedgerRow(BaseModel):
     program_id: str
     run_key: str
     profile_id: str
-    status: Literal[
-        "processing", "sending", "sent", "delivered", "suppressed", "deferred", "failed", "parked"
-    ]
+    status: Literal["processing", "sent", "delivered", "suppressed", "deferred", "failed", "parked"]
     reason: str | None = None
     channel: str | None = None
     variant: str | None = None
