@@ -25,6 +25,13 @@ class BusEvent(BaseModel):
     detail_type: str = Field(alias="detail-type")
     detail: dict[str, Any]
 
+    def singles(self) -> list[BusEvent]:
+        """The single events this one stands for: a batch event's, or itself."""
+        return [
+            BusEvent.model_validate({"detail-type": detail_type, "detail": detail})
+            for detail_type, detail in unbatched(self.detail_type, self.detail)
+        ]
+
 
 class BusEventRecord(SqsRecordModel):
     """An SQS record whose body is a bus event (an EventBridge rule targeting a queue)."""
@@ -35,11 +42,11 @@ class BusEventRecord(SqsRecordModel):
 def consume_bus_records(
     records: list[dict[str, Any]], handle: Callable[[BusEvent], str], *, consumer: str
 ) -> PartialItemFailureResponse:
-    """Hand each bus event of an SQS batch to `handle` (a batch event's single events one by one),
-    which answers an outcome. An unreadable
-    record, or one whose handling raised (a dependency was down, a write conflicted, or a fault
-    of ours), is reported as failed so SQS brings it back alone; repeated failures end on the
-    DLQ. Its neighbours are never held back. Outcomes are counted as metrics
+    """Hand each bus event of an SQS batch to `handle` (a batch event's single events one by
+    one), which answers an outcome. An unreadable record, or one whose handling raised (a
+    dependency was down, a write conflicted, or a fault of ours), is reported as failed so SQS
+    brings it back alone; repeated failures end on the DLQ. Its neighbours are never held back.
+    Outcomes are counted as metrics
     `<consumer><Outcome>`."""
     failed: list[str] = []
     counts: dict[str, int] = {}
@@ -56,10 +63,7 @@ def consume_bus_records(
         try:
             # a batch event's single events in turn; when one fails the record comes back whole,
             # and the ones already handled are recognised (every consumer dedupes)
-            outcomes = [
-                handle(BusEvent.model_validate({"detail-type": detail_type, "detail": detail}))
-                for detail_type, detail in unbatched(record.body.detail_type, record.body.detail)
-            ]
+            outcomes = [handle(event) for event in record.body.singles()]
         except OmnireachError as error:
             logger.warning(
                 f"{consumer.lower()} event retried",

@@ -13,7 +13,6 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from shared.domain.kernel.errors import OmnireachError
-from shared.domain.kernel.events import unbatched
 from shared.domain.segments.live import RefreshResult, profiles_named
 from shared.observability import logger, metrics, tracer
 from shared.triggers import BusEventRecord
@@ -48,11 +47,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
 
 def _named(record: BusEventRecord) -> list[str]:
     """The profiles a record names (a batch event's single events all together)."""
-    return [
-        pid
-        for detail_type, detail in unbatched(record.body.detail_type, record.body.detail)
-        for pid in profiles_named(detail_type, detail)
-    ]
+    return [pid for event in record.body.singles() for pid in profiles_named(event.detail_type, event.detail)]
 
 
 def _reason(error: Exception) -> str:

@@ -8,6 +8,7 @@ from template.yaml; the rest is the run's."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 from infra.bench.meter import SQS_EXTRA_CHUNKS
@@ -124,25 +125,30 @@ def _add(total: dict[str, float], part: dict[str, float], factor: float = 1.0) -
         total[name] = total.get(name, 0.0) + usd * factor
 
 
-def _tables_with_pitr(template: dict[str, Any]) -> set[str]:
+def _tables_where(template: dict[str, Any], holds: Callable[[dict[str, Any]], bool]) -> set[str]:
+    """The template's tables whose properties hold `holds`."""
     resources = template["Resources"]
     return {
         logical_id
         for logical_id in resources_of(template, "AWS::DynamoDB::Table")
-        if resources[logical_id]["Properties"]
-        .get("PointInTimeRecoverySpecification", {})
-        .get("PointInTimeRecoveryEnabled")
+        if holds(resources[logical_id]["Properties"])
     }
+
+
+def _tables_with_pitr(template: dict[str, Any]) -> set[str]:
+    return _tables_where(
+        template,
+        lambda properties: bool(
+            properties.get("PointInTimeRecoverySpecification", {}).get("PointInTimeRecoveryEnabled")
+        ),
+    )
 
 
 def infrequent_access_tables(template: dict[str, Any]) -> set[str]:
     """The tables of the Standard-Infrequent Access class (template.yaml's TableClass)."""
-    resources = template["Resources"]
-    return {
-        logical_id
-        for logical_id in resources_of(template, "AWS::DynamoDB::Table")
-        if resources[logical_id]["Properties"].get("TableClass") == "STANDARD_INFREQUENT_ACCESS"
-    }
+    return _tables_where(
+        template, lambda properties: properties.get("TableClass") == "STANDARD_INFREQUENT_ACCESS"
+    )
 
 
 def storage_gb_months(run: PipelineRun, template: dict[str, Any]) -> dict[str, float]:
@@ -171,19 +177,11 @@ def infrequent_access_premium(run: PipelineRun, template: dict[str, Any]) -> dic
     physical = {run.tables.get(logical_id) for logical_id in infrequent_access_tables(template)}
     writes = sum(units for table, units in run.meter.write_units_by_table.items() if table in physical)
     reads = sum(units for table, units in run.meter.read_units_by_table.items() if table in physical)
+    write_premium = PRICE["dynamodb_ia_per_million_write_units"] - PRICE["dynamodb_per_million_write_units"]
+    read_premium = PRICE["dynamodb_ia_per_million_read_units"] - PRICE["dynamodb_per_million_read_units"]
     return {
-        "dynamodb_writes": (
-            PRICE["dynamodb_ia_per_million_write_units"] - PRICE["dynamodb_per_million_write_units"]
-        )
-        * writes
-        / 1e6
-        / run.touchpoints,
-        "dynamodb_reads": (
-            PRICE["dynamodb_ia_per_million_read_units"] - PRICE["dynamodb_per_million_read_units"]
-        )
-        * reads
-        / 1e6
-        / run.touchpoints,
+        "dynamodb_writes": write_premium * writes / 1e6 / run.touchpoints,
+        "dynamodb_reads": read_premium * reads / 1e6 / run.touchpoints,
     }
 
 

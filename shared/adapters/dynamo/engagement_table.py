@@ -176,7 +176,6 @@ class DynamoEngagement(LowLevelTable):
             if not after:
                 return total
 
-    # ------------------------------------------------------------ frequency slots
     # ------------------------------------------------------------ contact histories
     def contact_history(self, profile_id: str) -> ContactHistory:
         # one query reads the history and every unsubscribe: the person's partition
@@ -268,18 +267,6 @@ class DynamoEngagement(LowLevelTable):
         items = self._query_all(f"INBOX#{profile_id}")  # 90 days of messages: a short list
         items.sort(key=lambda item: item["at"], reverse=True)
         return [{"at": item["at"], **json.loads(item["body"])} for item in items[:limit]]
-
-    def last_messages(self, profile_id: str) -> list[dict[str, Any]]:
-        return [
-            {
-                "program_id": contact.program_id,
-                "run_key": contact.run_key,
-                "channel": contact.channel,
-                "at": contact.at.isoformat(),
-                "holdout": contact.holdout,
-            }
-            for contact in self.contact_history(profile_id).last_messages()
-        ]
 
     def add_conversion(self, program_id: str, record: dict[str, Any]) -> bool:
         return self._put(

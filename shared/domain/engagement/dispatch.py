@@ -226,7 +226,7 @@ class Dispatcher:
             held = Contact(
                 program_id=row.program_id, run_key=row.run_key, at=now, holdout=True, counted=False
             )
-            self._note(history, lambda latest: held)
+            self._revise(history, lambda latest: latest.with_contact(held, now=now))
             return self._close(row, "suppressed", "holdout", now, holdout=True, **tz)
         deadline = row.planned_at + timedelta(hours=program.send_by_hours)
         when = self._timing(row, program, policy, where, now)
@@ -284,8 +284,12 @@ class Dispatcher:
             variant=variant.variant_id,
             counted=not program.exempt,
         )
-        refused = self._note(
-            history, lambda latest: self._within_caps(row, program, policy, sending, where, latest)
+        refused = self._revise(
+            history,
+            lambda latest: (
+                self._within_caps(row, program, policy, sending, where, latest)
+                or latest.with_contact(sending, now=now)
+            ),
         )
         if refused is not None:
             until, reason = refused
@@ -305,32 +309,34 @@ class Dispatcher:
         row = row.model_copy(update={"channel": channel, "variant": variant.variant_id, **tz})
         return self._send(row, self._message(row, channel, address, rendered), now)
 
-    def _note(
-        self, history: ContactHistory, contact_for: Callable[[ContactHistory], Contact | tuple[datetime, str]]
+    def _revise(
+        self,
+        history: ContactHistory,
+        change: Callable[[ContactHistory], ContactHistory | tuple[datetime, str] | None],
     ) -> tuple[datetime, str] | None:
-        """Add a contact to the customer's history, deciding on the history as it is when written
-        (a concurrent send to the same customer makes us read and decide again). Returns the
-        refusal (when a slot frees, why) when the caps leave no room."""
+        """Write `change` of the customer's history, decided on the history as it is when written:
+        a concurrent send to the same customer makes us read and decide again. `change` answers
+        the revised history, a refusal (when a slot frees, why), which is returned, or None when
+        there is nothing to write."""
         for _ in range(CONTACT_ATTEMPTS):
-            decided = contact_for(history)
-            if isinstance(decided, tuple):
-                return decided
-            updated = history.with_contact(decided, now=decided.at)
-            if self.store.save_contact_history(updated, expected_version=history.version):
+            revised = change(history)
+            if revised is None or isinstance(revised, tuple):
+                return revised
+            if self.store.save_contact_history(revised, expected_version=history.version):
                 return None
             history = self.store.contact_history(history.profile_id)
         raise DispatchBusyError("The customer's contact history kept changing")
 
     def _forget(self, row: LedgerRow) -> None:
         """Take a send that did not happen out of the history (its caps' slots free again)."""
-        for _ in range(CONTACT_ATTEMPTS):
-            history = self.store.contact_history(row.profile_id)
-            if history.find(row.program_id, row.run_key) is None:
-                return
-            forgotten = history.without(row.program_id, row.run_key)
-            if self.store.save_contact_history(forgotten, expected_version=history.version):
-                return
-        raise DispatchBusyError("The customer's contact history kept changing")
+        self._revise(
+            self.store.contact_history(row.profile_id),
+            lambda latest: (
+                latest.without(row.program_id, row.run_key)
+                if latest.find(row.program_id, row.run_key)
+                else None
+            ),
+        )
 
     def _send(self, row: LedgerRow, message: OutboundMessage, now: datetime) -> str:
         sender = self.senders[message.channel]
@@ -436,11 +442,11 @@ class Dispatcher:
         sending: Contact,
         where: LocalTime,
         history: ContactHistory,
-    ) -> Contact | tuple[datetime, str]:
-        """The contact, if every cap that applies has room for it; else when a slot frees and why.
+    ) -> tuple[datetime, str] | None:
+        """When a slot frees and why, if a cap that applies has no room for this send; else None.
         Exempt (transactional) programs are recorded but neither counted nor refused."""
         if program.exempt:
-            return sending
+            return None
         channel, now = sending.channel or "", sending.at
         caps: list[tuple[Cap, str | None]] = [(cap, None) for cap in policy.caps if cap.applies(channel)]
         caps += [(cap, row.program_id) for cap in program.caps if cap.applies(channel)]
@@ -455,7 +461,7 @@ class Dispatcher:
                 and self.rivals.higher_priority_waiting(row.profile_id, program.priority, now=now)
             ):
                 return window.ends_at, "cap_priority"
-        return sending
+        return None
 
     @staticmethod
     def _render(content: Any, context: dict[str, Any]) -> dict[str, Any]:

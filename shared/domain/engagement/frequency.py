@@ -138,10 +138,6 @@ class Cap(BaseModel):
     def applies(self, channel: str) -> bool:
         return self.scope == "all" or self.channel == channel
 
-    def key(self) -> str:
-        what = self.channel if self.scope == "channel" else "*"
-        return f"{what}:{self.window}{self.hours or ''}:{self.count}"
-
 
 class CapWindow(BaseModel):
     """The window a send at some moment counts in for a cap: [starts_at, ends_at)."""

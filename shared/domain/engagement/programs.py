@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
 
-from shared.domain.engagement.frequency import FrequencyPolicy
+from shared.domain.engagement.frequency import ContactHistory, FrequencyPolicy
 from shared.domain.engagement.journeys import Journey
 from shared.domain.engagement.models import Campaign, LedgerRow, Program, Run
 from shared.domain.engagement.ports import ProgramDirectory
@@ -31,7 +31,7 @@ class Stores(Protocol):
 
     def policy(self) -> FrequencyPolicy: ...
 
-    def last_messages(self, profile_id: str) -> list[dict[str, Any]]: ...
+    def contact_history(self, profile_id: str) -> ContactHistory: ...
 
     def add_conversion(self, program_id: str, record: dict[str, Any]) -> bool: ...
 
@@ -112,29 +112,28 @@ def attribute_order(
     gets this order, once per program; `attributed` when inside the channel's attribution window."""
     policy = stores.policy()
     credited = []
-    for last in stores.last_messages(profile_id):
-        sent_at = datetime.fromisoformat(last["at"])
-        if sent_at > at:
+    for last in stores.contact_history(profile_id).last_messages():
+        if last.at > at:
             continue
-        days = (at - sent_at).total_seconds() / 86400
+        days = (at - last.at).total_seconds() / 86400
         if days > RETENTION_DAYS:
             continue
         window = (
             max(policy.attribution_days.values(), default=5)
-            if last.get("holdout")
-            else policy.attribution_days.get(last.get("channel", ""), 1)
+            if last.holdout
+            else policy.attribution_days.get(last.channel or "", 1)
         )
         record = {
             "profile_id": profile_id,
             "order_id": order_id,
             "revenue": str(revenue),
-            "group": "control" if last.get("holdout") else "treated",
-            "channel": last.get("channel"),
-            "run_key": last.get("run_key"),
+            "group": "control" if last.holdout else "treated",
+            "channel": last.channel,
+            "run_key": last.run_key,
             "at": at.isoformat(),
             "days_after": round(days, 3),
             "attributed": days <= window,
         }
-        if stores.add_conversion(last["program_id"], record):
-            credited.append(last["program_id"])
+        if stores.add_conversion(last.program_id, record):
+            credited.append(last.program_id)
     return credited
