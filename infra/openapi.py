@@ -13,8 +13,12 @@ from typing import Any
 
 from pydantic.json_schema import models_json_schema
 
+from functions.api.routes.appointments import Move, Outcome
 from functions.api.routes.campaigns import NewCampaign, NewJourney
 from functions.api.routes.members import DefinitionChange, ExchangeRequest, IssueRequest, ReferrerRequest
+from shared.domain.appointments.bookings import BookingRequest
+from shared.domain.appointments.schedule import Location as AppointmentLocation
+from shared.domain.appointments.schedule import ServiceType
 from shared.domain.commerce.pricing import PriceChange, Promotion
 from shared.domain.commerce.sales_channels import ChannelChange, LocationChange
 from shared.domain.commerce.stock import (
@@ -90,6 +94,11 @@ def build() -> dict[str, Any]:
             (NewCampaign, "validation"),
             (NewJourney, "validation"),
             (SegmentChange, "validation"),
+            (ServiceType, "validation"),
+            (AppointmentLocation, "validation"),
+            (BookingRequest, "validation"),
+            (Move, "validation"),
+            (Outcome, "validation"),
         ],
         by_alias=True,
         ref_template=REF,
@@ -541,6 +550,7 @@ def build() -> dict[str, Any]:
     _membership_paths(paths, admin)
     _inventory_paths(paths, admin)
     _campaign_paths(paths, admin)
+    _appointment_paths(paths, admin)
     paths["/health"] = {
         "get": {
             "summary": "Liveness",
@@ -1016,6 +1026,128 @@ def _campaign_paths(paths: dict[str, Any], admin: Any) -> None:
     paths["/unsubscribe/{token}"] = {
         "get": op("What the link unsubscribes from (changes nothing)", [], ["token"], None, "200", (400,)),
         "post": op("One-click unsubscribe (RFC 8058)", [], ["token"], None, "200", (400,)),
+    }
+
+
+def _appointment_paths(paths: dict[str, Any], admin: Any) -> None:
+    """Service types and locations (admin), slots (any key), bookings (admin, a server-side
+    channel's key, or the member's token with `member:book`), outcomes (console or signed webhook)."""
+    anyone: list[dict[str, list[str]]] = [{"adminKey": []}, {"writeKey": []}]
+
+    def op(
+        summary: str, security: Any, params: list[str], body: str | None, ok: str, errors: tuple[int, ...]
+    ) -> dict[str, Any]:
+        operation: dict[str, Any] = {
+            "summary": summary,
+            "tags": ["appointments"],
+            "security": security,
+            "parameters": [
+                {"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in params
+            ],
+            "responses": {ok: {"description": "OK", **_json({"type": "object"})}, **_errors(*errors)},
+        }
+        if body:
+            operation["requestBody"] = {"required": True, **_json(_ref(body))}
+        return operation
+
+    paths["/appointment-services"] = {
+        "get": op("Every service type (any key: it names nobody)", anyone, [], None, "200", (401,))
+    }
+    paths["/appointment-services/{service_id}"] = {
+        "put": op(
+            "A service type: duration, buffer, cut-off, notice, horizon, the SKUs it is for",
+            admin,
+            ["service_id"],
+            "ServiceType",
+            "200",
+            (400, 401),
+        )
+    }
+    paths["/appointment-locations"] = {
+        "get": op("Every location with its hours (any key)", anyone, [], None, "200", (401,))
+    }
+    paths["/appointment-locations/{location_id}"] = {
+        "put": op(
+            "A location: timezone, weekly hours, closures, special hours, capacity per service",
+            admin,
+            ["location_id"],
+            "Location",
+            "200",
+            (400, 401),
+        )
+    }
+    slots = op(
+        "Bookable slots with places left (service_id, location_id, from, to: local dates, 31 days)",
+        anyone,
+        [],
+        None,
+        "200",
+        (400, 401, 404),
+    )
+    slots["parameters"] = [
+        {"name": name, "in": "query", "required": name != "to", "schema": {"type": "string"}}
+        for name in ("service_id", "location_id", "from", "to")
+    ]
+    paths["/appointments/slots"] = {"get": slots}
+    listing = op(
+        "A customer's bookings (query: profile_id; a member token lists its own)",
+        anyone,
+        [],
+        None,
+        "200",
+        (400, 401, 403),
+    )
+    listing["parameters"] = [
+        {"name": "profile_id", "in": "query", "required": False, "schema": {"type": "string"}}
+    ]
+    paths["/appointments"] = {
+        "post": op(
+            "Book a slot (201; 200 when the same booking was made before; 409 slot_taken with alternatives)",
+            anyone,
+            [],
+            "BookingRequest",
+            "201",
+            (400, 401, 403, 404, 409, 422),
+        ),
+        "get": listing,
+    }
+    bid = ["booking_id"]
+    paths["/appointments/{booking_id}"] = {
+        "get": op("A booking", anyone, bid, None, "200", (400, 401, 403, 404))
+    }
+    paths["/appointments/{booking_id}/reschedule"] = {
+        "post": op(
+            "Move to another slot (before the cut-off, unless the admin key)",
+            anyone,
+            bid,
+            "Move",
+            "200",
+            (400, 401, 403, 404, 409, 422),
+        )
+    }
+    paths["/appointments/{booking_id}/cancel"] = {
+        "post": op(
+            "Cancel and give the place back (before the cut-off, unless the admin key)",
+            anyone,
+            bid,
+            None,
+            "200",
+            (400, 401, 403, 404, 422),
+        )
+    }
+    for action, summary in (("attended", "Record that the customer came"), ("no-show", "Record a no-show")):
+        paths[f"/appointments/{{booking_id}}/{action}"] = {
+            "post": op(summary, admin, bid, None, "200", (400, 401, 404, 409, 422))
+        }
+    paths["/appointments/outcomes/{source_id}"] = {
+        "post": op(
+            "The location's system reports attended or no-show (Standard Webhooks signature)",
+            [],
+            ["source_id"],
+            "Outcome",
+            "200",
+            (400, 401, 403, 404, 409, 422),
+        )
     }
 
 

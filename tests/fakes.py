@@ -42,6 +42,7 @@ class InMemorySourceRegistry:
     signing: dict[str, list[str]] = field(default_factory=dict)
     write_keys: dict[str, str] = field(default_factory=dict)  # digest → source id
     encryption_keys: dict[str, str] = field(default_factory=dict)
+    app_secrets: dict[str, str] = field(default_factory=dict)
 
     def find_by_write_key(self, write_key: str) -> Source | None:
         source_id = self.write_keys.get(secret_digest(write_key))
@@ -51,7 +52,11 @@ class InMemorySourceRegistry:
         return self.sources.get(source_id)
 
     def secrets(self, source_id: str) -> SourceSecrets:
-        return SourceSecrets(list(self.signing.get(source_id, [])), self.encryption_keys.get(source_id))
+        return SourceSecrets(
+            list(self.signing.get(source_id, [])),
+            self.encryption_keys.get(source_id),
+            self.app_secrets.get(source_id),
+        )
 
     def all_sources(self) -> list[Source]:
         return sorted(self.sources.values(), key=lambda source: source.source_id)
@@ -63,6 +68,7 @@ class InMemorySourceRegistry:
         write_key: str | None,
         signing_secrets: list[str],
         encryption_key: str | None = None,
+        app_secret: str | None = None,
     ) -> None:
         if source.source_id in self.sources:
             raise ConflictError("A source with this id exists")
@@ -72,6 +78,8 @@ class InMemorySourceRegistry:
         self.signing[source.source_id] = list(signing_secrets)
         if encryption_key is not None:
             self.encryption_keys[source.source_id] = encryption_key
+        if app_secret is not None:
+            self.app_secrets[source.source_id] = app_secret
         if write_key is not None:
             self.write_keys[secret_digest(write_key)] = source.source_id
 
@@ -735,3 +743,92 @@ class StaticDirectory:
 
     def location_known_as(self, source_id: str, external_id: str) -> str | None:
         return None
+
+
+@dataclass
+class InMemoryAppointments:
+    """AppointmentStore in memory, with the table's conditions (capacity, one place per booking)."""
+
+    service_types: dict[str, Any] = field(default_factory=dict)
+    places: dict[Any, set[str]] = field(default_factory=dict)  # SlotKey → booking ids holding
+    stored: dict[str, Any] = field(default_factory=dict)
+    location_list: dict[str, Any] = field(default_factory=dict)
+
+    def services(self) -> list[Any]:
+        return list(self.service_types.values())
+
+    def service(self, service_id: str) -> Any:
+        return self.service_types.get(service_id)
+
+    def save_service(self, service: Any) -> None:
+        self.service_types[service.service_id] = service
+
+    def locations(self) -> list[Any]:
+        return list(self.location_list.values())
+
+    def location(self, location_id: str) -> Any:
+        return self.location_list.get(location_id)
+
+    def save_location(self, location: Any) -> None:
+        self.location_list[location.location_id] = location
+
+    def booked(self, location_id: str, service_id: str, local_day: Any) -> dict[str, int]:
+        return {
+            key.local_time: len(holders)
+            for key, holders in self.places.items()
+            if (key.location_id, key.service_id, key.local_day) == (location_id, service_id, local_day)
+        }
+
+    def take(self, slot: Any, booking_id: str, *, capacity: int) -> str:
+        holders = self.places.setdefault(slot, set())
+        if booking_id in holders:
+            return "held"
+        if len(holders) >= capacity:
+            return "full"
+        holders.add(booking_id)
+        return "taken"
+
+    def create(self, booking: Any) -> bool:
+        if booking.booking_id in self.stored:
+            return False
+        self.stored[booking.booking_id] = booking
+        return True
+
+    def change(
+        self, booking: Any, *, expected_version: int, release: Any, take: Any, capacity: int = 0
+    ) -> str:
+        current = self.stored.get(booking.booking_id)
+        if current is None or current.version != expected_version:
+            return "changed"
+        if release is not None and booking.booking_id not in self.places.get(release, set()):
+            return "changed"
+        if take is not None:
+            holders = self.places.get(take, set())
+            if booking.booking_id in holders or len(holders) >= capacity:
+                return "full"
+        if release is not None:
+            self.places[release].discard(booking.booking_id)
+        if take is not None:
+            self.places.setdefault(take, set()).add(booking.booking_id)
+        self.stored[booking.booking_id] = booking
+        return "saved"
+
+    def booking(self, booking_id: str) -> Any:
+        return self.stored.get(booking_id)
+
+    def bookings_of(self, profile_id: str) -> list[Any]:
+        return sorted(
+            (b for b in self.stored.values() if b.profile_id == profile_id), key=lambda b: b.starts_at
+        )
+
+
+@dataclass
+class RecordingAnnouncer:
+    said: list[tuple[str, str, int]] = field(default_factory=list)  # (booking, change, version)
+    customers: set[str] = field(default_factory=lambda: {"p-1", "p-2"})
+
+    def knows(self, profile_id: str) -> bool:
+        return profile_id in self.customers
+
+    def announce(self, booking: Any, change: str, *, at: datetime) -> None:
+        self.said.append((booking.booking_id, change, booking.version))

@@ -7,6 +7,7 @@ from chalice.app import Chalice, ConvertToMiddleware
 
 from functions.api.proxy import ProxiedApp
 from functions.api.routes import (
+    appointments,
     campaigns,
     health,
     inventory,
@@ -33,6 +34,7 @@ app.register_blueprint(segments.routes)
 app.register_blueprint(members.routes)
 app.register_blueprint(inventory.routes)
 app.register_blueprint(campaigns.routes)
+app.register_blueprint(appointments.routes)
 app.register_blueprint(sources.routes)
 app.register_blueprint(webhooks.routes)
 app.register_blueprint(health.routes)

@@ -1,8 +1,9 @@
 """Engagement consumer (EngagementQueue): bus events that move journeys and measure campaigns.
 `OrderPlaced` is attributed to the customer's last message (and holdout assignment), exits the
 journeys it ends and enters those it starts; `TouchpointRecorded` of a cart or checkout event
-enters or exits cart abandonment; a `ProfileChanged` naming the birthday enters the birthday
-journey. Everything is keyed, so a redelivered event changes nothing."""
+enters or exits cart abandonment, of a booking's change the appointment journeys, and an email
+event (delivered, bounced, complained) moves its ledger row; a `ProfileChanged` naming the
+birthday enters the birthday journey. Everything is keyed, so a redelivered event changes nothing."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from aws_lambda_powertools.utilities.batch.types import PartialItemFailureRespon
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from shared import wiring
+from shared.domain.engagement.deliveries import record_email_event
 from shared.domain.engagement.programs import attribute_order
 from shared.domain.kernel.events import ORDER_PLACED, PROFILE_CHANGED, PROFILE_ERASED, TOUCHPOINT_RECORDED
 from shared.observability import logger, metrics, tracer
@@ -58,6 +60,13 @@ def handle(event: BusEvent) -> str:
         ]
         journeys.on_order(profile_id, order_id, skus, at)
         return "order"
+    if event.detail_type == TOUCHPOINT_RECORDED and detail.get("type") == "email_event":
+        return record_email_event(
+            engagement_wiring.get_engagement(),
+            str(detail.get("event")),
+            detail.get("properties") or {},
+            now=wiring.get_clock().now(),
+        )
     if event.detail_type == TOUCHPOINT_RECORDED and detail.get("type") == "track":
         counts = journeys.on_track(
             profile_id, str(detail.get("event")), detail.get("properties") or {}, _when(detail)

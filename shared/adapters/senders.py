@@ -25,6 +25,7 @@ from typing import Any, Protocol
 from botocore.exceptions import BotoCoreError, ClientError
 
 from shared.adapters.aws_clients import client as aws_client
+from shared.domain.engagement.deliveries import ROW_TAG, row_tag
 from shared.domain.engagement.messaging import OutboundMessage, PermanentSendError, ThrottledError
 
 THROTTLING = {
@@ -73,7 +74,9 @@ class SesSender:
                     {
                         "Name": "dispatch",
                         "Value": message.idempotency_key.replace("|", "_").replace(":", "_")[:256],
-                    }
+                    },
+                    # the ledger row's key, so delivery, bounce and complaint events find it
+                    {"Name": ROW_TAG, "Value": row_tag(message.idempotency_key)[:256]},
                 ],
             )
         except ClientError as error:

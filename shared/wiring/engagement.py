@@ -16,6 +16,7 @@ from shared.domain.engagement.personalisation import ProfilePersonaliser
 from shared.domain.engagement.programs import CampaignRivals, StoredPrograms
 from shared.domain.engagement.unsubscribe import seal_link
 from shared.settings import get_settings
+from shared.wiring import appointments as appointments_wiring
 from shared.wiring import built_once
 from shared.wiring import commerce as commerce_wiring
 from shared.wiring import customers as customers_wiring
@@ -119,4 +120,5 @@ def get_journeys() -> Journeys:
         clock=wiring.get_clock(),
         default_zone=engagement.policy().default_timezone,
         facts=get_personaliser().facts,
+        opening=appointments_wiring.latest_open,
     )

@@ -50,7 +50,17 @@ def test_each_capability_declares_the_edges_its_contract_enforces(capability):
 def test_every_capability_package_has_a_contract():
     assert (
         sorted(
-            ["kernel", "ingest", "customers", "segments", "loyalty", "commerce", "engagement", "operations"]
+            [
+                "kernel",
+                "ingest",
+                "customers",
+                "segments",
+                "loyalty",
+                "commerce",
+                "engagement",
+                "operations",
+                "appointments",
+            ]
         )
         == CAPABILITIES
     )

@@ -195,7 +195,12 @@ def test_the_ingest_function_may_read_sources_and_enqueue_touchpoints_only():
         ("sqs:SendMessage", json.dumps({"Fn::GetAtt": ["TouchpointQueue", "Arn"]})),
     }
     admin = TEMPLATE["Resources"]["ApiFunction"]["Properties"]["Policies"][0]["Statement"]
-    assert not any(s["Resource"] == {"Fn::GetAtt": ["TouchpointQueue", "Arn"]} for s in admin)
+    # The admin function records only what a booking's change or a one-click unsubscribe says
+    # about a customer: it may send to the queue, and do nothing else with it.
+    on_queue = [s for s in admin if s["Resource"] == {"Fn::GetAtt": ["TouchpointQueue", "Arn"]}]
+    assert [(s["Sid"], s["Action"]) for s in on_queue] == [
+        ("RecordAppointmentsAndUnsubscribesAsTouchpoints", ["sqs:SendMessage"])
+    ]
 
 
 def test_the_http_api_logs_every_request_and_throttles_deliberately():

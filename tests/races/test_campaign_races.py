@@ -61,7 +61,7 @@ class Plain:
 
 
 class NoRivals:
-    def higher_priority_waiting(self, profile_id, priority, *, now):
+    def higher_priority_waiting(self, profile_id, priority, *, now, until=None):
         return False
 
 

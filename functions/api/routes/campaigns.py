@@ -4,7 +4,9 @@ unsubscribe. Admin key everywhere except the inbox (a channel key may read it) a
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import hashlib
 import io
 import re
 from typing import Any
@@ -23,12 +25,21 @@ from shared.domain.engagement.measurement import measure
 from shared.domain.engagement.models import ID, CampaignChange
 from shared.domain.engagement.programs import JOURNEY_PREFIX
 from shared.domain.engagement.unsubscribe import open_link
+from shared.domain.ingest.touchpoints import Channel, ConsentSignal, ConsentStatus
 from shared.domain.kernel.errors import InvalidInputError, NotFoundError
 from shared.wiring import engagement as engagement_wiring
 from shared.wiring import segments as segments_wiring
+from shared.wiring import server_touchpoints
 
 routes = Blueprint(__name__)
 CSV_ROWS_MAX = 100_000
+# The message channels whose consent a profile keeps (the inbox is the app's).
+CONSENT_CHANNELS = {
+    "email": Channel.EMAIL,
+    "sms": Channel.SMS,
+    "push": Channel.PUSH,
+    "wechat": Channel.WECHAT,
+}
 
 
 class NewCampaign(CampaignChange):
@@ -320,7 +331,27 @@ def post_unsubscribe(token: str) -> dict[str, Any]:
     """RFC 8058 one-click: effective at once; every later send on that channel is suppressed
     (`unsubscribed`), including messages already queued."""
     profile_id, channel = _token(token)
-    engagement_wiring.get_engagement().suppress(
-        profile_id, channel, reason="one-click", at=wiring.get_clock().now()
-    )
+    now = wiring.get_clock().now()
+    engagement_wiring.get_engagement().suppress(profile_id, channel, reason="one-click", at=now)
+    # The profile's consent says so too (GET /profiles, segments, every other system that reads
+    # it): a touchpoint revoking marketing consent, one per link however often it is posted.
+    revoked = [
+        ConsentSignal(
+            channel=CONSENT_CHANNELS[c], status=ConsentStatus.REVOKED, reason="one-click unsubscribe"
+        )
+        for c in (CONSENT_CHANNELS if channel == "*" else [channel])
+        if c in CONSENT_CHANNELS
+    ]
+    if revoked:
+        with contextlib.suppress(NotFoundError):  # erased meanwhile: nothing left to record it on
+            server_touchpoints.record_about(
+                profile_id,
+                touchpoint_id="unsubscribe:" + hashlib.sha256(token.encode()).hexdigest()[:40],
+                source_id="unsubscribe",
+                event="Unsubscribed",
+                channel=Channel.EMAIL if channel == "email" else Channel.OTHER,
+                at=now,
+                properties={"channel": channel},
+                consent=revoked,
+            )
     return {"unsubscribed": True, "channel": channel}

@@ -5,15 +5,18 @@ attribution).
 |------------------|-----------------------------|-----------------------------|-----------------------------|
 | policy           | POLICY                      | POLICY                      | the frequency policy        |
 | campaign         | CAMPAIGN                    | <campaign_id>               | body; version               |
+| active campaign  | ACTIVE                      | <campaign_id>               | priority, segment_id        |
 | run              | RUN#<campaign_id>           | <run_id>                    | paging cursor; version      |
 | ledger row       | LEDGER#<program>#<shard>    | <run_key>|<profile_id>      | one per dispatch key        |
 | deferral         | DEFER#<day>                 | <minute>|<program>|<run>|.. | the task, due that minute   |
 | parked send      | PARKED#<program>            | <run_key>|<profile_id>      | waiting for a resume        |
 | unsubscribe      | PERSON#<profile_id>         | SUPPRESS#<channel>          | from a one-click link       |
+| booking index    | PERSON#<profile_id>         | BOOKING#<booking_id>        | appointments_table.py       |
 | contact history  | PERSON#<profile_id>         | CONTACTS                    | recent sends: caps, last    |
 |                  |                             |                             | message; version            |
 | inbox message    | INBOX#<profile_id>          | <dispatch key hash>         | the in-app inbox; at        |
 | conversion       | CONV#<program>              | <order_id>|<profile_id>     | attributed orders           |
+| stored report    | REPORT                      | <campaign_id>               | body; stale, generation     |
 | journey          | JOURNEY                     | <journey_id>                | body; version               |
 | instance         | JI#<profile_id>             | <journey_id>|<key>          | body; version               |
 | timer            | JTIMER#<day>                | <profile>|<journey>|<key>   |                             |
@@ -22,11 +25,14 @@ attribution).
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
+
+from botocore.exceptions import ClientError
 
 from shared.adapters.dynamo.low_level import LowLevelTable, dump, epoch, iso
 from shared.domain.engagement.frequency import LAST_CONTACT_KEPT, Contact, ContactHistory, FrequencyPolicy
@@ -88,13 +94,37 @@ class DynamoEngagement(LowLevelTable):
         )
 
     def save_campaign(self, campaign: Campaign, *, expected_version: int) -> bool:
-        return self._save_versioned(
+        saved = self._save_versioned(
             "CAMPAIGN",
             campaign.campaign_id,
             campaign.model_dump_json(exclude={"version"}),
             campaign.version,
             expected_version,
         )
+        if saved:
+            self.index_active(campaign)
+        return saved
+
+    def index_active(self, campaign: Campaign) -> None:
+        """The active campaigns' index (what the last-slot priority check reads): this campaign
+        in it while active, out of it otherwise."""
+        if campaign.status == "active":
+            self._put(
+                {
+                    "pk": "ACTIVE",
+                    "sk": campaign.campaign_id,
+                    "priority": campaign.priority,
+                    "segment_id": campaign.segment_id,
+                }
+            )
+        else:
+            self._delete("ACTIVE", campaign.campaign_id)
+
+    def active_campaigns(self) -> list[tuple[str, int, str]]:
+        return [
+            (str(item["sk"]), int(item["priority"]), str(item["segment_id"]))
+            for item in self._query_all("ACTIVE")
+        ]
 
     def create_run(self, run: Run) -> bool:
         return self._save_versioned(
@@ -125,6 +155,46 @@ class DynamoEngagement(LowLevelTable):
             for item in self._query_all(f"RUN#{program_id}", consistent=True)
         ]
 
+    # ------------------------------------------------------------ stored reports
+    def stored_report(self, campaign_id: str) -> tuple[dict[str, Any] | None, int | None]:
+        item = self._get("REPORT", campaign_id)
+        if item is None:
+            return None, None
+        generation = int(item.get("generation", 0))
+        if item.get("stale") or not item.get("body"):
+            return None, generation
+        return dict(json.loads(item["body"])), generation
+
+    def store_report(
+        self, campaign_id: str, report: dict[str, Any] | None, *, generation: int | None
+    ) -> bool:
+        if report is None:  # the item, stale and empty: a change from now on is counted
+            return self._put(
+                {"pk": "REPORT", "sk": campaign_id, "stale": True, "generation": 0},
+                condition="attribute_not_exists(pk)",
+            )
+        return self._put(
+            {
+                "pk": "REPORT",
+                "sk": campaign_id,
+                "body": json.dumps(report, separators=(",", ":"), default=str),
+                "generation": generation or 0,
+            },
+            condition="attribute_not_exists(pk) OR generation = :seen",
+            values={":seen": generation or 0},
+        )
+
+    def report_changed(self, program_id: str) -> None:
+        # only a stored report is marked (one conditional write; nothing when there is none)
+        with contextlib.suppress(ClientError):
+            self._call(
+                "update_item",
+                Key=dump({"pk": "REPORT", "sk": program_id}),
+                UpdateExpression="SET stale = :yes ADD generation :one",
+                ConditionExpression="attribute_exists(pk)",
+                ExpressionAttributeValues=dump({":yes": True, ":one": 1}),
+            )
+
     # ------------------------------------------------------------ the ledger
     @staticmethod
     def _row_key(program_id: str, run_key: str, profile_id: str) -> tuple[str, str]:
@@ -154,6 +224,14 @@ class DynamoEngagement(LowLevelTable):
     def rows(self, program_id: str) -> Iterator[LedgerRow]:
         for shard in range(LEDGER_SHARDS):
             for item in self._query_all(f"LEDGER#{program_id}#{shard:02d}"):
+                yield LedgerRow.model_validate({**json.loads(item["body"]), "version": int(item["version"])})
+
+    def run_rows(self, program_id: str, run_key: str) -> Iterator[LedgerRow]:
+        """One run's rows (a campaign's runs share its partitions, sorted by run)."""
+        for shard in range(LEDGER_SHARDS):
+            for item in self._query_all(
+                f"LEDGER#{program_id}#{shard:02d}", start=f"{run_key}|", end=f"{run_key}|~"
+            ):
                 yield LedgerRow.model_validate({**json.loads(item["body"]), "version": int(item["version"])})
 
     def count_final_rows(self, program_id: str, *, shard: int) -> int:
@@ -318,6 +396,8 @@ class DynamoEngagement(LowLevelTable):
             removed += 1
         for partition in (f"INBOX#{profile_id}", f"PERSON#{profile_id}"):
             for item in self._query_all(partition, consistent=True):
+                if str(item["sk"]).startswith("BOOKING#"):  # the booking itself (appointments_table)
+                    self._delete(str(item["sk"]), "BOOKING")
                 self._delete(item["pk"], item["sk"])
                 removed += 1
         return removed

@@ -100,6 +100,7 @@ class SourceItem(TouchpointsTableItem, discriminator="source"):
     app_id = UnicodeAttribute(null=True)
     signing_secrets = ListAttribute(of=UnicodeAttribute, default=list)
     encryption_key = UnicodeAttribute(null=True)
+    app_secret = UnicodeAttribute(null=True)  # sealed, as the other secrets
     trust = UnicodeAttribute(null=True)  # absent on sources stored before trust levels: client
 
     def to_source(self) -> Source:
@@ -302,6 +303,7 @@ class DynamoSourceRegistry:
         return SourceSecrets(
             signing=[self._sealer.open(str(secret)) for secret in item.signing_secrets or []],
             encryption_key=self._sealer.open(item.encryption_key) if item.encryption_key else None,
+            app_secret=self._sealer.open(item.app_secret) if item.app_secret else None,
         )
 
     def all_sources(self) -> list[Source]:
@@ -317,6 +319,7 @@ class DynamoSourceRegistry:
         write_key: str | None,
         signing_secrets: list[str],
         encryption_key: str | None = None,
+        app_secret: str | None = None,
     ) -> None:
         item = SourceItem(
             *source_key(source.source_id),
@@ -330,6 +333,7 @@ class DynamoSourceRegistry:
             trust=source.trust.value,
             signing_secrets=[self._sealer.seal(secret) for secret in signing_secrets],
             encryption_key=self._sealer.seal(encryption_key) if encryption_key else None,
+            app_secret=self._sealer.seal(app_secret) if app_secret else None,
         )
         try:
             # Invariant: a source id and a write key each exist once; both are created or neither.

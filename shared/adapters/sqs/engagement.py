@@ -17,7 +17,10 @@ class SqsDispatchQueue(WorkQueue):
     def send(self, batches: Sequence[Sequence[DispatchTask]]) -> None:
         self._send_bodies(
             [
-                json.dumps({"tasks": [task.model_dump(mode="json") for task in batch]}, separators=(",", ":"))
+                json.dumps(
+                    {"tasks": [task.model_dump(mode="json", exclude_defaults=True) for task in batch]},
+                    separators=(",", ":"),
+                )
                 for batch in batches
                 if batch
             ]

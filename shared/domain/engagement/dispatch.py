@@ -152,6 +152,7 @@ class Dispatcher:
             planned_at=task.planned_at,
             at=now,
             lease_until=now + LEASE,
+            values=task.values,
         )
         if self.store.create_row(fresh):
             return fresh
@@ -204,6 +205,7 @@ class Dispatcher:
                 run_key=row.run_key,
                 profile_id=row.profile_id,
                 planned_at=row.planned_at,
+                values=row.values,
             ),
             until,
         )
@@ -252,15 +254,18 @@ class Dispatcher:
         dispatch_key = row.key
 
         def context_for(*, issue_coupon: bool) -> dict[str, Any]:
-            return self.personaliser.context(
-                profile,
-                program,
-                channel,
-                dispatch_key=dispatch_key,
-                issue_coupon=issue_coupon,
-                names=names,
-                facts=facts,
-            )
+            return {
+                **self.personaliser.context(
+                    profile,
+                    program,
+                    channel,
+                    dispatch_key=dispatch_key,
+                    issue_coupon=issue_coupon,
+                    names=names,
+                    facts=facts,
+                ),
+                **row.values,
+            }
 
         try:  # a first render with a stand-in coupon: a broken template never takes a slot or a coupon
             context = context_for(issue_coupon=False)
@@ -376,6 +381,7 @@ class Dispatcher:
                 dispatch_key=row.key,
                 issue_coupon=bool(program.coupon_definition_id),
             )
+            context.update(row.values)
             rendered = self._render(content, context)
         except RenderError:
             return self._close(row, "failed", "render_error", now)
@@ -458,7 +464,9 @@ class Dispatcher:
             if (
                 cap.window != "rolling"
                 and used == cap.count - 1
-                and self.rivals.higher_priority_waiting(row.profile_id, program.priority, now=now)
+                and self.rivals.higher_priority_waiting(
+                    row.profile_id, program.priority, now=now, until=window.ends_at
+                )
             ):
                 return window.ends_at, "cap_priority"
         return None

@@ -12,7 +12,7 @@ abandonment, birthday, seasonal reminder.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Literal, Protocol
@@ -25,8 +25,25 @@ from shared.domain.engagement.models import DispatchTask, Program, stable_bucket
 from shared.domain.kernel.errors import ConflictError, NotFoundError
 from shared.domain.kernel.ports import Clock
 
-Trigger = Literal["order_placed", "cart_started", "birthday", "seasonal"]
+Trigger = Literal[
+    "order_placed",
+    "cart_started",
+    "birthday",
+    "seasonal",
+    "appointment_booked",
+    "appointment_attended",
+    "appointment_missed",
+]
 CART_EVENTS = {"Checkout Started", "Product Added", "Cart Viewed"}
+# The appointments capability's touchpoints: a booking (or its new time) enters the reminder
+# journeys; any later change of the booking ends the instances of its earlier version.
+APPOINTMENT_ENTERS = {
+    "Appointment Booked": "appointment_booked",
+    "Appointment Rescheduled": "appointment_booked",
+    "Appointment Attended": "appointment_attended",
+    "Appointment Missed": "appointment_missed",
+}
+APPOINTMENT_EVENTS = {*APPOINTMENT_ENTERS, "Appointment Cancelled"}
 CHECKOUT_EVENTS = {"Order Completed", "Checkout Completed"}
 MAX_STEPS_PER_FIRE = 20
 
@@ -43,6 +60,10 @@ class Step(BaseModel):
     runout_lead_days: int = Field(default=3, ge=0, le=60)
     until_birthday: bool = False
     until_month_before_usual: bool = False
+    # an appointment's reminder: this many hours before it, moved earlier into the location's
+    # opening hours; a reminder whose moment has passed when the step is reached is skipped with
+    # the send after it (a booking made 3 hours ahead gets the 2-hour reminder, not the 24-hour one)
+    before_appointment_hours: float | None = Field(default=None, gt=0, le=24 * 30)
     # condition / random: where to go next (step indices); `if_` on the profile.
     if_: dict[str, Any] | None = Field(default=None, alias="if")
     percent: int | None = Field(default=None, ge=0, le=100)
@@ -70,10 +91,12 @@ class Step(BaseModel):
             self.cycle is not None,
             self.until_birthday,
             self.until_month_before_usual,
+            self.before_appointment_hours is not None,
         ]
         if self.type == "wait" and not any(waits):
             raise ValueError(
-                "a wait step needs hours, until_local, cycle, until_birthday or until_month_before_usual"
+                "a wait step needs hours, until_local, cycle, until_birthday, until_month_before_usual "
+                "or before_appointment_hours"
             )
         return self
 
@@ -93,6 +116,15 @@ class JourneyChange(BaseModel):
     steps: list[Step] = Field(min_length=1, max_length=30)
     exit_on: list[ExitRule] = Field(default_factory=list, max_length=5)
     consumable_skus: list[str] = Field(default_factory=list, max_length=1000)  # post-purchase: only these
+    service_ids: list[str] = Field(default_factory=list, max_length=100)  # appointments: only these
+
+    @model_validator(mode="after")
+    def _appointment_waits(self) -> JourneyChange:
+        if self.trigger != "appointment_booked" and any(
+            step.before_appointment_hours is not None for step in self.steps
+        ):
+            raise ValueError("before_appointment_hours needs the appointment_booked trigger")
+        return self
 
     @model_validator(mode="after")
     def _jumps(self) -> JourneyChange:
@@ -176,11 +208,29 @@ def usual_month(profile: Profile | None) -> int | None:
     return max(range(12), key=lambda month: (profile.purchases_by_month[month], -month)) + 1
 
 
+Opening = Callable[[str, datetime], datetime | None]
+
+
 def wake_time(
-    step: Step, instance: Instance, profile: Profile | None, now: datetime, default_zone: str
-) -> datetime:
+    step: Step,
+    instance: Instance,
+    profile: Profile | None,
+    now: datetime,
+    default_zone: str,
+    opening: Opening | None = None,
+) -> datetime | None:
+    """When the wait ends; None for an appointment reminder that has no moment left before it."""
     where = resolve_timezone(profile.trait("timezone") if profile else None, default_zone)
     local_clock = step.until_local or "10:00"
+    if step.before_appointment_hours is not None:
+        starts = instance.context.get("starts_at")
+        if not isinstance(starts, str):
+            return None
+        due: datetime | None = datetime.fromisoformat(starts) - timedelta(hours=step.before_appointment_hours)
+        location = instance.context.get("location_id")
+        if opening is not None and isinstance(location, str) and due is not None:
+            due = opening(location, due)  # inside the location's hours, never later
+        return due if due is not None and due > now else None
     if step.hours is not None:
         return now + timedelta(hours=step.hours)
     if step.cycle is not None:
@@ -208,6 +258,18 @@ def wake_time(
         day = day.replace(day=1)
         return max(now, where.at(day, datetime.strptime(local_clock, "%H:%M").time()))
     return next_local_time(now, local_clock, where)
+
+
+def template_values(instance: Instance) -> dict[str, str]:
+    """What a send step's content may name from the instance: an appointment's time (as the
+    location tells it), service, location and booking."""
+    names = {
+        "local_time": "appointment_time",
+        "service_id": "appointment_service",
+        "location_id": "appointment_location",
+        "booking_id": "booking_id",
+    }
+    return {name: str(instance.context[key]) for key, name in names.items() if key in instance.context}
 
 
 def on_the_minute(moment: datetime) -> datetime:
@@ -244,6 +306,7 @@ class Journeys:
     clock: Clock
     default_zone: str = "Asia/Shanghai"
     facts: Any = None  # Personaliser.facts, for condition splits on tier / segment
+    opening: Opening | None = None  # a location's latest open moment at or before a moment
 
     # ---------------------------------------------------------- definitions
     def create(self, journey_id: str, change: JourneyChange) -> Journey:
@@ -295,6 +358,8 @@ class Journeys:
     def on_track(
         self, profile_id: str, event: str, properties: dict[str, Any], at: datetime
     ) -> dict[str, int]:
+        if event in APPOINTMENT_EVENTS:
+            return self.on_appointment(profile_id, event, properties)
         cart_id = properties.get("cart_id") or properties.get("checkout_id")
         counts = {"entered": 0, "exited": 0}
         if event in CHECKOUT_EVENTS:
@@ -304,6 +369,48 @@ class Journeys:
                 counts["entered"] += self._enter(
                     journey, profile_id, str(cart_id), {"cart_id": str(cart_id), "started_at": at.isoformat()}
                 )
+        return counts
+
+    def on_appointment(self, profile_id: str, event: str, properties: dict[str, Any]) -> dict[str, int]:
+        """A booking's change ends the instances of its earlier versions (their reminders are not
+        sent), then enters the journeys the change starts: a booking or its new time the
+        reminders, attendance or a no-show the follow-ups. Versions arrive in any order: an
+        older one than an instance already holds enters nothing."""
+        booking_id, version = str(properties.get("booking_id") or ""), properties.get("version")
+        if not booking_id or not isinstance(version, int):
+            return {"entered": 0, "exited": 0}
+        counts = {"entered": 0, "exited": 0}
+        newer_seen = False
+        for instance in self.store.instances(profile_id):
+            if instance.context.get("booking_id") != booking_id:
+                continue
+            held = instance.context.get("version")
+            if isinstance(held, int) and held >= version:
+                newer_seen = newer_seen or held > version
+                continue
+            if instance.status == "waiting" and self.store.save_instance(
+                instance.model_copy(
+                    update={
+                        "status": "exited",
+                        "version": instance.version + 1,
+                        "history": [*instance.history, f"exit:{event}"],
+                    }
+                ),
+                expected_version=instance.version,
+            ):
+                counts["exited"] += 1
+        trigger = APPOINTMENT_ENTERS.get(event)
+        if trigger is None or newer_seen:
+            return counts
+        context: dict[str, Any] = {
+            key: properties[key]
+            for key in ("booking_id", "version", "service_id", "location_id", "starts_at", "local_time")
+            if key in properties
+        }
+        for journey in self._active(trigger):
+            if journey.service_ids and properties.get("service_id") not in journey.service_ids:
+                continue
+            counts["entered"] += self._enter(journey, profile_id, f"{booking_id}.{version}", context)
         return counts
 
     def _next_year_for(self, month: int, at: datetime) -> int:
@@ -411,7 +518,12 @@ class Journeys:
             step = journey.steps[index]
             if step.type == "wait":
                 index += 1
-                ahead = wake_time(step, instance, profile, now, self.default_zone)
+                ahead = wake_time(step, instance, profile, now, self.default_zone, self.opening)
+                if ahead is None:  # a reminder too late to send: skipped, with its send
+                    history.append(f"late:{index - 1}")
+                    if index < len(journey.steps) and journey.steps[index].type == "send":
+                        index += 1
+                    continue
                 if ahead > now:
                     wake_at = on_the_minute(ahead)
                     history.append(f"wait:{index - 1}")
@@ -441,6 +553,7 @@ class Journeys:
                     run_key=f"{index}:{instance.key}",
                     profile_id=instance.profile_id,
                     planned_at=now,
+                    values=template_values(instance),
                 )
             )
             history.append(f"send:{index}")
@@ -478,6 +591,7 @@ def _send_step(channels: list[str], body: str, **extra: Any) -> dict[str, Any]:
                 }
             ],
             "priority": extra.get("priority", 60),
+            **({"send_by_hours": extra["send_by_hours"]} if extra.get("send_by_hours") else {}),
             **({"coupon_definition_id": extra["coupon"]} if extra.get("coupon") else {}),
         },
     }
@@ -548,6 +662,65 @@ TEMPLATES: dict[str, dict[str, Any]] = {
                 ["email", "wechat", "inbox"],
                 "Your season is coming, {{ first_name | there }}: the new range is in.",
                 subject="Your season is coming",
+            ),
+        ],
+    },
+}
+
+
+REMINDER = (
+    "Reminder: your {{ appointment_service }} appointment is at {{ appointment_time }} "
+    "({{ appointment_location }}). Need another time? Change or cancel it in the app."
+)
+TEMPLATES |= {
+    "appointment_reminders": {
+        "name": "Appointment reminders (24 hours and 2 hours before, in the location's hours)",
+        "trigger": "appointment_booked",
+        "steps": [
+            {"type": "wait", "before_appointment_hours": 24},
+            _send_step(
+                ["wechat", "sms", "email", "inbox"],
+                REMINDER,
+                subject="Your appointment",
+                priority=90,
+                send_by_hours=12,
+            ),
+            {"type": "wait", "before_appointment_hours": 2},
+            _send_step(["wechat", "sms", "inbox"], REMINDER, priority=90, send_by_hours=1),
+        ],
+    },
+    "appointment_follow_up": {
+        "name": "After an appointment: satisfaction survey, then a review request",
+        "trigger": "appointment_attended",
+        "steps": [
+            {"type": "wait", "hours": 2},
+            _send_step(
+                ["wechat", "sms", "email", "inbox"],
+                "Thanks for coming in, {{ first_name | there }}! How was your {{ appointment_service }}? "
+                "Rate it in one tap.",
+                subject="How did it go?",
+                priority=70,
+            ),
+            {"type": "wait", "hours": 72},
+            {"type": "wait", "until_local": "10:00"},
+            _send_step(
+                ["email", "wechat", "inbox"],
+                "Would you share a review of your {{ appointment_service }}? It helps others choose.",
+                subject="A quick review?",
+            ),
+        ],
+    },
+    "appointment_no_show": {
+        "name": "After a missed appointment: offer a new time",
+        "trigger": "appointment_missed",
+        "steps": [
+            {"type": "wait", "hours": 1},
+            _send_step(
+                ["wechat", "sms", "email", "inbox"],
+                "We missed you today, {{ first_name | there }}. Book a new time for your "
+                "{{ appointment_service }} in the app.",
+                subject="Book a new time",
+                priority=70,
             ),
         ],
     },

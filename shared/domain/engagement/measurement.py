@@ -10,7 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 from shared.domain.engagement.frequency import FrequencyPolicy
-from shared.domain.engagement.models import LedgerRow
+from shared.domain.engagement.models import TREATED, LedgerRow
 
 
 def _variance(successes: int, total: int) -> float:
@@ -28,7 +28,7 @@ def measure(
     """Outcomes, conversions, lift with a 95 % interval, cost and ROI for one program."""
     outcomes = Counter(row.status for row in rows)
     reasons = Counter(f"{row.status}:{row.reason}" for row in rows if row.reason)
-    treated = [row for row in rows if row.status in ("sent", "delivered")]
+    treated = [row for row in rows if row.status in TREATED]
     control = [row for row in rows if row.holdout]
     treated_ids = {row.profile_id for row in treated}
     control_ids = {row.profile_id for row in control}

@@ -29,7 +29,9 @@ LEASE = timedelta(seconds=60)
 LEDGER_SHARDS = 16  # a big run's rows spread over 16 partition keys
 
 
-FINAL = {"sent", "delivered", "suppressed", "failed"}
+FINAL = {"sent", "delivered", "bounced", "complained", "suppressed", "failed"}
+# Sent, and what the provider said after: the message reached the customer, or came back.
+TREATED = {"sent", "delivered", "bounced", "complained"}
 
 
 def stable_bucket(*parts: str, buckets: int = 10_000) -> int:
@@ -101,6 +103,17 @@ class Schedule(BaseModel):
             return None
         return latest if after is None or latest > after else None
 
+    def finished(self, last_run_at: datetime | None) -> bool:
+        """No occurrence is left after the last run: a single send has run, a recurring one has
+        passed its `until`."""
+        if self.kind in ("now", "at"):
+            return last_run_at is not None
+        if self.until is None or self.at is None:
+            return False
+        step = timedelta(days=1 if self.kind == "daily" else 7)
+        following = last_run_at + step if last_run_at is not None else self.at
+        return following > self.until
+
 
 class CampaignChange(Program):
     name: str = Field(min_length=1, max_length=200)
@@ -119,13 +132,25 @@ class Campaign(CampaignChange):
         return Program.model_validate(self.model_dump(include=set(Program.model_fields)))
 
 
+class PendingPage(BaseModel):
+    """A page of the audience claimed for sending: where it starts and ends, and how many."""
+
+    after: str | None = None
+    cursor: str | None = None
+    count: int = 0
+    claimed_at: datetime | None = None
+
+
 class Run(BaseModel):
     run_id: str  # <campaign_id>@<occurrence>
     program_id: str
     planned_at: datetime
-    status: Literal["paging", "dispatching"] = "paging"
+    # complete: every targeted customer's row has its outcome (checked, not counted per send)
+    status: Literal["paging", "dispatching", "complete"] = "paging"
     cursor: str | None = None
     targeted: int = 0
+    pending: PendingPage | None = None  # claimed before it is sent, cleared after
+    checked_at: datetime | None = None  # the last look at whether the run is complete
     version: int = 1
 
 
@@ -133,7 +158,17 @@ class LedgerRow(BaseModel):
     program_id: str
     run_key: str
     profile_id: str
-    status: Literal["processing", "sent", "delivered", "suppressed", "deferred", "failed", "parked"]
+    status: Literal[
+        "processing",
+        "sent",
+        "delivered",
+        "bounced",
+        "complained",
+        "suppressed",
+        "deferred",
+        "failed",
+        "parked",
+    ]
     reason: str | None = None
     channel: str | None = None
     variant: str | None = None
@@ -146,6 +181,7 @@ class LedgerRow(BaseModel):
     timezone_source: str | None = None
     holdout: bool = False
     lease_until: datetime | None = None
+    values: dict[str, str] = Field(default_factory=dict)  # the task's own template values
     version: int = 1
 
     @property
@@ -158,3 +194,5 @@ class DispatchTask(BaseModel):
     run_key: str
     profile_id: str
     planned_at: datetime
+    # Values only this send knows (an appointment's time for its reminder), for the templates.
+    values: dict[str, str] = Field(default_factory=dict)

@@ -67,8 +67,11 @@ class Personaliser(Protocol):
 
 
 class Rivals(Protocol):
-    def higher_priority_waiting(self, profile_id: str, priority: int, *, now: datetime) -> bool:
-        """A running program of higher priority targets this customer and has not reached them."""
+    def higher_priority_waiting(
+        self, profile_id: str, priority: int, *, now: datetime, until: datetime | None = None
+    ) -> bool:
+        """A running program of higher priority targets this customer and has not reached them
+        (a journey's send: one due before `until`, the window's end)."""
         ...
 
 

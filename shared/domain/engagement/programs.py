@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from shared.domain.engagement.frequency import ContactHistory, FrequencyPolicy
-from shared.domain.engagement.journeys import Journey
+from shared.domain.engagement.journeys import Instance, Journey
 from shared.domain.engagement.models import Campaign, LedgerRow, Program, Run
 from shared.domain.engagement.ports import ProgramDirectory
 
@@ -21,7 +21,11 @@ WAITING = {"processing", "parked", "deferred"}
 class Stores(Protocol):
     def campaign(self, campaign_id: str) -> Campaign | None: ...
 
-    def campaigns(self) -> list[Campaign]: ...
+    def active_campaigns(self) -> list[tuple[str, int, str]]:
+        """(campaign id, priority, segment id) of the active campaigns only."""
+        ...
+
+    def instances(self, profile_id: str) -> list[Instance]: ...
 
     def runs(self, program_id: str) -> list[Run]: ...
 
@@ -34,6 +38,8 @@ class Stores(Protocol):
     def contact_history(self, profile_id: str) -> ContactHistory: ...
 
     def add_conversion(self, program_id: str, record: dict[str, Any]) -> bool: ...
+
+    def report_changed(self, program_id: str) -> None: ...
 
 
 class Memberships(Protocol):
@@ -86,22 +92,46 @@ class ProgramsReadOnce:
 
 @dataclass
 class CampaignRivals:
+    """Who outranks a send for a customer's last slot in a window: an active campaign of higher
+    priority that targets them and has not reached them, or a journey of theirs whose next step
+    is a send of higher priority due before the window ends (an appointment's reminder outranks a
+    promotion). Only the active campaigns' index is read, and the customer's journey instances."""
+
     stores: Stores
     memberships: Memberships
 
-    def higher_priority_waiting(self, profile_id: str, priority: int, *, now: datetime) -> bool:
-        rivals = [c for c in self.stores.campaigns() if c.status == "active" and c.priority > priority]
+    def higher_priority_waiting(
+        self, profile_id: str, priority: int, *, now: datetime, until: datetime | None = None
+    ) -> bool:
+        return self._journey_waiting(profile_id, priority, until) or self._campaign_waiting(
+            profile_id, priority
+        )
+
+    def _campaign_waiting(self, profile_id: str, priority: int) -> bool:
+        rivals = [(cid, segment) for cid, rank, segment in self.stores.active_campaigns() if rank > priority]
         if not rivals:
             return False
         state = self.memberships.state(profile_id)
         member_of = set(getattr(state, "segments", {}) or {})
-        for campaign in rivals:
-            if campaign.segment_id not in member_of:
+        for campaign_id, segment_id in rivals:
+            if segment_id not in member_of:
                 continue
-            for run in self.stores.runs(campaign.campaign_id):
-                row = self.stores.row(campaign.campaign_id, run.run_id, profile_id)
+            for run in self.stores.runs(campaign_id):
+                row = self.stores.row(campaign_id, run.run_id, profile_id)
                 if row is None or row.status in WAITING:
                     return True
+        return False
+
+    def _journey_waiting(self, profile_id: str, priority: int, until: datetime | None) -> bool:
+        for instance in self.stores.instances(profile_id):
+            if instance.status != "waiting" or (until is not None and instance.wake_at >= until):
+                continue
+            journey = self.stores.journey(instance.journey_id)
+            if journey is None or journey.status != "active" or instance.step >= len(journey.steps):
+                continue
+            step = journey.steps[instance.step]
+            if step.type == "send" and step.send is not None and step.send.priority > priority:
+                return True
         return False
 
 
@@ -134,6 +164,10 @@ def attribute_order(
             "days_after": round(days, 3),
             "attributed": days <= window,
         }
-        if stores.add_conversion(last.program_id, record):
+        added = stores.add_conversion(last.program_id, record)
+        # a completed campaign's stored report is recomputed; after a crash, the redelivered
+        # order finds its conversion added and still marks it
+        stores.report_changed(last.program_id)
+        if added:
             credited.append(last.program_id)
     return credited

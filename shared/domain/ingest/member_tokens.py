@@ -34,6 +34,7 @@ MEMBER_SCOPES = frozenset(
         "member:redeem",  # spend points at a checkout
         "member:exchange",  # points for a coupon
         "member:referral",  # one's referral code; naming who referred one
+        "member:book",  # one's service appointments: book, reschedule, cancel
     }
 )
 MAX_LIFETIME = timedelta(hours=1)

@@ -31,6 +31,7 @@ class SourceRegistry(Protocol):
         write_key: str | None,
         signing_secrets: list[str],
         encryption_key: str | None = None,
+        app_secret: str | None = None,
     ) -> None:
         """Raises ConflictError if the source id or the write key exists."""
         ...

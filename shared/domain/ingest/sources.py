@@ -33,6 +33,8 @@ class NewSource(BaseModel):
     default_country_code: str | None = Field(default=None, pattern=r"^[1-9][0-9]{0,2}$")
     signing_secret: str | None = Field(default=None, min_length=3, max_length=512, repr=False)
     encryption_key: str | None = Field(default=None, pattern=r"^[A-Za-z0-9+/]{43}$", repr=False)
+    # WeChat: the account's AppSecret, so a subscriber's unionid is fetched from WeChat's API
+    app_secret: str | None = Field(default=None, pattern=r"^[A-Za-z0-9]{16,64}$", repr=False)
     app_id: str | None = Field(default=None, min_length=1, max_length=300)
     # Segment sources only: `server` for a key that never leaves the brand's servers.
     trust: SourceTrust | None = None
@@ -93,6 +95,8 @@ def create_source(
     write_key = signing_secret = None
     if request.encryption_key and request.kind is not SourceKind.WECHAT:
         raise InvalidInputError("Only WeChat sources take an encryption_key (EncodingAESKey)")
+    if request.app_secret and (request.kind is not SourceKind.WECHAT or not request.app_id):
+        raise InvalidInputError("app_secret is a WeChat account's AppSecret: it needs kind wechat and app_id")
     if request.kind is SourceKind.SEGMENT:
         if request.signing_secret:
             raise InvalidInputError("Segment sources authenticate with a write key, not a signing secret")
@@ -119,6 +123,7 @@ def create_source(
         write_key=write_key,
         signing_secrets=[signing_secret] if signing_secret else [],
         encryption_key=request.encryption_key,
+        app_secret=request.app_secret,
     )
     return source, SourceCredentials(write_key=write_key, signing_secret=signing_secret)
 

@@ -105,6 +105,7 @@ class SourceSecrets:
 
     signing: list[str] = field(default_factory=list)
     encryption_key: str | None = None
+    app_secret: str | None = None  # WeChat: the AppSecret, for the user-info API (unionid)
 
 
 class TouchpointType(StrEnum):
