@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -46,6 +47,8 @@ SES_TOPIC = "arn:aws:sns:us-east-1:123456789012:omnireach-demo-ses"
 SNS_CERT_URL = "https://sns.us-east-1.amazonaws.com/SimpleNotificationService-demo.pem"
 # Demo-only credentials for sources the demo itself creates in the local stack.
 SHOPIFY_SECRET = "shpss_demo_0123456789abcdef0123456789"  # noqa: S105
+WECHAT_APP_ID = "wxdemo0000000001"
+WECHAT_APP_SECRET = "demoappsecret0123456789abcdef"  # noqa: S105 (the demo's own)
 WECHAT_TOKEN = "omnireachdemo"  # noqa: S105
 
 
@@ -208,6 +211,10 @@ class DemoDay:
                 "kind": "wechat",
                 "channel": "wechat",
                 "signing_secret": WECHAT_TOKEN,
+                # with the AppSecret, each subscriber's unionid is looked up (the local stack's
+                # simulated WeChat API answers it)
+                "app_id": WECHAT_APP_ID,
+                "app_secret": WECHAT_APP_SECRET,
             },
             {"source_id": "demo-ses", "name": "SES", "kind": "ses", "channel": "email", "app_id": SES_TOPIC},
             # The store's tills call the membership API with this key (the channel key).
@@ -784,6 +791,103 @@ class DemoDay:
             }
         )
 
+    def appointments(self, report: Any) -> None:
+        """Online appliance orders that need an installation: the shop's backend reports each
+        order, then books the installation at the Shanghai store's first free slot two days on;
+        the reminders journey plans each booking's 24-hour and 2-hour reminders inside the
+        store's opening hours (GET /appointments/{id} shows them)."""
+        admin = f"Bearer {self.admin_key}"
+        hours = {
+            day: [{"open": "09:00", "close": "18:00"}] for day in ("mon", "tue", "wed", "thu", "fri", "sat")
+        }
+        service = {"name": "Washer installation", "duration_minutes": 120, "skus": ["WASHER-9"]}
+        self._call("PUT", "/appointment-services/washer-install", service, admin)
+        store = {
+            "name": "Shanghai store",
+            "timezone": "Asia/Shanghai",
+            "hours": hours,
+            "capacity": {"washer-install": 2},
+        }
+        self._call("PUT", "/appointment-locations/SH-01", store, admin)
+        self._call(
+            "POST", "/journeys", {"journey_id": "demo-reminders", "template": "appointment_reminders"}, admin
+        )
+        buyers = [p for p in (self.person(i) for i in range(min(self.customers, 40))) if p.user_id][:3]
+        for person in buyers:
+            order = {
+                "type": "track",
+                "userId": person.user_id,
+                "event": "Order Completed",
+                "messageId": f"demo-washer-{person.index}",
+                "timestamp": self._moment().isoformat(),
+                "properties": {
+                    "order_id": f"WASH-{person.index}",
+                    "total": 3999.0,
+                    "currency": "CNY",
+                    "products": [{"sku": "WASHER-9", "price": 3999.0, "quantity": 1}],
+                },
+            }
+            self.segment("demo-web-backend", "web", [order])
+        profiles: dict[str, str] = {}
+
+        def known() -> bool:
+            for person in buyers:
+                status, found = self._call("GET", f"/profiles?user_id={person.user_id}", None, admin)
+                if status == 200 and found.get("orders"):
+                    profiles[str(person.user_id)] = found["profile_id"]
+            return len(profiles) == len(buyers)
+
+        self._await(known, "the appliance buyers' profiles")
+        status, clock = self._call("GET", "/_local/clock", None, admin)  # the stack's time (it may be moved)
+        now = datetime.fromisoformat(clock["now"]) if status == 200 else datetime.now(UTC)
+        first_day = (now.astimezone(ZoneInfo("Asia/Shanghai")) + timedelta(days=2)).date()
+        booked: list[dict[str, Any]] = []
+        last_day = first_day + timedelta(days=6)
+        for person in buyers:
+            query = f"service_id=washer-install&location_id=SH-01&from={first_day}&to={last_day}"
+            _, slots = self._call("GET", f"/appointments/slots?{query}", None, admin)
+            for slot in (slots or {}).get("slots", []):
+                body = {
+                    "profile_id": profiles[str(person.user_id)],
+                    "service_id": "washer-install",
+                    "location_id": "SH-01",
+                    "starts_at": slot["starts_at"],
+                    "channel": "ecommerce",
+                    "order_id": f"WASH-{person.index}",
+                    "sku": "WASHER-9",
+                }
+                status, booking = self._call("POST", "/appointments", body, admin)
+                if status in (200, 201):
+                    booked.append(booking)
+                    break
+        planned: dict[str, Any] = {}
+
+        def reminded() -> bool:
+            for booking in booked:
+                _, found = self._call("GET", f"/appointments/{booking['booking_id']}", None, admin)
+                planned[booking["booking_id"]] = (found or {}).get("journeys") or []
+            return all(planned.values())
+
+        self._await(reminded, "the installations' reminders")
+        zone = ZoneInfo("Asia/Shanghai")
+        report(
+            {
+                "event": "demo_appointments",
+                "bookings": [
+                    {
+                        "booking_id": booking["booking_id"],
+                        "order_id": booking.get("order_id"),
+                        "at": booking["local_time"],
+                        "next_reminder_local": [
+                            datetime.fromisoformat(j["next_at"]).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+                            for j in planned[booking["booking_id"]]
+                        ],
+                    }
+                    for booking in booked
+                ],
+            }
+        )
+
     def run(self, report: Any) -> None:
         started = time.monotonic()
         self.create_sources()
@@ -810,6 +914,7 @@ class DemoDay:
             ("membership", self.membership),
             ("inventory", self.inventory),
             ("campaign", self.campaign),
+            ("appointments", self.appointments),
         ):
             began = time.monotonic()
             scene(report)

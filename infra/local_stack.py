@@ -142,6 +142,7 @@ class LocalStack:
                 "LinkSigningSecrets": link_secret,
                 "PublicApiUrl": f"http://{options.host}:{options.api_port}",
                 "WechatGatewayUrl": self._gateway.url("wechat"),
+                "WechatApiUrl": self._gateway.base_url,
                 "MessageWebhookUrl": self._gateway.url("webhook"),
             },
         )

@@ -56,6 +56,7 @@ class Settings(BaseSettings):
     # Messaging: senders' addresses and the base of one-click unsubscribe links.
     ses_from_address: str = "marketing@example.com"
     wechat_gateway_url: str = ""  # the official account's template-message endpoint (or a relay)
+    wechat_api_url: str = "https://api.weixin.qq.com"  # access tokens and user info (unionid)
     message_webhook_url: str = ""
     public_api_url: str = ""
     # Queues the monitor watches: `name=url` pairs, comma-separated; a name ending in -dlq is a DLQ.

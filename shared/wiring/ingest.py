@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timedelta
 
+from shared import wiring
 from shared.adapters.dynamo.conventions import bind_table
 from shared.adapters.dynamo.touchpoints_table import (
     DynamoSourceRegistry,
@@ -13,6 +14,7 @@ from shared.adapters.dynamo.touchpoints_table import (
 from shared.adapters.sns import HttpsSnsCertificates, HttpsSnsSubscriptions
 from shared.adapters.sqs import Redelivery
 from shared.adapters.sqs.ingest import SqsTouchpointQueue
+from shared.adapters.wechat_api import HttpWechatApi
 from shared.domain.ingest.intake import ArchivePolicy
 from shared.domain.ingest.ports import (
     SnsCertificates,
@@ -21,6 +23,7 @@ from shared.domain.ingest.ports import (
     TouchpointArchive,
     TouchpointQueue,
 )
+from shared.domain.ingest.wechat_users import AccessTokens
 from shared.settings import get_settings
 from shared.wiring import built_once, get_secret_sealer
 
@@ -69,6 +72,12 @@ def use_sns_certificates(certificates: SnsCertificates) -> None:
 @built_once
 def get_sns_certificates() -> SnsCertificates:
     return _sns_certificates[0] if _sns_certificates else HttpsSnsCertificates()
+
+
+@built_once
+def get_wechat_tokens() -> AccessTokens:
+    """The WeChat accounts' access tokens, kept for the life of the process."""
+    return AccessTokens(api=HttpWechatApi(get_settings().wechat_api_url), clock=wiring.get_clock())
 
 
 def get_sns_subscriptions() -> SnsSubscriptions:

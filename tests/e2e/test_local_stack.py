@@ -239,7 +239,12 @@ def test_the_demo_day_reaches_the_archive_on_every_channel():
             lambda: stack.record("demo_done") or stack.record("demo_failed"), timeout=1200, what="the demo"
         )
         assert "samples" in done, done
-        assert set(done["scenes"]) == {"traffic", "membership", "inventory", "campaign"}, done
+        assert set(done["scenes"]) == {"traffic", "membership", "inventory", "campaign", "appointments"}, done
+        installations = stack.record("demo_appointments")["bookings"]  # online orders' installations
+        assert len(installations) == 3 and all(b["order_id"] for b in installations), installations
+        for booking in installations:  # each reminder planned inside the store's hours, before it
+            (reminder,) = booking["next_reminder_local"]
+            assert "09:00" <= reminder[-5:] < "18:00" and reminder < booking["at"], booking
         member = stack.record("demo_membership")  # earned online, redeemed in store
         assert member["redeemed_in_store"] == {"channel": "pos", "discount": "20"}, member
         assert member["balance"] == 368 - 200, member

@@ -418,6 +418,7 @@ def test_signing_secrets_are_sealed_by_a_key_of_the_stack_that_only_their_users_
         "ApiFunction": {"kms:Encrypt"},  # creates and rotates them, never reads them back
         "IngestFunction": {"kms:Decrypt"},  # verifies webhook signatures
         "ChannelSyncFunction": {"kms:Decrypt"},  # signs pushes to the channels
+        "WechatUsersFunction": {"kms:Decrypt"},  # a WeChat account's AppSecret, for its API
     }
     for name in uses:
         variables = TEMPLATE["Resources"][name]["Properties"]["Environment"]["Variables"]

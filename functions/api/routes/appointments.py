@@ -26,6 +26,7 @@ from shared.domain.ingest.touchpoints import SourceKind
 from shared.domain.ingest.webhooks import registered_source
 from shared.domain.kernel.errors import InvalidInputError, PermissionDeniedError
 from shared.wiring import appointments as appointments_wiring
+from shared.wiring import engagement as engagement_wiring
 from shared.wiring import ingest as ingest_wiring
 
 routes = Blueprint(__name__)
@@ -182,8 +183,14 @@ def get_bookings() -> dict[str, Any]:
 @routes.route("/appointments/{booking_id}", methods=["GET"])
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_booking(booking_id: str) -> dict[str, Any]:
+    """The booking, and what its journeys will do next (a reminder's time, a follow-up's)."""
     booking, _ = _may_change(booking_id)
-    return _view(booking)
+    planned = [
+        {"journey_id": instance.journey_id, "next_at": instance.wake_at.isoformat()}
+        for instance in engagement_wiring.get_engagement().instances(booking.profile_id)
+        if instance.context.get("booking_id") == booking.booking_id and instance.status == "waiting"
+    ]
+    return {**_view(booking), "journeys": planned}
 
 
 @routes.route("/appointments/{booking_id}/reschedule", methods=["POST"])
