@@ -20,6 +20,7 @@ from shared.domain.engagement.programs import attribute_order
 from shared.domain.kernel.events import ORDER_PLACED, PROFILE_CHANGED, PROFILE_ERASED, TOUCHPOINT_RECORDED
 from shared.observability import logger, metrics, tracer
 from shared.triggers import BusEvent, consume_bus_records
+from shared.wiring import appointments as appointments_wiring
 from shared.wiring import engagement as engagement_wiring
 
 
@@ -32,8 +33,10 @@ def handle(event: BusEvent) -> str:
     detail = event.detail
     if event.detail_type == PROFILE_ERASED:
         engagement = engagement_wiring.get_engagement()
+        bookings = appointments_wiring.get_appointment_store()
         for erased in detail.get("profile_ids") or []:
             if isinstance(erased, str) and erased:
+                bookings.forget_person(erased)  # its places back, then the bookings
                 engagement.forget_person(erased)
         return "erased"
     profile_id = detail.get("profile_id")

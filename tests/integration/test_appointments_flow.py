@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import base64
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -15,6 +15,7 @@ from standardwebhooks import Webhook
 
 from functions.campaigns.events import lambda_handler as engagement_consumer
 from functions.campaigns.scheduler import tick
+from shared.wiring import appointments as appointments_wiring
 from shared.wiring import customers as customers_wiring
 from shared.wiring import engagement as engagement_wiring
 from tests.integration import test_campaigns_flow as campaigns_flow
@@ -258,3 +259,24 @@ def test_bad_input_is_a_4xx_and_writes_nothing(stack, shop, clock):
         shop, "put", "/appointment-locations/sh-2", {"name": "X", "timezone": "Mars/Olympus"}
     )
     assert status == 400
+
+
+def test_an_erased_customer_leaves_no_booking_and_gives_the_place_back(stack, shop, clock):
+    from shared.domain.kernel.events import PROFILE_ERASED
+    from shared.triggers import BusEvent
+
+    ana = person(stack, "ana", email="ana@example.com")
+    status, booked = call(
+        shop, "post", "/appointments", booking_body(ana, "2026-11-26T12:00:00+08:00"), SERVER
+    )
+    assert status == 201
+    pipeline(stack)
+    erased = BusEvent.model_validate({"detail-type": PROFILE_ERASED, "detail": {"profile_ids": [ana]}})
+    from functions.campaigns.events import handle
+
+    assert handle(erased) == "erased"
+    assert handle(erased) == "erased"  # a redelivery: nothing more to do, nothing given back twice
+    store = appointments_wiring.get_appointment_store()
+    assert store.booking(booked["booking_id"]) is None and store.bookings_of(ana) == []
+    assert store.booked("sh-1", "install", date(2026, 11, 26)) == {"12:00": 0}
+    assert engagement_wiring.get_engagement().instances(ana) == []

@@ -305,3 +305,34 @@ def test_a_batch_of_profiles_is_evaluated_from_one_read_of_their_profiles_and_on
     assert store.reads["state"] == []
     assert world.members("viewed-not-bought") == set()  # and each was evaluated on what was read
     assert len(world.events(SEGMENT_EXITED)) == 3
+
+
+def test_segments_see_appointments_booked_attended_and_missed() -> None:
+    """A booking's changes are touchpoints (appointments' `announcement`): a segment of the
+    customers who missed an appointment lately, or came to an eye test, uses them as behaviour."""
+    from shared.domain.appointments.bookings import EVENTS
+
+    missed = {"did": {"event": EVENTS["no_show"], "within_days": 30}}
+    eye_tests = {"did": {"event": EVENTS["attended"], "sku": "eye-test", "within_days": 365}}
+    world = World(("missed", missed), ("eye-tests", eye_tests))
+    ann, bo = ids(user_id="ann"), ids(user_id="bo")
+    world.clock.current = T0 + timedelta(minutes=10)
+
+    def change(tid: str, who, event: str, service: str) -> Touchpoint:
+        tp = touchpoint(tid, who, minutes=5)
+        return tp.model_copy(update={"event": event, "properties": {"booking_id": tid, "sku": service}})
+
+    world.deliver(
+        [
+            change("a1", ann, EVENTS["booked"], "eye-test"),
+            change("a2", ann, EVENTS["no_show"], "eye-test"),
+            change("b1", bo, EVENTS["attended"], "eye-test"),
+        ]
+    )
+    ann_id = world.harness.profile_of(ann[0]).profile_id
+    bo_id = world.harness.profile_of(bo[0]).profile_id
+    assert world.members("missed") == {ann_id}
+    assert world.members("eye-tests") == {bo_id}
+    world.clock.advance(timedelta(days=31))
+    world.sweep()
+    assert world.members("missed") == set()  # the window passed

@@ -17,6 +17,7 @@ TransactWriteItems. Slot items live until a day after the slot (TTL).
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any, Literal
@@ -177,6 +178,22 @@ class DynamoAppointments(LowLevelTable):
                 return "full"
             return "changed"
         return "saved"
+
+    def forget_person(self, profile_id: str) -> int:
+        """An erased customer's bookings: a booked one gives its place back first, then the
+        booking and its index item go. Idempotent (a place already given back is not again)."""
+        removed = 0
+        index = self._query_all(f"PERSON#{profile_id}", start="BOOKING#", end="BOOKING#~", consistent=True)
+        for item in index:
+            booking_id = str(item["sk"]).removeprefix("BOOKING#")
+            booking = self.booking(booking_id)
+            if booking is not None and booking.holds_place:
+                with contextlib.suppress(ClientError):  # not holding it any more
+                    self._call("update_item", **self._release_update(booking.slot, booking_id))
+            self._delete(f"BOOKING#{booking_id}", "BOOKING")
+            self._delete(f"PERSON#{profile_id}", f"BOOKING#{booking_id}")
+            removed += 1
+        return removed
 
     def booking(self, booking_id: str) -> Booking | None:
         item = self._get(f"BOOKING#{booking_id}", "BOOKING")

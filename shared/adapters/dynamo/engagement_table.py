@@ -396,8 +396,6 @@ class DynamoEngagement(LowLevelTable):
             removed += 1
         for partition in (f"INBOX#{profile_id}", f"PERSON#{profile_id}"):
             for item in self._query_all(partition, consistent=True):
-                if str(item["sk"]).startswith("BOOKING#"):  # the booking itself (appointments_table)
-                    self._delete(str(item["sk"]), "BOOKING")
                 self._delete(item["pk"], item["sk"])
                 removed += 1
         return removed
