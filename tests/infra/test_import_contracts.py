@@ -60,6 +60,7 @@ def test_every_capability_package_has_a_contract():
                 "engagement",
                 "operations",
                 "appointments",
+                "recommendations",
             ]
         )
         == CAPABILITIES
