@@ -388,16 +388,7 @@ class Journeys:
             if isinstance(held, int) and held >= version:
                 newer_seen = newer_seen or held > version
                 continue
-            if instance.status == "waiting" and self.store.save_instance(
-                instance.model_copy(
-                    update={
-                        "status": "exited",
-                        "version": instance.version + 1,
-                        "history": [*instance.history, f"exit:{event}"],
-                    }
-                ),
-                expected_version=instance.version,
-            ):
+            if instance.status == "waiting" and self._end(instance, event):
                 counts["exited"] += 1
         trigger = APPOINTMENT_ENTERS.get(event)
         if trigger is None or newer_seen:
@@ -466,19 +457,21 @@ class Journeys:
                         and set(instance.context.get("skus", [])) & values.get("sku", set())
                     )
                 )
-                if matched and self.store.save_instance(
-                    instance.model_copy(
-                        update={
-                            "status": "exited",
-                            "version": instance.version + 1,
-                            "history": [*instance.history, f"exit:{on}"],
-                        }
-                    ),
-                    expected_version=instance.version,
-                ):
+                if matched and self._end(instance, on):
                     counts["exited"] += 1
                     break
         return counts
+
+    def _end(self, instance: Instance, why: str) -> bool:
+        """The instance exits (a conditional write on its version: once)."""
+        ended = instance.model_copy(
+            update={
+                "status": "exited",
+                "version": instance.version + 1,
+                "history": [*instance.history, f"exit:{why}"],
+            }
+        )
+        return self.store.save_instance(ended, expected_version=instance.version)
 
     # ---------------------------------------------------------- timers
     def sweep(self, *, limit: int = 1000) -> dict[str, int]:
