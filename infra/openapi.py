@@ -29,6 +29,7 @@ from shared.domain.commerce.stock import (
     StockSettingsChange,
 )
 from shared.domain.engagement.frequency import FrequencyPolicy
+from shared.domain.engagement.plans import EXPOSURE_COLUMNS, MAX_EXPOSURE_ROWS, ContactPlanChange
 from shared.domain.ingest.channels.standard import StandardWebhookPayload
 from shared.domain.ingest.sources import NewSource, SourceChange
 from shared.domain.ingest.touchpoints import SegmentCall, Source, Touchpoint
@@ -99,6 +100,7 @@ def build() -> dict[str, Any]:
             (BookingRequest, "validation"),
             (Move, "validation"),
             (Outcome, "validation"),
+            (ContactPlanChange, "validation"),
         ],
         by_alias=True,
         ref_template=REF,
@@ -551,6 +553,7 @@ def build() -> dict[str, Any]:
     _inventory_paths(paths, admin)
     _campaign_paths(paths, admin)
     _appointment_paths(paths, admin)
+    _recommendation_and_plan_paths(paths, admin)
     paths["/health"] = {
         "get": {
             "summary": "Liveness",
@@ -1148,6 +1151,90 @@ def _appointment_paths(paths: dict[str, Any], admin: Any) -> None:
             "200",
             (400, 401, 403, 404, 409, 422),
         )
+    }
+
+
+def _recommendation_and_plan_paths(paths: dict[str, Any], admin: Any) -> None:
+    """Next-best products (admin, a server-side source's key, or the member's own token with
+    `member:read`); contact plans and the paid exposures reported back (admin)."""
+
+    def path_params(*names: str) -> list[dict[str, Any]]:
+        return [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names]
+
+    def query(*names: str) -> list[dict[str, Any]]:
+        return [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in names]
+
+    def ok(description: str) -> dict[str, Any]:
+        return {"description": description, **_json({"type": "object"})}
+
+    paths["/profiles/{profile_id}/recommendations"] = {
+        "get": {
+            "summary": "Next-best products: bought together, due again, popular; never out of stock "
+            "where asked (channel: published there; location: sellable there), weighed by price "
+            "sensitivity and tier",
+            "tags": ["recommendations"],
+            "security": [{"adminKey": []}, {"writeKey": []}],
+            "parameters": path_params("profile_id") + query("channel", "location", "limit"),
+            "responses": {"200": ok("Ranked SKUs with score and reason"), **_errors(400, 401, 403, 404)},
+        }
+    }
+    tags = ["contact plans"]
+    paths["/contact-plans"] = {
+        "get": {
+            "summary": "Every contact plan",
+            "tags": tags,
+            "security": admin,
+            "responses": {"200": ok("Plans"), **_errors(401)},
+        }
+    }
+    paths["/contact-plans/{plan_id}"] = {
+        "put": {
+            "summary": "A plan: a segment, a period, per channel (owned and paid) a target and a "
+            "maximum per person",
+            "tags": tags,
+            "security": admin,
+            "parameters": path_params("plan_id"),
+            "requestBody": {"required": True, **_json(_ref("ContactPlanChange"))},
+            "responses": {"200": ok("The plan"), **_errors(400, 401, 404)},
+        },
+        "get": {
+            "summary": "A plan and its current period",
+            "tags": tags,
+            "security": admin,
+            "parameters": path_params("plan_id"),
+            "responses": {"200": ok("The plan"), **_errors(401, 404)},
+        },
+    }
+    paths["/contact-plans/{plan_id}/refresh"] = {
+        "post": {
+            "summary": "Queue a refresh now (a daily schedule runs one): the report and each paid "
+            "channel's sync",
+            "tags": tags,
+            "security": admin,
+            "parameters": path_params("plan_id"),
+            "responses": {"202": ok("Queued"), **_errors(401, 404)},
+        }
+    }
+    paths["/contact-plans/{plan_id}/report"] = {
+        "get": {
+            "summary": "The period's report: per channel under / at target / over (adding up to the "
+            "members), cross-channel totals, each paid sync's file",
+            "tags": tags,
+            "security": admin,
+            "parameters": path_params("plan_id") + query("period"),
+            "responses": {"200": ok("The report"), **_errors(400, 401, 404)},
+        }
+    }
+    paths["/ad-exposures/{source}"] = {
+        "post": {
+            "summary": f"An ad platform's exposures as CSV ({', '.join(EXPOSURE_COLUMNS)}; at most "
+            f"{MAX_EXPOSURE_ROWS} rows), matched to the people synced, counted once per exposure id",
+            "tags": tags,
+            "security": admin,
+            "parameters": path_params("source"),
+            "requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}},
+            "responses": {"200": ok("Rows, matched, unmatched, counted, people"), **_errors(400, 401, 413)},
+        }
     }
 
 

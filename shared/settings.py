@@ -30,6 +30,8 @@ ResourceSetting = Literal[
     "channel_sync_queue_url",
     "engagement_table",
     "dispatch_queue_url",
+    "recommendations_table",
+    "plan_queue_url",
 ]
 
 
@@ -50,6 +52,8 @@ class Settings(BaseSettings):
     channel_sync_queue_url: str | None = None
     engagement_table: str | None = None
     dispatch_queue_url: str | None = None
+    recommendations_table: str | None = None
+    plan_queue_url: str | None = None
     # The KMS key that seals the sources' and channels' signing secrets at rest; unset = stored
     # as given (the in-memory tests).
     signing_secrets_key_id: str | None = None

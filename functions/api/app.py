@@ -12,8 +12,10 @@ from functions.api.routes import (
     health,
     inventory,
     members,
+    plans,
     privacy,
     profiles,
+    recommendations,
     segments,
     sources,
     touchpoints,
@@ -34,7 +36,9 @@ app.register_blueprint(segments.routes)
 app.register_blueprint(members.routes)
 app.register_blueprint(inventory.routes)
 app.register_blueprint(campaigns.routes)
+app.register_blueprint(plans.routes)
 app.register_blueprint(appointments.routes)
+app.register_blueprint(recommendations.routes)
 app.register_blueprint(sources.routes)
 app.register_blueprint(webhooks.routes)
 app.register_blueprint(health.routes)

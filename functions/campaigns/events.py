@@ -1,6 +1,7 @@
 """Engagement consumer (EngagementQueue): bus events that move journeys and measure campaigns.
 `OrderPlaced` is attributed to the customer's last message (and holdout assignment), exits the
-journeys it ends and enters those it starts; `TouchpointRecorded` of a cart or checkout event
+journeys it ends and enters those it starts, and joins the customer's purchase history (what
+recommendations read); `TouchpointRecorded` of a cart or checkout event
 enters or exits cart abandonment, of a booking's change the appointment journeys, and an email
 event (delivered, bounced, complained) moves its ledger row; a `ProfileChanged` naming the
 birthday enters the birthday journey. Everything is keyed, so a redelivered event changes nothing."""
@@ -22,6 +23,7 @@ from shared.observability import logger, metrics, tracer
 from shared.triggers import BusEvent, consume_bus_records
 from shared.wiring import appointments as appointments_wiring
 from shared.wiring import engagement as engagement_wiring
+from shared.wiring import recommendations as recommendations_wiring
 
 
 def _when(detail: dict[str, Any]) -> datetime:
@@ -34,10 +36,12 @@ def handle(event: BusEvent) -> str:
     if event.detail_type == PROFILE_ERASED:
         engagement = engagement_wiring.get_engagement()
         bookings = appointments_wiring.get_appointment_store()
+        purchases = recommendations_wiring.get_recommendation_store()
         for erased in detail.get("profile_ids") or []:
             if isinstance(erased, str) and erased:
                 bookings.forget_person(erased)  # its places back, then the bookings
                 engagement.forget_person(erased)
+                purchases.forget_person(erased)
         return "erased"
     profile_id = detail.get("profile_id")
     if not isinstance(profile_id, str) or not profile_id:
@@ -62,6 +66,7 @@ def handle(event: BusEvent) -> str:
             str(line["sku"]) for line in order.get("lines", []) if isinstance(line, dict) and line.get("sku")
         ]
         journeys.on_order(profile_id, order_id, skus, at)
+        recommendations_wiring.get_recommender().record_order(profile_id, order_id, at, skus)
         return "order"
     if event.detail_type == TOUCHPOINT_RECORDED and detail.get("type") == "email_event":
         return record_email_event(

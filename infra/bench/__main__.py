@@ -15,6 +15,7 @@ from infra.bench.inventory import measure_inventory
 from infra.bench.local_stack import figures_lines, measure_local_stack, write_figures
 from infra.bench.membership import measure_membership
 from infra.bench.pipeline import measure_pipeline
+from infra.bench.recommendations import measure_recommendations
 from infra.bench.report import write_documents
 from infra.bench.segments import measure_segments
 from infra.bench.touchpoints import measure_batches
@@ -62,11 +63,13 @@ def main(argv: list[str] | None = None) -> int:
     membership = measure_membership()
     inventory = measure_inventory()
     campaigns = measure_campaigns()
+    recommendations = measure_recommendations()
     operations = {
         "membership": membership,
         "inventory": inventory,
         "segments": segments,
         "campaigns": campaigns,
+        "recommendations": recommendations,
     }
     cost = cost_figures(single, batched, load_template(), cold["init_ms"], operations)
     COST_FIGURES.write_text(json.dumps(cost, indent=2, sort_keys=True) + "\n")
@@ -158,6 +161,22 @@ def main(argv: list[str] | None = None) -> int:
         f"  RRU {line['dynamodb_rru']:9.2f}"
         f"  handler CPU {line['handler_cpu_ms']:.2f} ms"
     )
+    found = recommendations
+    print(
+        f"\nRecommendations ({found['customers']} customers, {found['orders']} orders of the demo shop;"
+        " last order held out)"
+    )
+    print(
+        f"  {'hit rate at 5':38} {found['hit_rate_at_5']:.3f}"
+        f"  (popularity {found['popularity_hit_rate_at_5']:.3f}, coverage {found['coverage']:.2f})"
+    )
+    for label, key in (
+        ("an order recorded", "per_order_recorded"),
+        ("nightly rebuild, per 1k customers", "nightly_per_1k_customers"),
+        ("a call for one store", "per_call"),
+    ):
+        line = found[key]
+        print(f"  {label:38} WRU {line['dynamodb_wru']:9.2f}  RRU {line['dynamodb_rru']:9.2f}")
     print(
         f"\nCold start from the built artifacts (init: the handler's import; median of {cold['runs']},"
         " tracing on as deployed)"

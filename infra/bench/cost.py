@@ -296,6 +296,18 @@ def per_message_usd(campaigns: dict[str, Any]) -> float:
     )
 
 
+def per_recommendation_usd(recommendations: dict[str, Any]) -> float:
+    """A recommendation call, counted as `per_message_usd` counts a message (512 MB function)."""
+    line = recommendations["per_call"]
+    requests = line["dynamodb_wru"] + line["dynamodb_rru"]
+    ms = line["handler_cpu_ms"] + requests * ASSUMED.round_trip_ms["dynamodb"]
+    return float(
+        PRICE["dynamodb_per_million_read_units"] * line["dynamodb_rru"] / 1e6
+        + PRICE["dynamodb_per_million_write_units"] * line["dynamodb_wru"] / 1e6
+        + ms / 1000 * 0.5 * PRICE["lambda_arm_per_gb_second"]
+    )
+
+
 def scale_table(
     batched: PipelineRun,
     template: dict[str, Any],
@@ -376,6 +388,7 @@ def cost_figures(
         "usd_all_in_per_million_batched_100": all_in_per_million(variable_batched, fixed),
         "goal_usd_per_million": GOAL_USD_PER_MILLION,
         "usd_per_campaign_message": message_usd,
+        "usd_per_million_recommendation_calls": per_recommendation_usd(operations["recommendations"]) * 1e6,
         "scale": scale_table(batched, template, variable_batched, fixed, message_usd),
         "operations": operations,
     }
@@ -490,5 +503,17 @@ def cost_lines(figures: dict[str, Any]) -> list[str]:
         "The shares are of each default quota at the peak second (10 times the month's average),"
         f" with campaigns of {ASSUMED.campaigns_per_month} a month to every customer in the cost."
         f" The first to give way is {QUOTA_NAMES[first]}: {REMEDIES[first]}",
+    ]
+    found = figures["operations"]["recommendations"]
+    call = found["per_call"]
+    lines += [
+        "",
+        f"Recommendations, on the demo shop's history ({found['customers']} customers,"
+        f" {found['orders']:,} orders, {found['products']} products), each customer's last order held out:"
+        f" hit rate at 5 of {found['hit_rate_at_5']:.1%} against {found['popularity_hit_rate_at_5']:.1%}"
+        f" for the most popular products. A call for one store costs {call['dynamodb_rru']:.2f} read units"
+        f" (USD {figures['usd_per_million_recommendation_calls']:.2f} per million calls with Lambda time);"
+        f" an order joins a purchase history for {found['per_order_recorded']['dynamodb_wru']:.2f} write"
+        f" and {found['per_order_recorded']['dynamodb_rru']:.2f} read units.",
     ]
     return lines

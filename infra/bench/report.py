@@ -27,6 +27,12 @@ SEGMENTS = (
     ("reading an audience, per 1,000 members", "audience_per_1k_members"),
 )
 
+RECOMMENDATIONS = (
+    ("an order joining its customer's purchase history", "per_order_recorded"),
+    ("the nightly rebuild, per 1,000 customers", "nightly_per_1k_customers"),
+    ("a call (one store's stock asked)", "per_call"),
+)
+
 
 def operation_lines(operations: dict[str, Any]) -> list[str]:
     membership, inventory = operations["membership"], operations["inventory"]
@@ -65,7 +71,14 @@ def operation_lines(operations: dict[str, Any]) -> list[str]:
         "",
         f"A campaign message, decided and sent: {campaigns['dynamodb_wru']:.2f} write units,"
         f" {campaigns['dynamodb_rru']:.2f} read units, {campaigns['handler_cpu_ms']:.2f} ms of our CPU.",
+        "",
+        "| recommendations | write units | read units |",
+        "|---|---:|---:|",
     ]
+    found = operations["recommendations"]
+    for label, key in RECOMMENDATIONS:
+        line = found[key]
+        lines.append(f"| {label} | {line['dynamodb_wru']:.2f} | {line['dynamodb_rru']:.2f} |")
     return lines
 
 

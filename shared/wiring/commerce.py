@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from shared import wiring
 from shared.adapters.channel_endpoints import HttpChannelEndpoints
 from shared.adapters.dynamo.catalog_table import DynamoCatalog
@@ -10,6 +12,7 @@ from shared.domain.commerce.channel_sync import ChannelEndpoints, ChannelSync, S
 from shared.domain.commerce.inventory import Inventory
 from shared.domain.commerce.pricing import effective_price
 from shared.domain.commerce.sales_channels import RegistryDirectory
+from shared.domain.kernel.errors import ConfigurationError
 from shared.settings import get_settings
 from shared.wiring import built_once
 
@@ -46,6 +49,25 @@ def get_inventory() -> Inventory:
         directory=RegistryDirectory(catalog),
         clock=wiring.get_clock(),
         listener=get_sync_fan_out(),
+    )
+
+
+class _ReadingOnly:
+    """The listener of an inventory that only reads levels: it changes no stock to announce."""
+
+    def stock_changed(self, keys: Sequence[tuple[str, str]]) -> None:
+        raise ConfigurationError("This inventory reads stock levels only")
+
+
+def get_stock_levels() -> Inventory:
+    """Inventory for reading levels (recommendations, message content): no sync queue needed."""
+    catalog = get_catalog()
+    return Inventory(
+        stock=catalog,
+        reservations=catalog,
+        directory=RegistryDirectory(catalog),
+        clock=wiring.get_clock(),
+        listener=_ReadingOnly(),
     )
 
 

@@ -4,23 +4,30 @@ dispatcher, campaigns and journeys. Personalisation reaches loyalty (points, cou
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Sequence
+
 from shared import wiring
 from shared.adapters.dynamo.engagement_table import DynamoEngagement
 from shared.adapters.senders import HttpSender, InboxSender, SesSender, SnsSender
-from shared.adapters.sqs.engagement import SqsDispatchQueue
+from shared.adapters.sqs.engagement import SqsDispatchQueue, SqsPlanQueue
 from shared.domain.engagement.campaigns import CampaignService
 from shared.domain.engagement.dispatch import Dispatcher
 from shared.domain.engagement.journeys import Journeys
 from shared.domain.engagement.messaging import Sender
 from shared.domain.engagement.personalisation import ProfilePersonaliser
+from shared.domain.engagement.plans import Exposure
 from shared.domain.engagement.programs import CampaignRivals, StoredPrograms
 from shared.domain.engagement.unsubscribe import seal_link
+from shared.domain.ingest.touchpoints import Channel
 from shared.settings import get_settings
 from shared.wiring import appointments as appointments_wiring
-from shared.wiring import built_once
+from shared.wiring import built_once, server_touchpoints
 from shared.wiring import commerce as commerce_wiring
 from shared.wiring import customers as customers_wiring
+from shared.wiring import ingest as ingest_wiring
 from shared.wiring import loyalty as loyalty_wiring
+from shared.wiring import recommendations as recommendations_wiring
 from shared.wiring import segments as segments_wiring
 
 
@@ -35,6 +42,37 @@ def get_engagement() -> DynamoEngagement:
 @built_once
 def get_dispatch_queue() -> SqsDispatchQueue:
     return SqsDispatchQueue(get_settings().require("dispatch_queue_url"))
+
+
+@built_once
+def get_plan_queue() -> SqsPlanQueue:
+    return SqsPlanQueue(get_settings().require("plan_queue_url"))
+
+
+class ExposureTouchpoints:
+    """Implements plans.ExposureTouchpoints: each exposure a touchpoint on the touchpoint queue."""
+
+    def record(self, profile_id: str, exposures: Sequence[Exposure], source: str) -> None:
+        profile = server_touchpoints.known_profile(profile_id)
+        ingest_wiring.get_touchpoint_queue().send_all(
+            [
+                server_touchpoints.touchpoint_about(
+                    profile,
+                    touchpoint_id="exposure:"
+                    + hashlib.sha256(f"{source}:{exposure.exposure_id}".encode()).hexdigest()[:40],
+                    source_id="ads",
+                    event=f"Ad {exposure.kind.title()}",
+                    channel=Channel.OTHER,
+                    at=exposure.at,
+                    properties={
+                        "ad_channel": exposure.channel,
+                        "exposure_id": exposure.exposure_id,
+                        "source": source,
+                    },
+                )
+                for exposure in exposures
+            ]
+        )
 
 
 _senders: dict[str, Sender] = {}
@@ -70,6 +108,7 @@ def get_personaliser() -> ProfilePersonaliser:
         accounts=loyalty_wiring.get_loyalty_store() if settings.customers_table else None,
         prices=commerce_wiring.CatalogPrices(),
         coupons=loyalty_wiring.get_coupons() if settings.customers_table else None,
+        recommendations=recommendations_wiring.RecommendedSkus() if settings.recommendations_table else None,
     )
 
 

@@ -37,9 +37,34 @@ def record_about(
     properties: dict[str, Any] | None = None,
     consent: Sequence[ConsentSignal] = (),
 ) -> Touchpoint:
-    profile = known_profile(profile_id)
+    touchpoint = touchpoint_about(
+        known_profile(profile_id),
+        touchpoint_id=touchpoint_id,
+        source_id=source_id,
+        event=event,
+        channel=channel,
+        at=at,
+        properties=properties,
+        consent=consent,
+    )
+    ingest_wiring.get_touchpoint_queue().send_all([touchpoint])
+    return touchpoint
+
+
+def touchpoint_about(
+    profile: Profile,
+    *,
+    touchpoint_id: str,
+    source_id: str,
+    event: str,
+    channel: Channel,
+    at: datetime,
+    properties: dict[str, Any] | None = None,
+    consent: Sequence[ConsentSignal] = (),
+) -> Touchpoint:
+    """A track touchpoint named by the profile's strongest identifier (not sent)."""
     strongest = min(profile.identifiers, key=lambda i: RANK.get(i.type, len(RANK)))
-    touchpoint = Touchpoint(
+    return Touchpoint(
         touchpoint_id=touchpoint_id,
         type=TouchpointType.TRACK,
         source_id=source_id,
@@ -51,5 +76,3 @@ def record_about(
         occurred_at=at,
         received_at=wiring.get_clock().now(),
     )
-    ingest_wiring.get_touchpoint_queue().send_all([touchpoint])
-    return touchpoint

@@ -60,3 +60,10 @@ def test_a_generated_section_is_replaced_whole_and_the_rest_kept():
     replaced = replace_generated(text, README_BEGIN, ["new 1", "new 2"])
     assert replaced == f"intro\n{README_BEGIN}\nnew 1\nnew 2\n{END}\noutro\n"
     assert replace_generated(replaced, README_BEGIN, ["new 1", "new 2"]) == replaced
+
+
+def test_recommendations_beat_popularity_on_the_demo_history_in_the_last_bench():
+    found = json.loads(COST_FIGURES.read_text())["operations"]["recommendations"]
+    assert found["customers"] >= 500 and found["products"] >= 40
+    assert found["hit_rate_at_5"] > found["popularity_hit_rate_at_5"] + 0.2
+    assert found["per_call"]["returned"] == 5  # a full list for every customer measured

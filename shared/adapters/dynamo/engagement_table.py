@@ -21,6 +21,10 @@ attribution).
 | instance         | JI#<profile_id>             | <journey_id>|<key>          | body; version               |
 | timer            | JTIMER#<day>                | <profile>|<journey>|<key>   |                             |
 | cursor           | CURSOR                      | DEFER / JTIMER              | the sweeps' minute          |
+| contact plan     | PLAN                        | <plan_id>                   | body                        |
+| plan report      | PLANREPORT#<plan_id>        | <period key>                | body (tallies, syncs); TTL  |
+| synced hash      | MATCH#<sha256>              | MATCH                       | profile_id; TTL 35 days     |
+| its person's copy| PERSON#<profile_id>         | MATCH#<sha256>              | for erasure; TTL            |
 """
 
 from __future__ import annotations
@@ -28,7 +32,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -46,8 +50,12 @@ from shared.domain.engagement.models import (
     Run,
     ledger_shard,
 )
+from shared.domain.engagement.plans import ContactPlan, PlanReport
 
 KEEP_LEDGER = timedelta(days=400)
+PLAN_REPORT_KEPT = timedelta(days=400)
+MATCH_KEPT = timedelta(days=35)  # a synced hash is matched to its person this long after a sync
+MATCH_RENEW = timedelta(days=7)
 
 
 def _task_sk(task: DispatchTask) -> str:
@@ -286,6 +294,84 @@ class DynamoEngagement(LowLevelTable):
             f"PERSON#{history.profile_id}", "CONTACTS", body, expected_version + 1, expected_version, **extra
         )
 
+    def contact_histories(self, profile_ids: Sequence[str]) -> dict[str, ContactHistory]:
+        items = self._batch_get([{"pk": f"PERSON#{p}", "sk": "CONTACTS"} for p in dict.fromkeys(profile_ids)])
+        return {
+            profile_id: ContactHistory(
+                profile_id=profile_id,
+                contacts=[Contact.model_validate(entry) for entry in json.loads(item["body"])],
+                version=int(item["version"]),
+            )
+            for item in items
+            for profile_id in [str(item["pk"]).removeprefix("PERSON#")]
+        }
+
+    # ------------------------------------------------------------ contact plans
+    def contact_plan(self, plan_id: str) -> ContactPlan | None:
+        def load_plan() -> ContactPlan | None:
+            item = self._get("PLAN", plan_id)
+            return ContactPlan.model_validate_json(item["body"]) if item else None
+
+        return self._cached(("plan", plan_id), load_plan)
+
+    def contact_plans(self) -> list[ContactPlan]:
+        return [
+            ContactPlan.model_validate_json(item["body"]) for item in self._query_all("PLAN", consistent=True)
+        ]
+
+    def save_contact_plan(self, plan: ContactPlan) -> None:
+        self._put({"pk": "PLAN", "sk": plan.plan_id, "body": plan.model_dump_json()})
+        self._cache.pop(("plan", plan.plan_id), None)
+
+    def save_plan_report(self, report: PlanReport) -> None:
+        self._put(
+            {
+                "pk": f"PLANREPORT#{report.plan_id}",
+                "sk": report.period.key,
+                "body": report.model_dump_json(),
+                "expires_at": epoch(report.period.ends_at + PLAN_REPORT_KEPT),
+            }
+        )
+
+    def plan_report(self, plan_id: str, period_key: str) -> PlanReport | None:
+        item = self._get(f"PLANREPORT#{plan_id}", period_key)
+        return PlanReport.model_validate_json(item["body"]) if item else None
+
+    def remember_matches(self, matches: dict[str, str], *, now: datetime) -> int:
+        """Written only when missing, for another person, or within `MATCH_RENEW` of expiring: a
+        daily refresh reads them (half a unit each) and rewrites each about once a month."""
+        if not matches:
+            return 0
+        stored = {
+            str(item["pk"]).removeprefix("MATCH#"): item
+            for item in self._batch_get([{"pk": f"MATCH#{h}", "sk": "MATCH"} for h in matches])
+        }
+        renew_before = epoch(now + MATCH_KEPT - MATCH_RENEW)
+        expires = epoch(now + MATCH_KEPT)
+        items: list[dict[str, Any]] = []
+        for value, profile_id in sorted(matches.items()):
+            found = stored.get(value)
+            if (
+                found
+                and found.get("profile_id") == profile_id
+                and int(found.get("expires_at", 0)) > renew_before
+            ):
+                continue
+            items.append(
+                {"pk": f"MATCH#{value}", "sk": "MATCH", "profile_id": profile_id, "expires_at": expires}
+            )
+            # the person's own copy: an erasure finds (and deletes) the hashes through it
+            items.append({"pk": f"PERSON#{profile_id}", "sk": f"MATCH#{value}", "expires_at": expires})
+        self._batch_put(items)
+        return len(items) // 2
+
+    def matches(self, hashes: Sequence[str], *, now: datetime) -> dict[str, str]:
+        return {
+            str(item["pk"]).removeprefix("MATCH#"): str(item["profile_id"])
+            for item in self._batch_get([{"pk": f"MATCH#{h}", "sk": "MATCH"} for h in dict.fromkeys(hashes)])
+            if int(item.get("expires_at", 0)) > epoch(now)
+        }
+
     # ------------------------------------------------------------ deferrals and parking
     def defer(self, task: DispatchTask, until: datetime) -> None:
         self.put_due(
@@ -396,6 +482,8 @@ class DynamoEngagement(LowLevelTable):
             removed += 1
         for partition in (f"INBOX#{profile_id}", f"PERSON#{profile_id}"):
             for item in self._query_all(partition, consistent=True):
+                if str(item["sk"]).startswith("MATCH#"):  # the hash a paid channel reports back
+                    self._delete(str(item["sk"]), "MATCH")
                 self._delete(item["pk"], item["sk"])
                 removed += 1
         return removed

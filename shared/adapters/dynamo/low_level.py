@@ -17,6 +17,7 @@ from shared.domain.kernel.errors import DependencyUnavailableError
 T = TypeVar("T")
 _serializer, _deserializer = TypeSerializer(), TypeDeserializer()
 BATCH_GET_LIMIT = 100
+BATCH_WRITE_LIMIT = 25
 
 
 def dump(item: dict[str, Any]) -> dict[str, Any]:
@@ -145,6 +146,39 @@ class LowLevelTable:
             items += page
             if after is None:
                 return items
+
+    def _batch_get(self, keys: list[dict[str, str]], *, consistent: bool = False) -> list[dict[str, Any]]:
+        """The items that exist among `keys`, 100 a request, unprocessed keys asked again."""
+        found: list[dict[str, Any]] = []
+        for start in range(0, len(keys), BATCH_GET_LIMIT):
+            pending: dict[str, Any] = {
+                self._table: {
+                    "Keys": [dump(key) for key in keys[start : start + BATCH_GET_LIMIT]],
+                    "ConsistentRead": consistent,
+                }
+            }
+            while pending:
+                response = self._call_batch("batch_get_item", pending)
+                found += [load(item) for item in response.get("Responses", {}).get(self._table, [])]
+                pending = response.get("UnprocessedKeys") or {}
+        return found
+
+    def _batch_put(self, items: list[dict[str, Any]]) -> None:
+        """Plain puts, 25 a request, unprocessed items sent again."""
+        for start in range(0, len(items), BATCH_WRITE_LIMIT):
+            pending: dict[str, Any] = {
+                self._table: [
+                    {"PutRequest": {"Item": dump(item)}} for item in items[start : start + BATCH_WRITE_LIMIT]
+                ]
+            }
+            while pending:
+                pending = self._call_batch("batch_write_item", pending).get("UnprocessedItems") or {}
+
+    def _call_batch(self, operation: str, request: dict[str, Any]) -> Any:
+        try:
+            return getattr(self._client, operation)(RequestItems=request)
+        except (ClientError, BotoCoreError) as error:
+            raise DependencyUnavailableError(f"The {self.name} table did not answer") from error
 
     def _cached(self, key: tuple[str, str], load: Callable[[], T]) -> T:
         now = self._monotonic()

@@ -12,9 +12,10 @@ dies after it leaves a send to recover, not to repeat), and is the last message 
 credits. A send writes three items in all: the row's claim, the history, the row's outcome.
 
 Every targeted customer ends with one outcome on their row: `sent`, `delivered`, `suppressed`
-(reason: `consent`, `unsubscribed`, `cap`, `quiet_hours_expired`, `expired`, `no_address`,
-`erased`, `holdout`, `cancelled`), `deferred` (until when) or `failed` (why). The report counts
-the rows, so the outcomes add up to the audience by construction.
+(reason: `consent`, `unsubscribed`, `cap`, `plan` (the contact plan's maximum),
+`quiet_hours_expired`, `expired`, `no_address`, `erased`, `holdout`, `cancelled`), `deferred`
+(until when) or `failed` (why). The report counts the rows, so the outcomes add up to the
+audience by construction.
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ from shared.domain.engagement.models import (
     Program,
     stable_bucket,
 )
+from shared.domain.engagement.plans import plan_refusal
 from shared.domain.engagement.ports import (
     EngagementStore,
     Personaliser,
@@ -454,6 +456,10 @@ class Dispatcher:
         if program.exempt:
             return None
         channel, now = sending.channel or "", sending.at
+        if program.contact_plan_id:
+            plan_ends = plan_refusal(self.store.contact_plan(program.contact_plan_id), history, channel, now)
+            if plan_ends is not None:
+                return plan_ends, "plan"
         caps: list[tuple[Cap, str | None]] = [(cap, None) for cap in policy.caps if cap.applies(channel)]
         caps += [(cap, row.program_id) for cap in program.caps if cap.applies(channel)]
         for cap, only in caps:

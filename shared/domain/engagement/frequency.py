@@ -183,6 +183,7 @@ class Contact(BaseModel):
     variant: str | None = Field(default=None, alias="v")
     holdout: bool = Field(default=False, alias="h")
     counted: bool = Field(default=True, alias="n")  # counts against the caps (not exempt, not a holdout)
+    paid: bool = Field(default=False, alias="a")  # an ad platform's exposure (contact plans), not a send
 
     def same_send(self, program_id: str, run_key: str) -> bool:
         return self.program_id == program_id and self.run_key == run_key
@@ -218,13 +219,17 @@ class ContactHistory(BaseModel):
     def with_contact(self, contact: Contact, *, now: datetime) -> ContactHistory:
         """This contact added (replacing one for the same send), the old ones no window needs gone."""
         kept = [c for c in self.contacts if not c.same_send(contact.program_id, contact.run_key)] + [contact]
-        last_sent = max((c.at for c in kept if not c.holdout), default=None)
+        last_sent = max((c.at for c in kept if not c.holdout and not c.paid), default=None)
         last_holdout = max((c.at for c in kept if c.holdout), default=None)
         kept = [
             c
             for c in kept
             if c.at >= now - CONTACTS_KEPT
-            or (c.at >= now - LAST_CONTACT_KEPT and c.at == (last_holdout if c.holdout else last_sent))
+            or (
+                c.at >= now - LAST_CONTACT_KEPT
+                and not c.paid
+                and c.at == (last_holdout if c.holdout else last_sent)
+            )
         ]
         return self.model_copy(update={"contacts": kept})
 
@@ -237,7 +242,7 @@ class ContactHistory(BaseModel):
         """The last message sent and the last holdout assignment (what attribution credits)."""
         found = []
         for holdout in (False, True):
-            mine = [c for c in self.contacts if c.holdout == holdout]
+            mine = [c for c in self.contacts if c.holdout == holdout and not c.paid]
             if mine:
                 found.append(max(mine, key=lambda c: c.at))
         return found

@@ -616,7 +616,8 @@ TEMPLATES: dict[str, dict[str, Any]] = {
             {"type": "wait", "until_local": "10:00"},
             _send_step(
                 ["email", "sms", "inbox"],
-                "We miss you, {{ first_name | there }}: here is something to come back for.",
+                "We miss you, {{ first_name | there }}: "
+                "{{ recommended_sku | something new }} is waiting for you.",
                 subject="We miss you",
             ),
         ],

@@ -63,6 +63,8 @@ class Program(BaseModel):
     store_hours: DailyWindow | None = None
     coupon_definition_id: str | None = Field(default=None, max_length=63)
     sku: str | None = Field(default=None, max_length=100)  # the product whose price the content shows
+    # sends only while the person is under this contact plan's maximum on the channel (plans.py)
+    contact_plan_id: str | None = Field(default=None, pattern=r"^[a-z0-9][a-z0-9_-]{0,62}$")
 
     @model_validator(mode="after")
     def _variants_cover_channels(self) -> Program:

@@ -1,5 +1,6 @@
 """What a message may say about its customer: name, tier and points, segment and classification,
-the product they last viewed, a product's effective price, a coupon issued for this very send."""
+the product they last viewed, their next-best products (`recommended_sku`, `recommended_skus`),
+a product's effective price, a coupon issued for this very send."""
 
 from __future__ import annotations
 
@@ -26,12 +27,20 @@ class Prices(Protocol):
         ...
 
 
+class RecommendedProducts(Protocol):
+    def skus(self, profile: Profile, *, limit: int) -> list[str]:
+        """The customer's next-best products, best first (available somewhere, fit to them)."""
+        ...
+
+
 class CouponIssuer(Protocol):
     def issue_once(self, profile_id: str, definition_id: str, *, issue_key: str, reason: str) -> Any: ...
 
 
 ACCOUNT_NAMES = frozenset({"points", "member_tier", "tier"})  # read from the loyalty account
 CLASSIFICATION_NAMES = frozenset({"tier"})  # read from the segment state (the account's tier is the fallback)
+RECOMMENDATION_NAMES = frozenset({"recommended_sku", "recommended_skus"})  # asked of recommendations
+RECOMMENDED_IN_CONTENT = 3
 
 
 @dataclass
@@ -40,6 +49,7 @@ class ProfilePersonaliser:
     accounts: Accounts | None = None
     prices: Prices | None = None
     coupons: CouponIssuer | None = None
+    recommendations: RecommendedProducts | None = None
 
     def facts(self, profile: Profile) -> dict[str, set[str]]:
         state = self.classifications.state(profile.profile_id) if self.classifications else None
@@ -65,7 +75,9 @@ class ProfilePersonaliser:
         """`names`: the placeholders the content uses (None: all), so only what they need is read
         (the loyalty account for points and tiers, the classification for the tier); `facts`: the
         customer's facts if already read."""
-        wanted = set(ACCOUNT_NAMES | CLASSIFICATION_NAMES) if names is None else set(names)
+        wanted = (
+            set(ACCOUNT_NAMES | CLASSIFICATION_NAMES | RECOMMENDATION_NAMES) if names is None else set(names)
+        )
         context: dict[str, Any] = {
             "first_name": profile.trait("first_name") or profile.trait("name"),
             "last_name": profile.trait("last_name"),
@@ -82,6 +94,10 @@ class ProfilePersonaliser:
         if facts is None:
             facts = self.facts(profile) if self.classifications and wanted & CLASSIFICATION_NAMES else {}
         context["tier"] = next(iter(facts.get("tier", set())), None) or context.get("member_tier")
+        if self.recommendations is not None and wanted & RECOMMENDATION_NAMES:
+            skus = self.recommendations.skus(profile, limit=RECOMMENDED_IN_CONTENT)
+            context["recommended_sku"] = skus[0] if skus else None
+            context["recommended_skus"] = ", ".join(skus) if skus else None
         if program.sku and self.prices is not None:
             found = self.prices.price(program.sku, channel)
             if found:

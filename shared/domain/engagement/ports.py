@@ -10,6 +10,7 @@ from typing import Any, Protocol
 from shared.domain.customers.profiles import Profile
 from shared.domain.engagement.frequency import ContactHistory, FrequencyPolicy
 from shared.domain.engagement.models import DispatchTask, LedgerRow, Program
+from shared.domain.engagement.plans import ContactPlan
 
 
 class EngagementStore(Protocol):
@@ -33,6 +34,10 @@ class EngagementStore(Protocol):
     def save_contact_history(self, history: ContactHistory, *, expected_version: int) -> bool:
         """Store the contacts if nothing changed them since `expected_version` was read (0: none
         stored). False when something did: read again and decide again."""
+        ...
+
+    def contact_plan(self, plan_id: str) -> ContactPlan | None:
+        """A contact plan (cached briefly): owned sends stay under its maximum per channel."""
         ...
 
     def defer(self, task: DispatchTask, until: datetime) -> None: ...

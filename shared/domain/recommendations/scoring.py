@@ -51,10 +51,13 @@ class Model:
     neighbours: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
     buyers: Counter[str] = field(default_factory=Counter)
     customers: int = 0
+    top: list[tuple[str, float]] | None = None  # a stored model: its popular list, as saved
 
     @property
     def popular(self) -> list[tuple[str, float]]:
         """Products by share of customers who bought them (ties by SKU)."""
+        if self.top is not None:
+            return self.top
         if not self.customers:
             return []
         return sorted(
@@ -117,9 +120,11 @@ def recommend(
     limit: int = 5,
     recent_days: int = 30,
     due_from: float = 0.8,
+    fit: Callable[[str], float] = lambda _sku: 1.0,
 ) -> list[Recommendation]:
     """The customer's ranked products: never one `available` refuses, never one bought in the last
-    `recent_days` unless due again (`due_from` of its cycle)."""
+    `recent_days` unless due again (`due_from` of its cycle). `fit` weighs each candidate's score
+    by how well it suits the customer (price sensitivity, value tier); 1.0 is neutral."""
     owned = {sku for order in history for sku in order.skus}
     recent = {sku for order in history if order.at >= now - timedelta(days=recent_days) for sku in order.skus}
     due = {sku: ratio for sku, ratio in due_again(history, now=now).items() if ratio >= due_from}
@@ -134,6 +139,7 @@ def recommend(
     for sku, score in together.items():
         if sku not in scores:
             scores[sku] = (score, "bought_together")
+    scores = {sku: (score * fit(sku), reason) for sku, (score, reason) in scores.items()}
     ranked = sorted(scores.items(), key=lambda item: (-item[1][0], item[0]))
     chosen: list[Recommendation] = []
     seen: set[str] = set()
@@ -144,14 +150,28 @@ def recommend(
             continue
         chosen.append(Recommendation(sku=sku, score=round(score, 6), reason=reason))
         seen.add(sku)
-    for sku, share in model.popular:  # what is left: the popular products they do not own
+    fill = sorted(
+        ((sku, share * fit(sku)) for sku, share in model.popular if sku not in owned),
+        key=lambda p: (-p[1], p[0]),
+    )
+    for sku, share in fill:  # what is left: the popular products they do not own
         if len(chosen) == limit:
             break
-        if sku in seen or sku in owned or not available(sku):
+        if sku in seen or not available(sku):
             continue
         chosen.append(Recommendation(sku=sku, score=round(share, 6), reason="popular"))
         seen.add(sku)
     return chosen
+
+
+def candidates(model: Model, history: Sequence[Order], *, kept: int = 20) -> list[str]:
+    """The products `recommend` may weigh for this customer, at most `kept` of the popular ones:
+    what to look up (prices, offers) before ranking."""
+    owned = {sku for order in history for sku in order.skus}
+    found = set(owned)
+    for sku in owned:
+        found |= {neighbour for neighbour, _ in model.neighbours.get(sku, [])}
+    return sorted(found | {sku for sku, _ in model.popular[:kept]})
 
 
 @dataclass(frozen=True)
