@@ -1,5 +1,4 @@
-"""The demo shop's synthetic purchase history: what `make bench` measures recommendations on, and
-what the demo day seeds.
+"""The demo shop's synthetic purchase history: what `make bench` measures recommendations on.
 
 A tea shop of eight families (green, oolong, pu'er, black, white, herbal, matcha, flower), each
 with a tea that runs out (bought again every few weeks) and four things that go with it (cups,

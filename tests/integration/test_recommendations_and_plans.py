@@ -11,6 +11,7 @@ names the plan stops at its maximum; the next refresh drops who reached their ta
 
 from __future__ import annotations
 
+import base64
 import csv
 import hashlib
 import io
@@ -23,14 +24,20 @@ from functions.campaigns.events import lambda_handler as engagement_consumer
 from functions.campaigns.plans import lambda_handler as plan_worker
 from functions.campaigns.scheduler import tick
 from functions.recommendations.nightly import lambda_handler as nightly
+from shared import wiring
 from shared.domain.ingest.touchpoints import Channel, Order, OrderLine, Touchpoint, TouchpointType
+from shared.domain.kernel.events import PROFILE_ERASED
 from shared.domain.kernel.identifiers import Identifier, IdentifierType
+from shared.settings import get_settings
+from shared.wiring import engagement as engagement_wiring
 from shared.wiring import ingest as ingest_wiring
+from shared.wiring import recommendations as recommendations_wiring
 from tests.integration import test_campaigns_flow as campaigns_flow
-from tests.integration.conftest import context_for
+from tests.integration.conftest import SERVER_WRITE_KEY, WRITE_KEY, context_for
 from tests.integration.test_campaigns_flow import call, campaign, dispatch_all, person, report
 from tests.integration.test_segments_flow import NOW, run_queue
 from tests.integration.test_touchpoint_slice import deliver, drain
+from tests.integration.test_trust import MEMBER_SECRET, member_token
 
 clock, senders, client = campaigns_flow.clock, campaigns_flow.senders, campaigns_flow.client  # fixtures
 CSV_ADMIN = {**campaigns_flow.ADMIN, "Content-Type": "text/csv"}
@@ -71,11 +78,13 @@ def stock(client, sku: str, location: str, on_hand: int) -> None:
 
 
 def test_recommendations_follow_orders_and_never_offer_what_the_store_cannot_sell(
-    stack, client, senders, clock
+    stack, client, senders, clock, monkeypatch
 ):
     zoe = person(stack, "zoe", email="zoe@example.com")
+    t0 = person(stack, "t0", email="t0@example.com")
     for n in range(4):  # four tea drinkers: a kettle goes with tea, cups with the kettle
-        person(stack, f"t{n}", email=f"t{n}@example.com")
+        if n:
+            person(stack, f"t{n}", email=f"t{n}@example.com")
         shop_order(stack, f"t{n}", f"T{n}", ["TEA", "KETTLE", "CUP" if n < 3 else "LID"], days_ago=20)
     shop_order(stack, "zoe", "Z1", ["TEA"], days_ago=10)
     shop_order(stack, "t0", "T0", ["TEA", "KETTLE", "CUP"], days_ago=20)  # redelivered: one order
@@ -120,6 +129,19 @@ def test_recommendations_follow_orders_and_never_offer_what_the_store_cannot_sel
         assert 400 <= status < 500 and refused["error"]["code"] == code, (path, refused)
     status, refused = call(client, "get", f"/profiles/{zoe}/recommendations", headers={})
     assert status == 401
+
+    # Trust follows the key: the member reads their own list; a browser's key reads nobody's.
+    monkeypatch.setenv("MEMBER_TOKEN_SECRETS", MEMBER_SECRET)
+    get_settings.cache_clear()
+    own = {"Authorization": f"Bearer {member_token('zoe')}"}
+    status, mine = call(client, "get", "/profiles/me/recommendations?limit=1", headers=own)
+    assert (status, mine["profile_id"]) == (200, zoe), mine
+    someone_else = call(client, "get", f"/profiles/{t0}/recommendations", headers=own)
+    assert someone_else[0] == 403, someone_else
+    browser = {"Authorization": "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode()}
+    assert call(client, "get", f"/profiles/{zoe}/recommendations", headers=browser)[0] == 403
+    server = {"Authorization": "Basic " + base64.b64encode(f"{SERVER_WRITE_KEY}:".encode()).decode()}
+    assert call(client, "get", f"/profiles/{zoe}/recommendations?limit=1", headers=server)[0] == 200
 
     # A message names the product the customer is likely to want.
     campaign(
@@ -264,3 +286,13 @@ def test_a_contact_plan_syncs_who_is_under_target_and_counts_what_comes_back(sta
     assert final["totals"] == {"1": 1, "3": 1, "5": 2}  # dan: email; bob: 2 + 1; ann: 3 + 1 + 1, cai: 4 + 1
     assert tallies["search"]["download_url"].startswith("http")
     assert [row["channel"] for row in final["table"]] == ["search", "email", "video"]
+
+    # An erased customer's synced hashes and purchase history go with them.
+    engagement = engagement_wiring.get_engagement()
+    purchases = recommendations_wiring.get_recommendation_store()
+    assert list(purchases.histories([people["ann"]])) == [people["ann"]]
+    assert set(engagement.matches([sha("ann@example.com")], now=NOW)) == {sha("ann@example.com")}
+    wiring.get_event_publisher().publish(PROFILE_ERASED, {"profile_ids": [people["ann"]]})
+    run_queue(stack, "EngagementQueue", engagement_consumer, "EngagementEventsFunction")
+    assert engagement.matches([sha("ann@example.com")], now=NOW) == {}
+    assert purchases.histories([people["ann"]]) == {}
