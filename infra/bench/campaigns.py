@@ -4,11 +4,10 @@ launch to every outcome is measured in infra.bench.local_stack)."""
 from __future__ import annotations
 
 import os
-import time
 from collections import Counter
 from typing import Any
 
-from infra.bench.meter import RequestMeter, captured_output, create_tables, restored
+from infra.bench.meter import OwnCpu, RequestMeter, captured_output, create_tables, restored
 
 # One email to everyone in the `bench-all` segment (the bench's audience).
 BENCH_CAMPAIGN: dict[str, Any] = {
@@ -149,36 +148,16 @@ def measure_campaigns(messages: int = 300) -> dict[str, Any]:
                 pages.extend(got)
             spec = function_specs(load_template())["DispatchFunction"]
             batch = spec.sqs_triggers[0].batch_size
-            from botocore.client import BaseClient
-
-            inside = [0.0]
-            with RequestMeter().watching() as meter:
-                counting = BaseClient._make_api_call
-
-                def timed(client: Any, operation: str, params: dict[str, Any]) -> Any:
-                    started = time.process_time()
-                    try:
-                        return counting(client, operation, params)
-                    finally:
-                        inside[0] += time.process_time() - started
-
-                BaseClient._make_api_call = timed
-                started = time.process_time()
-                try:
-                    with captured_output():
-                        for start in range(0, len(pages), batch):
-                            event = sqs_event(
-                                pages[start : start + batch], queue_arn="arn:bench", region="us-east-1"
-                            )
-                            dispatch_worker(event, LambdaContext(spec, "us-east-1"))
-                finally:
-                    ours = time.process_time() - started
-                    BaseClient._make_api_call = counting
+            cpu = OwnCpu()
+            with RequestMeter().watching() as meter, cpu.measuring(), captured_output():
+                for start in range(0, len(pages), batch):
+                    event = sqs_event(pages[start : start + batch], queue_arn="arn:bench", region="us-east-1")
+                    dispatch_worker(event, LambdaContext(spec, "us-east-1"))
             rows = list(engagement.rows("bench"))
             results["per_message"] = {
                 "dynamodb_wru": meter.write_units / messages,
                 "dynamodb_rru": meter.read_units / messages,
-                "handler_cpu_ms": (ours - inside[0]) * 1000 / messages,
+                "handler_cpu_ms": cpu.ms / messages,
             }
             results["outcomes"] = dict(Counter(row.status for row in rows))
         finally:

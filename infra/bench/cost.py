@@ -286,24 +286,20 @@ def _per_touchpoint_usage(run: PipelineRun) -> dict[str, dict[str, float]]:
 def per_message_usd(campaigns: dict[str, Any]) -> float:
     """A campaign message: its request units, its handler's CPU and the waits for its requests
     (one request per unit, a lower bound), on a 512 MB function."""
-    line = campaigns["per_message"]
+    return _per_operation_usd(campaigns["per_message"])
+
+
+def per_recommendation_usd(recommendations: dict[str, Any]) -> float:
+    """A recommendation call, counted as a message is (the API function: 512 MB)."""
+    return _per_operation_usd(recommendations["per_call"])
+
+
+def _per_operation_usd(line: dict[str, Any]) -> float:
     requests = line["dynamodb_wru"] + line["dynamodb_rru"]
     ms = line["handler_cpu_ms"] + requests * ASSUMED.round_trip_ms["dynamodb"]
     return float(
         PRICE["dynamodb_per_million_write_units"] * line["dynamodb_wru"] / 1e6
         + PRICE["dynamodb_per_million_read_units"] * line["dynamodb_rru"] / 1e6
-        + ms / 1000 * 0.5 * PRICE["lambda_arm_per_gb_second"]
-    )
-
-
-def per_recommendation_usd(recommendations: dict[str, Any]) -> float:
-    """A recommendation call, counted as `per_message_usd` counts a message (512 MB function)."""
-    line = recommendations["per_call"]
-    requests = line["dynamodb_wru"] + line["dynamodb_rru"]
-    ms = line["handler_cpu_ms"] + requests * ASSUMED.round_trip_ms["dynamodb"]
-    return float(
-        PRICE["dynamodb_per_million_read_units"] * line["dynamodb_rru"] / 1e6
-        + PRICE["dynamodb_per_million_write_units"] * line["dynamodb_wru"] / 1e6
         + ms / 1000 * 0.5 * PRICE["lambda_arm_per_gb_second"]
     )
 

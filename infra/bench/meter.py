@@ -8,6 +8,7 @@ import contextlib
 import io
 import math
 import os
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import Any
@@ -186,6 +187,35 @@ class RequestMeter:
         try:
             yield self
         finally:
+            BaseClient._make_api_call = original
+
+
+class OwnCpu:
+    """Our CPU time in a block, less what was spent inside AWS calls (the emulator's, here)."""
+
+    def __init__(self) -> None:
+        self.ms = 0.0
+
+    @contextlib.contextmanager
+    def measuring(self) -> Iterator[OwnCpu]:
+        from botocore.client import BaseClient
+
+        inside = [0.0]
+        original = BaseClient._make_api_call
+
+        def timed(client: Any, operation: str, params: dict[str, Any]) -> Any:
+            started = time.process_time()
+            try:
+                return original(client, operation, params)
+            finally:
+                inside[0] += time.process_time() - started
+
+        BaseClient._make_api_call = timed
+        started = time.process_time()
+        try:
+            yield self
+        finally:
+            self.ms = (time.process_time() - started - inside[0]) * 1000
             BaseClient._make_api_call = original
 
 

@@ -7,11 +7,10 @@ classification: counted separately below)."""
 from __future__ import annotations
 
 import os
-import time
 from decimal import Decimal
 from typing import Any
 
-from infra.bench.meter import RequestMeter, create_tables, restored
+from infra.bench.meter import OwnCpu, RequestMeter, create_tables, restored
 from infra.demo_history import catalogue, history
 
 
@@ -84,17 +83,16 @@ def measure_recommendations(calls: int = 200) -> dict[str, Any]:
         }
         customers = sorted({o.customer for o in orders})[:calls]
         recommender.for_shopper(Shopper(profile_id=customers[0]), location_id="store")  # warm the caches
-        started = time.process_time()
-        with RequestMeter().watching() as meter:
+        cpu = OwnCpu()
+        with RequestMeter().watching() as meter, cpu.measuring():
             returned = sum(
                 len(recommender.for_shopper(Shopper(profile_id=c), location_id="store", limit=5))
                 for c in customers
             )
-        cpu_ms = (time.process_time() - started) * 1000
         results["per_call"] = {
             "dynamodb_rru": meter.read_units / len(customers),
             "dynamodb_wru": meter.write_units / len(customers),
-            "handler_cpu_ms": cpu_ms / len(customers),
+            "handler_cpu_ms": cpu.ms / len(customers),
             "returned": returned / len(customers),
         }
     return results

@@ -10,6 +10,7 @@ from shared.adapters.dynamo.catalog_table import DynamoCatalog
 from shared.adapters.sqs.commerce import SqsSyncRequests
 from shared.domain.commerce.channel_sync import ChannelEndpoints, ChannelSync, SyncFanOut
 from shared.domain.commerce.inventory import Inventory
+from shared.domain.commerce.ports import ChangeListener
 from shared.domain.commerce.pricing import effective_price
 from shared.domain.commerce.sales_channels import RegistryDirectory
 from shared.domain.kernel.errors import ConfigurationError
@@ -42,14 +43,7 @@ def get_sync_fan_out() -> SyncFanOut:
 
 
 def get_inventory() -> Inventory:
-    catalog = get_catalog()
-    return Inventory(
-        stock=catalog,
-        reservations=catalog,
-        directory=RegistryDirectory(catalog),
-        clock=wiring.get_clock(),
-        listener=get_sync_fan_out(),
-    )
+    return _inventory(get_sync_fan_out())
 
 
 class _ReadingOnly:
@@ -61,13 +55,17 @@ class _ReadingOnly:
 
 def get_stock_levels() -> Inventory:
     """Inventory for reading levels (recommendations, message content): no sync queue needed."""
+    return _inventory(_ReadingOnly())
+
+
+def _inventory(listener: ChangeListener) -> Inventory:
     catalog = get_catalog()
     return Inventory(
         stock=catalog,
         reservations=catalog,
         directory=RegistryDirectory(catalog),
         clock=wiring.get_clock(),
-        listener=_ReadingOnly(),
+        listener=listener,
     )
 
 

@@ -5,6 +5,7 @@ queue a worker backs off on."""
 from __future__ import annotations
 
 import contextlib
+import json
 from collections.abc import Sequence
 from typing import Any
 
@@ -55,3 +56,28 @@ class WorkQueue(Redelivery):
                     f"The {self.name} queue refused some messages",
                     details={"failed": len(response["Failed"])},
                 )
+
+
+class TaskQueue:
+    """A queue of background tasks, one JSON message each."""
+
+    name = "task"
+
+    def __init__(self, queue_url: str, *, client: Any = None) -> None:
+        self._queue_url = queue_url
+        self._client = client or aws_client("sqs")
+
+    def _send(self, body: dict[str, Any]) -> None:
+        try:
+            self._client.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps(body))
+        except (BotoCoreError, ClientError) as error:
+            raise DependencyUnavailableError(f"The {self.name} queue did not accept the job") from error
+
+
+class JobQueue(TaskQueue):
+    """Jobs named by one id: `submit(id)` sends `{"<key>": id}`."""
+
+    key = "id"
+
+    def submit(self, job_id: str) -> None:
+        self._send({self.key: job_id})

@@ -4,14 +4,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
-
-from shared.adapters.aws_clients import client as aws_client
-from shared.adapters.sqs import WorkQueue
+from shared.adapters.sqs import JobQueue, WorkQueue
 from shared.domain.engagement.models import DispatchTask
-from shared.domain.kernel.errors import DependencyUnavailableError
 
 
 class SqsDispatchQueue(WorkQueue):
@@ -32,15 +27,8 @@ class SqsDispatchQueue(WorkQueue):
         )
 
 
-class SqsPlanQueue:
+class SqsPlanQueue(JobQueue):
     """Contact plan refreshes, one job per message."""
 
-    def __init__(self, queue_url: str, *, client: Any = None) -> None:
-        self._queue_url = queue_url
-        self._client = client or aws_client("sqs")
-
-    def submit(self, plan_id: str) -> None:
-        try:
-            self._client.send_message(QueueUrl=self._queue_url, MessageBody=json.dumps({"plan_id": plan_id}))
-        except (BotoCoreError, ClientError) as error:
-            raise DependencyUnavailableError("The plan queue did not answer") from error
+    name = "plan"
+    key = "plan_id"
