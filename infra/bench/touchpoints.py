@@ -40,7 +40,15 @@ def mixed_call(index: int) -> tuple[str, dict[str, Any]]:
         **common,
         "userId": user,
         "event": "Order Completed",
-        "properties": {"order_id": f"o-{index}", "total": 129.9, "currency": "CNY", "items": 3},
+        "properties": {
+            "order_id": f"o-{index}",
+            "total": 129.9,
+            "currency": "CNY",
+            "products": [  # two of the viewed products: an order names what it sold
+                {"sku": f"sku-{index % 50}", "price": 99.9, "quantity": 1},
+                {"sku": f"sku-{(index * 3) % 50}", "price": 30.0, "quantity": 1},
+            ],
+        },
     }
 
 

@@ -296,3 +296,37 @@ def test_a_contact_plan_syncs_who_is_under_target_and_counts_what_comes_back(sta
     run_queue(stack, "EngagementQueue", engagement_consumer, "EngagementEventsFunction")
     assert engagement.matches([sha("ann@example.com")], now=NOW) == {}
     assert purchases.histories([people["ann"]]) == {}
+
+
+def test_contact_plan_routes_refuse_bad_input_with_the_envelope(stack, client):
+    good = {
+        "name": "P",
+        "segment_id": "spring",
+        "channels": [{"channel": "search", "target": 1, "maximum": 1}],
+    }
+    for method, path, body, status, code in (
+        ("put", "/contact-plans/Bad Id", good, 400, "invalid_input"),
+        ("put", "/contact-plans/p1", {**good, "segment_id": "nope"}, 404, "segment_not_found"),
+        ("put", "/contact-plans/p1", {**good, "period": "year"}, 400, "invalid_input"),
+        ("put", "/contact-plans/p1", {**good, "timezone": "Mars/Base"}, 400, "invalid_input"),
+        ("put", "/contact-plans/p1", {**good, "extra": 1}, 400, "invalid_input"),
+        ("get", "/contact-plans/missing", None, 404, "plan_not_found"),
+        ("post", "/contact-plans/missing/refresh", None, 404, "plan_not_found"),
+    ):
+        found_status, found = call(client, method, path, body)
+        assert (found_status, found["error"]["code"]) == (status, code), (path, found)
+    assert call(client, "put", "/contact-plans/p1", good)[0] == 200
+    status, missing = call(client, "get", "/contact-plans/p1/report")
+    assert (status, missing["error"]["code"]) == (404, "plan_report_not_found")
+    status, bad_period = call(client, "get", "/contact-plans/p1/report?period=2026-13")
+    assert (status, bad_period["error"]["code"]) == (400, "invalid_input")
+    assert [p["plan_id"] for p in call(client, "get", "/contact-plans")[1]["plans"]] == ["p1"]
+
+    as_json = client.http.post("/ad-exposures/ads", headers=campaigns_flow.ADMIN, body="{}")
+    assert as_json.status_code == 415
+    too_big = client.http.post("/ad-exposures/ads", headers=CSV_ADMIN, body="x" * 200_001)
+    assert too_big.status_code == 413 and too_big.json_body["error"]["code"] == "payload_too_large"
+    no_header = client.http.post("/ad-exposures/ads", headers=CSV_ADMIN, body="a,b\n1,2\n")
+    assert no_header.status_code == 400
+    anonymous = client.http.post("/ad-exposures/ads", headers={"Content-Type": "text/csv"}, body="x")
+    assert anonymous.status_code == 401

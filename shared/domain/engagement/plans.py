@@ -527,7 +527,7 @@ def record_exposures(
             unmatched += len(own)
             continue
         matched_rows += len(own)
-        added = _count_exposures(store, survivor, own, source=source, now=now)
+        added = count_exposures(store, survivor, own, source=source, now=now)
         counted += added
         people += 1
         touchpoints.record(survivor, own, source)
@@ -554,7 +554,7 @@ def _survivors(profile_ids: list[str], graph: CustomerGraph) -> dict[str, str]:
     return found
 
 
-def _count_exposures(
+def count_exposures(
     store: PlanStore, profile_id: str, exposures: Sequence[Exposure], *, source: str, now: datetime
 ) -> int:
     for _ in range(5):
