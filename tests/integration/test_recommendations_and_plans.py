@@ -124,6 +124,8 @@ def test_recommendations_follow_orders_and_never_offer_what_the_store_cannot_sel
         (f"/profiles/{zoe}/recommendations?limit=51", "invalid_input"),
         (f"/profiles/{zoe}/recommendations?location=../x", "invalid_input"),
         ("/profiles/nobody/recommendations", "profile_not_found"),
+        (f"/profiles/{zoe}/recommendations?location=nowhere", "not_found"),
+        (f"/profiles/{zoe}/recommendations?channel=nowhere", "not_found"),
     ):
         status, refused = call(client, "get", path)
         assert 400 <= status < 500 and refused["error"]["code"] == code, (path, refused)

@@ -12,8 +12,9 @@ from functions.api.access import member_access
 from functions.api.errors import BEARER_CHALLENGE, http_errors
 from shared.domain.commerce.stock import ID_PATTERN
 from shared.domain.customers.admin import live_profile
-from shared.domain.kernel.errors import InvalidInputError
+from shared.domain.kernel.errors import InvalidInputError, NotFoundError
 from shared.domain.recommendations.service import MAX_LIMIT
+from shared.wiring import commerce as commerce_wiring
 from shared.wiring import customers as customers_wiring
 from shared.wiring import recommendations as recommendations_wiring
 
@@ -39,6 +40,11 @@ def get_recommendations(profile_id: str) -> dict[str, Any]:
     if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= MAX_LIMIT:
         raise InvalidInputError(f"limit must be 1 to {MAX_LIMIT}", details={"limit": raw_limit[:20]})
     channel_id, location_id = _where(params, "channel"), _where(params, "location")
+    catalog = commerce_wiring.get_catalog()
+    if channel_id is not None and catalog.channel(channel_id) is None:
+        raise NotFoundError(f"No sales channel {channel_id!r}", details={"channel": channel_id})
+    if location_id is not None and catalog.location(location_id) is None:
+        raise NotFoundError(f"No location {location_id!r}", details={"location": location_id})
     profile = live_profile(access.profile_id, graph=customers_wiring.get_customer_graph())
     shopper = recommendations_wiring.shopper(profile)
     found = recommendations_wiring.get_recommender().for_shopper(
