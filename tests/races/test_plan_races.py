@@ -32,6 +32,10 @@ PLAN = ContactPlan.model_validate(
 )
 
 
+# Her own customer and programs: the tables are shared with the other race tests.
+LIN = mei().model_copy(update={"profile_id": "lin"})
+
+
 class PlannedPrograms:
     def program(self, program_id: str, run_key: str):
         content = {"sms": {"body": "Hi {{ first_name }}"}}
@@ -51,7 +55,7 @@ def test_racing_campaigns_send_the_plan_s_maximum_and_no_exposure_is_lost(on_dyn
     worker = Dispatcher(
         store=store,
         programs=PlannedPrograms(),
-        profiles=OnePerson(mei()),
+        profiles=OnePerson(LIN),
         personaliser=Plain(),
         senders={"sms": sender},
         rivals=NoRivals(),
@@ -61,7 +65,7 @@ def test_racing_campaigns_send_the_plan_s_maximum_and_no_exposure_is_lost(on_dyn
     counted: list[int] = []
 
     def send(number: int) -> None:
-        task = DispatchTask(program_id=f"c{number}", run_key="r1", profile_id="mei", planned_at=EVENING)
+        task = DispatchTask(program_id=f"plan-c{number}", run_key="r1", profile_id="lin", planned_at=EVENING)
         for _ in range(10):
             try:
                 outcomes.append(worker.dispatch(task))
@@ -78,7 +82,7 @@ def test_racing_campaigns_send_the_plan_s_maximum_and_no_exposure_is_lost(on_dyn
         )
         for _ in range(10):
             try:
-                counted.append(count_exposures(store, "mei", [exposure], source="ads", now=EVENING))
+                counted.append(count_exposures(store, "lin", [exposure], source="ads", now=EVENING))
                 return
             except OmnireachError:
                 continue
@@ -87,7 +91,7 @@ def test_racing_campaigns_send_the_plan_s_maximum_and_no_exposure_is_lost(on_dyn
     assert outcomes.count("sent") == 2 == len(sender.sent)
     assert outcomes.count("suppressed:plan") == 18
     assert sum(counted) == 20 and len(counted) == 20
-    history = store.contact_history("mei")
+    history = store.contact_history("lin")
     period = period_of(PLAN, EVENING)
     assert exposures_in(history, "sms", period) == 2
     assert exposures_in(history, "search", period) == 20  # every exposure, once
