@@ -11,6 +11,7 @@ from shared import wiring
 from shared.adapters.dynamo.engagement_table import DynamoEngagement
 from shared.adapters.senders import HttpSender, InboxSender, SesSender, SnsSender
 from shared.adapters.sqs.engagement import SqsDispatchQueue, SqsPlanQueue
+from shared.domain.customers.profiles import Profile
 from shared.domain.engagement.campaigns import CampaignService
 from shared.domain.engagement.dispatch import Dispatcher
 from shared.domain.engagement.journeys import Journeys
@@ -52,8 +53,7 @@ def get_plan_queue() -> SqsPlanQueue:
 class ExposureTouchpoints:
     """Implements plans.ExposureTouchpoints: each exposure a touchpoint on the touchpoint queue."""
 
-    def record(self, profile_id: str, exposures: Sequence[Exposure], source: str) -> None:
-        profile = server_touchpoints.known_profile(profile_id)
+    def record(self, profile: Profile, exposures: Sequence[Exposure], source: str) -> None:
         ingest_wiring.get_touchpoint_queue().send_all(
             [
                 server_touchpoints.touchpoint_about(

@@ -33,9 +33,9 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import ClientError
 
-from shared.adapters.dynamo.low_level import BATCH_GET_LIMIT, LowLevelTable, dump, epoch, iso, load
+from shared.adapters.dynamo.low_level import LowLevelTable, dump, epoch, iso, load
 from shared.adapters.sealed_secrets import SecretSealer
 from shared.domain.commerce.channel_sync import SyncState
 from shared.domain.commerce.pricing import PriceEntry, Promotion
@@ -49,7 +49,6 @@ from shared.domain.commerce.stock import (
     Reservation,
     StockSettings,
 )
-from shared.domain.kernel.errors import DependencyUnavailableError
 
 CLAIM_DAYS = {"order": 400, "stock": 7}  # refunds look up orders for a year; retries need >= 24 h
 
@@ -384,20 +383,10 @@ class DynamoCatalog(LowLevelTable):
         return PriceEntry.model_validate_json(item["body"]) if item else None
 
     def entries(self, skus: Sequence[str]) -> dict[str, PriceEntry]:
-        found: dict[str, PriceEntry] = {}
-        keys = [dump({"pk": "PRICE", "sk": sku}) for sku in dict.fromkeys(skus)]
-        for start in range(0, len(keys), BATCH_GET_LIMIT):
-            pending: dict[str, Any] = {self._table: {"Keys": keys[start : start + BATCH_GET_LIMIT]}}
-            while pending:
-                try:
-                    response = self._client.batch_get_item(RequestItems=pending)
-                except (ClientError, BotoCoreError) as error:
-                    raise DependencyUnavailableError("The catalog table did not answer") from error
-                for item in response.get("Responses", {}).get(self._table, []):
-                    entry = PriceEntry.model_validate_json(load(item)["body"])
-                    found[entry.sku] = entry
-                pending = response.get("UnprocessedKeys") or {}
-        return found
+        found = self._batch_get([{"pk": "PRICE", "sk": sku} for sku in dict.fromkeys(skus)])
+        return {
+            entry.sku: entry for entry in (PriceEntry.model_validate_json(item["body"]) for item in found)
+        }
 
     def save_entry(self, entry: PriceEntry) -> None:
         self._put({"pk": "PRICE", "sk": entry.sku, "body": entry.model_dump_json()})

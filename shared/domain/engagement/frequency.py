@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 CHANNELS = ("email", "sms", "push", "wechat", "inbox", "webhook")
@@ -29,6 +29,15 @@ def valid_timezone(name: str) -> bool:
     except (ZoneInfoNotFoundError, ValueError):
         return False
     return True
+
+
+def _known_zone(value: str) -> str:
+    if not valid_timezone(value):
+        raise ValueError(f"{value!r} is not an IANA timezone")
+    return value
+
+
+IanaTimezone = Annotated[str, AfterValidator(_known_zone)]
 
 
 def _clock(text: str) -> time:
@@ -255,7 +264,7 @@ class FrequencyPolicy(BaseModel):
 
     caps: list[Cap] = Field(default_factory=list, max_length=20)
     quiet_hours: DailyWindow | None = DailyWindow(start="21:00", end="08:00")
-    default_timezone: str = "Asia/Shanghai"
+    default_timezone: IanaTimezone = "Asia/Shanghai"
     # Attribution window per channel (days) and per-message cost (for ROI), configurable.
     attribution_days: dict[str, int] = Field(
         default_factory=lambda: {"email": 5, "sms": 1, "push": 1, "wechat": 3, "inbox": 3, "webhook": 1}
@@ -270,13 +279,6 @@ class FrequencyPolicy(BaseModel):
             "webhook": "0.0",
         }
     )
-
-    @field_validator("default_timezone")
-    @classmethod
-    def _known_zone(cls, value: str) -> str:
-        if not valid_timezone(value):
-            raise ValueError(f"{value!r} is not an IANA timezone")
-        return value
 
     @field_validator("attribution_days")
     @classmethod

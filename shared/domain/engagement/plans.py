@@ -33,8 +33,10 @@ from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from shared.domain.customers.admin import ProfileNotFoundError, live_profile
 from shared.domain.customers.ports import CustomerGraph
-from shared.domain.engagement.frequency import Contact, ContactHistory, LocalTime, valid_timezone
+from shared.domain.customers.profiles import Profile
+from shared.domain.engagement.frequency import Contact, ContactHistory, IanaTimezone, LocalTime
 from shared.domain.engagement.personalisation import RecommendedProducts
 from shared.domain.kernel.errors import ConcurrentUpdateError, InvalidInputError, NotFoundError
 from shared.domain.kernel.identifiers import IdentifierType
@@ -96,16 +98,9 @@ class ContactPlanChange(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     segment_id: str = Field(min_length=1, max_length=100)
     period: Literal["day", "week", "month"] = "week"
-    timezone: str = "Asia/Shanghai"
+    timezone: IanaTimezone = "Asia/Shanghai"
     channels: list[PlanChannel] = Field(min_length=1, max_length=10)
     enabled: bool = True
-
-    @field_validator("timezone")
-    @classmethod
-    def _zone(cls, value: str) -> str:
-        if not valid_timezone(value):
-            raise ValueError(f"{value!r} is not an IANA timezone")
-        return value
 
     @field_validator("channels")
     @classmethod
@@ -382,10 +377,12 @@ def refresh_plan(
     while True:
         member_ids, after = segments.members(plan.segment_id, after=after, limit=page)
         histories = store.contact_histories(member_ids)
-        profiles = graph.profiles(member_ids)
+        under_by_member = {profile_id: builder.add(histories.get(profile_id)) for profile_id in member_ids}
+        synced = [profile_id for profile_id, under in under_by_member.items() if under]
+        profiles = graph.profiles(synced) if synced else {}  # only whom a sync holds: their hashes
         matches: dict[str, str] = {}
-        for profile_id in member_ids:
-            under = builder.add(histories.get(profile_id))
+        for profile_id in synced:
+            under = under_by_member[profile_id]
             profile = profiles.get(profile_id)
             if profile is None or profile.merged_into is not None:
                 continue
@@ -485,7 +482,7 @@ def parse_exposures(text: str, *, now: datetime) -> list[Exposure]:
 
 
 class ExposureTouchpoints(Protocol):
-    def record(self, profile_id: str, exposures: Sequence[Exposure], source: str) -> None:
+    def record(self, profile: Profile, exposures: Sequence[Exposure], source: str) -> None:
         """The exposures as touchpoints on the person's profile (each keyed by its id)."""
         ...
 
@@ -518,40 +515,25 @@ def record_exposures(
             unmatched += 1
             continue
         by_person.setdefault(profile_id, []).append(exposure)
-    survivors = _survivors(list(by_person), graph)
-    counted = people = 0
-    matched_rows = 0
+    survivors: dict[str, tuple[Profile, list[Exposure]]] = {}
     for profile_id, own in by_person.items():
-        survivor = survivors.get(profile_id)
-        if survivor is None:  # erased since it was synced
+        try:
+            profile = live_profile(profile_id, graph=graph)  # merges followed
+        except ProfileNotFoundError:  # erased since it was synced
             unmatched += len(own)
             continue
-        matched_rows += len(own)
-        added = count_exposures(store, survivor, own, source=source, now=now)
-        counted += added
-        people += 1
-        touchpoints.record(survivor, own, source)
+        survivors.setdefault(profile.profile_id, (profile, []))[1].extend(own)
+    counted = 0
+    for profile, own in survivors.values():
+        counted += count_exposures(store, profile.profile_id, own, source=source, now=now)
+        touchpoints.record(profile, own, source)
     return ExposureResult(
-        rows=len(exposures), matched=matched_rows, unmatched=unmatched, counted=counted, people=people
+        rows=len(exposures),
+        matched=len(exposures) - unmatched,
+        unmatched=unmatched,
+        counted=counted,
+        people=len(survivors),
     )
-
-
-def _survivors(profile_ids: list[str], graph: CustomerGraph) -> dict[str, str]:
-    """Each profile id as the live profile it is now (merges followed); erased ones left out."""
-    found: dict[str, str] = {}
-    for profile_id in profile_ids:
-        current, seen = profile_id, set()
-        while current not in seen:
-            seen.add(current)
-            profile = graph.profiles([current]).get(current)
-            if profile is None:
-                break
-            if profile.merged_into is None:
-                if profile.exists:
-                    found[profile_id] = current
-                break
-            current = profile.merged_into
-    return found
 
 
 def count_exposures(
