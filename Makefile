@@ -7,8 +7,12 @@ STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 ARGS ?=
 # dynalite: a DynamoDB emulator whose conditional writes are atomic under concurrency (the race tests).
 DYNALITE := .tools/node_modules/dynalite/cli.js
+# Headless Chromium from Debian's package for the console's browser tests (Playwright drives it;
+# its own browser downloads are not used), with CJK fonts for the Chinese pages.
+CHROMIUM := /usr/bin/chromium
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
-.PHONY: run clock test test-fast lint format bench package lock clean
+.PHONY: run clock test test-fast screenshots lint format bench package lock clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11 or newer is needed: set PYTHON=python3.11")'
@@ -21,6 +25,11 @@ $(DYNALITE):
 	@command -v npm >/dev/null || { echo "npm (Node.js) is needed for the race tests: apt-get install nodejs npm"; exit 1; }
 	npm install --silent --no-audit --no-fund --prefix .tools dynalite@4.0.0
 
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "Chromium is needed for the console tests: install Debian's chromium"; exit 1; }
+	$(SUDO) apt-get update -q
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk
+
 ## run: the whole system locally on the embedded emulator (Ctrl-C stops it); ARGS="--demo" etc.
 run: $(STAMP)
 	$(PY) -m infra.local_stack $(ARGS)
@@ -30,12 +39,16 @@ clock: $(STAMP)
 	$(PY) -m infra.time_travel $(ARGS)
 
 ## test: every test layer (unit, integration, races, infra, e2e)
-test: $(STAMP) $(DYNALITE)
+test: $(STAMP) $(DYNALITE) $(CHROMIUM)
 	$(PY) -m pytest $(ARGS)
 
 ## test-fast: everything but the end-to-end tests
 test-fast: $(STAMP) $(DYNALITE)
 	$(PY) -m pytest -m "not e2e" $(ARGS)
+
+## screenshots: the console's pages at 1280x800, English and Chinese, into docs/console/ (the README's)
+screenshots: $(STAMP) $(CHROMIUM)
+	CONSOLE_SCREENSHOTS=docs/console $(PY) -m pytest tests/e2e/test_console.py -k photographed $(ARGS)
 
 ## lint: format check, lint, types, import boundaries, template
 lint: $(STAMP)

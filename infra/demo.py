@@ -893,13 +893,13 @@ class DemoDay:
         self.create_sources()
         self.segment_for_campaign()
         step = max(1, self.customers // 10)
-        widest: tuple[int, str, list[str]] = (0, "", [])
+        widest: tuple[int, Person | None, list[str]] = (0, None, [])
         for index in range(self.customers):
             person, before = self.person(index), Counter(self.sent)
             self.day_of(person)
             channels = sorted(channel for channel in self.sent if self.sent[channel] > before[channel])
             if len(channels) > widest[0]:
-                widest = (len(channels), person.email.lower(), channels)
+                widest = (len(channels), person, channels)
             if (index + 1) % step == 0 or index + 1 == self.customers:
                 report(
                     {
@@ -928,6 +928,10 @@ class DemoDay:
                 "sent": dict(self.sent),
                 "samples": self.samples,
                 # The customer seen on the most channels: one profile (GET /profiles?email=...).
-                "profile_sample": {"email": widest[1], "channels": widest[2]},
+                "profile_sample": {
+                    "email": widest[1].email.lower() if widest[1] else "",
+                    "phone": "+86" + widest[1].phone if widest[1] else "",
+                    "channels": widest[2],
+                },
             }
         )

@@ -639,6 +639,7 @@ def _banner(info: dict[str, Any]) -> str:
         "Omnireach local stack is running.",
         f"  API            {api}",
         f"  API reference  {api}/reference",
+        f"  console        {api}/console    (sign in with the admin key)",
         f"  admin key      {info['admin_key']}    (Authorization: Bearer <key>)",
         f"  write key      {info['write_key']}    (source {info['source_id']}: client-side, behaviour only;"
         " HTTP Basic username)",

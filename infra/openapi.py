@@ -554,6 +554,7 @@ def build() -> dict[str, Any]:
     _campaign_paths(paths, admin)
     _appointment_paths(paths, admin)
     _recommendation_and_plan_paths(paths, admin)
+    _console_paths(paths, admin)
     paths["/health"] = {
         "get": {
             "summary": "Liveness",
@@ -1234,6 +1235,92 @@ def _recommendation_and_plan_paths(paths: dict[str, Any], admin: Any) -> None:
             "parameters": path_params("source"),
             "requestBody": {"required": True, "content": {"text/csv": {"schema": {"type": "string"}}}},
             "responses": {"200": ok("Rows, matched, unmatched, counted, people"), **_errors(400, 401, 413)},
+        }
+    }
+
+
+def _console_paths(paths: dict[str, Any], admin: list[dict[str, list[str]]]) -> None:
+    """What the console reads besides the routes above, and the console itself."""
+
+    def ok(description: str) -> dict[str, Any]:
+        return {"description": description, **_json({"type": "object"})}
+
+    def path_params(*names: str) -> list[dict[str, Any]]:
+        return [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names]
+
+    paths["/overview"] = {
+        "get": {
+            "summary": "Touchpoints per channel, profiles created and merges over the last 24 hours "
+            "(hourly) and 7 days (daily), and the queue monitor's latest reading",
+            "tags": ["ops"],
+            "security": admin,
+            "responses": {"200": ok("last_day, last_week, queues"), **_errors(401)},
+        }
+    }
+    paths["/prices"] = {
+        "get": {
+            "summary": "Every priced SKU, a page at a time (limit 1-100, after: the previous page's next)",
+            "tags": ["inventory"],
+            "security": admin,
+            "parameters": [
+                {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer"}},
+                {"name": "after", "in": "query", "required": False, "schema": {"type": "string"}},
+            ],
+            "responses": {"200": ok("prices and next"), **_errors(400, 401)},
+        }
+    }
+    paths["/campaigns/{campaign_id}/preview"] = {
+        "post": {
+            "summary": "The message one customer would get: the variant chosen for them, rendered with "
+            "their data (nothing is sent, no coupon issued)",
+            "tags": ["campaigns"],
+            "security": admin,
+            "parameters": path_params("campaign_id"),
+            "requestBody": {
+                "required": True,
+                **_json(
+                    {
+                        "type": "object",
+                        "required": ["profile_id"],
+                        "properties": {"profile_id": {"type": "string"}, "channel": {"type": "string"}},
+                        "additionalProperties": False,
+                    }
+                ),
+            },
+            "responses": {"200": ok("channel, variant_id, rendered"), **_errors(400, 401, 404)},
+        }
+    }
+    paths["/profiles/{profile_id}/messages"] = {
+        "get": {
+            "summary": "What the customer was sent in the last 32 days, newest first, with each "
+            "message's outcome",
+            "tags": ["campaigns"],
+            "security": admin,
+            "parameters": path_params("profile_id"),
+            "responses": {"200": ok("messages"), **_errors(400, 401)},
+        }
+    }
+    html = {"description": "HTML", "content": {"text/html": {"schema": {"type": "string"}}}}
+    paths["/console"] = {
+        "get": {
+            "summary": "The web console (signs in with the admin key, which it keeps in the tab's "
+            "session storage; it calls only this API)",
+            "tags": ["ops"],
+            "responses": {"200": html},
+        }
+    }
+    paths["/console/{name}"] = {
+        "get": {
+            "summary": "One of the console's modules or its stylesheet",
+            "tags": ["ops"],
+            "parameters": path_params("name"),
+            "responses": {
+                "200": {
+                    "description": "JavaScript or CSS",
+                    "content": {"text/javascript": {"schema": {"type": "string"}}},
+                },
+                **_errors(404),
+            },
         }
     }
 

@@ -62,7 +62,10 @@ PLATFORM_TAGS = {
 }
 # Files besides modules that a module reads at run time, relative to the repository root (where the
 # module finds them, as it will at the artifact's root).
-DATA_FILES: dict[str, tuple[str, ...]] = {"functions.api.routes.health": ("openapi.json",)}
+DATA_FILES: dict[str, tuple[str, ...]] = {
+    "functions.api.routes.health": ("openapi.json",),
+    "functions.api.routes.console": ("functions/api/console",),  # a directory: every file in it
+}
 FIXED_MTIME = 315532800  # 1980-01-01, the earliest a zip can hold: artifacts are byte-for-byte repeatable
 
 
@@ -340,7 +343,10 @@ def build_function(handler: str, into: Path, *, target: Target) -> list[str]:
         destination.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(source, destination)
         for data_file in DATA_FILES.get(module, ()):
-            shutil.copyfile(ROOT / data_file, into / data_file)
+            if (ROOT / data_file).is_dir():
+                shutil.copytree(ROOT / data_file, into / data_file, dirs_exist_ok=True)
+            else:
+                shutil.copyfile(ROOT / data_file, into / data_file)
     compile_bytecode(into, target)
     return modules
 

@@ -9,9 +9,11 @@ from functions.api.proxy import ProxiedApp
 from functions.api.routes import (
     appointments,
     campaigns,
+    console,
     health,
     inventory,
     members,
+    overview,
     plans,
     privacy,
     profiles,
@@ -42,5 +44,7 @@ app.register_blueprint(recommendations.routes)
 app.register_blueprint(sources.routes)
 app.register_blueprint(webhooks.routes)
 app.register_blueprint(health.routes)
+app.register_blueprint(overview.routes)
+app.register_blueprint(console.routes)
 
 handler = ProxiedApp(app)

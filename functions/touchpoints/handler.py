@@ -25,9 +25,11 @@ from pydantic import Json, ValidationError
 from shared import wiring
 from shared.domain.customers.folding import FoldResult, Outcome, fold_touchpoints
 from shared.domain.ingest.touchpoints import Touchpoint
+from shared.domain.kernel.activity import HourlyActivity, hour_of
 from shared.domain.kernel.errors import DependencyUnavailableError, OmnireachError
 from shared.observability import logger, metrics, tracer
 from shared.triggers import backoff_seconds, receive_count
+from shared.wiring import activity as activity_wiring
 from shared.wiring import customers as customers_wiring
 from shared.wiring import ingest as ingest_wiring
 
@@ -112,6 +114,28 @@ def _count(results: list[FoldResult]) -> None:
     metrics.add_metric(name="FoldAttempts", unit=MetricUnit.Count, value=sum(r.attempts for r in results))
 
 
+_STORED = (Outcome.APPLIED, Outcome.UNATTRIBUTED)
+
+
+def _record_activity(records: list[TouchpointRecord], results: list[FoldResult]) -> None:
+    """The console's activity figures: one counter write for the batch. Best effort: a failed
+    write is logged and the batch is not sent back for it."""
+    channel_of = {record.body.touchpoint_id: record.body.channel.value for record in records}
+    activity = HourlyActivity(hour=hour_of(wiring.get_clock().now()))
+    for result in results:
+        activity.touchpoints.update(
+            channel_of[tid]
+            for tid, outcome in result.outcomes.items()
+            if outcome in _STORED and tid in channel_of
+        )
+        activity.profiles_created += len(result.created)
+        activity.merges += result.merges
+    try:
+        activity_wiring.get_activity_log().record(activity)
+    except Exception as error:
+        logger.warning("activity not counted", extra={"reason": str(error)[:200]})
+
+
 @metrics.log_metrics
 @tracer.capture_lambda_handler
 @logger.inject_lambda_context(clear_state=True)
@@ -142,5 +166,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> PartialItem
                 redelivery.retry_later(record.receiptHandle, seconds)
                 failed.append(record.messageId)
         _count(results)
+        _record_activity(records, results)
     metrics.add_metric(name="TouchpointsFailed", unit=MetricUnit.Count, value=len(failed))
     return {"batchItemFailures": [{"itemIdentifier": message_id} for message_id in failed]}

@@ -23,9 +23,11 @@ def test_a_touchpoint_is_stored_once_and_its_profile_written_at_most_once(single
     assert units["TOUCHPOINT"] == 1  # archived once, one write unit each
     assert "TOUCHPOINT index" not in units  # histories chain: no index writes
     assert units["IDENTITY"] <= 1  # only identifiers seen for the first time are written
-    # the archive, then at most one write per profile per batch and one per new identifier
+    # the archive, then at most one write per profile per batch and one per new identifier, and
+    # the batch's activity tally (one counter write per batch, not per touchpoint)
     new_identifiers = sum(1 for item in run.stored if item["entity"] == "IDENTITY")
-    assert run.functions["TouchpointsFunction"].write_units <= 60 + 60 + new_identifiers
+    assert consumer["dynamodb:UpdateItem"] == 1
+    assert run.functions["TouchpointsFunction"].write_units <= 60 + 60 + new_identifiers + 1
     assert "dynamodb:TransactWriteItems" not in consumer  # nobody merged: no transaction
     assert consumer["dynamodb:BatchGetItem"] <= 3  # archive, graph, profiles for the one batch
     assert consumer["events:PutEvents"] <= 0.25 * 60  # ten entries per PutEvents

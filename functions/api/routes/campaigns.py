@@ -19,14 +19,18 @@ from functions.api.errors import BEARER_CHALLENGE, http_errors
 from functions.api.request_body import json_object
 from functions.api.routes.sources import ADMIN_BODY_BYTES
 from shared import wiring
+from shared.domain.customers.admin import live_profile
+from shared.domain.engagement.dispatch import choose_variant
 from shared.domain.engagement.frequency import CHANNELS, FrequencyPolicy
 from shared.domain.engagement.journeys import TEMPLATES, JourneyChange, from_template, program_id_of
 from shared.domain.engagement.measurement import measure
+from shared.domain.engagement.messaging import RenderError, placeholders, render_content
 from shared.domain.engagement.models import ID, CampaignChange
 from shared.domain.engagement.programs import JOURNEY_PREFIX
 from shared.domain.engagement.unsubscribe import open_link
 from shared.domain.ingest.touchpoints import Channel, ConsentSignal, ConsentStatus
 from shared.domain.kernel.errors import InvalidInputError, NotFoundError
+from shared.wiring import customers as customers_wiring
 from shared.wiring import engagement as engagement_wiring
 from shared.wiring import segments as segments_wiring
 from shared.wiring import server_touchpoints
@@ -300,6 +304,91 @@ def get_journey_csv(journey_id: str) -> Response:
 
 
 # ------------------------------------------------------------------ inbox and unsubscribe
+class PreviewBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    profile_id: str = Field(min_length=1, max_length=100)
+    channel: str | None = Field(default=None, max_length=20)
+
+
+@routes.route("/campaigns/{campaign_id}/preview", methods=["POST"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def post_campaign_preview(campaign_id: str) -> dict[str, Any]:
+    """The message one real customer would get: the variant chosen for them and its content
+    rendered with their data (no coupon is issued: `coupon_code` shows as COUPON). Nothing is
+    sent or recorded."""
+    require_admin(routes.current_request.headers.get("authorization"))
+    body = PreviewBody.model_validate(
+        json_object(routes.current_request.raw_body or b"", max_bytes=ADMIN_BODY_BYTES)
+    )
+    campaign = engagement_wiring.get_engagement().campaign(campaign_id)
+    if campaign is None:
+        raise NotFoundError(f"No campaign {campaign_id!r}", details={"campaign_id": campaign_id})
+    program = campaign.program()
+    channel = body.channel or program.channels[0]
+    if channel not in program.channels:
+        raise InvalidInputError(f"channel: one of the campaign's {', '.join(program.channels)}")
+    profile = live_profile(body.profile_id, graph=customers_wiring.get_customer_graph())
+    personaliser = engagement_wiring.get_personaliser()
+    facts = personaliser.facts(profile)
+    variant = choose_variant(campaign_id, program.variants, facts, profile.profile_id)
+    content = variant.content.get(channel)
+    if content is None:
+        raise InvalidInputError(f"The variant {variant.variant_id!r} has no {channel} content")
+    context = personaliser.context(
+        profile,
+        program,
+        channel,
+        dispatch_key="preview",
+        issue_coupon=False,
+        names=placeholders(content),
+        facts=facts,
+    )
+    try:
+        rendered = render_content(content, {**context, "coupon_code": "COUPON"})
+    except RenderError as error:
+        raise InvalidInputError(
+            f"The content needs a value this customer does not have: {', '.join(error.missing)}",
+            details={"missing": error.missing},
+        ) from error
+    return {
+        "campaign_id": campaign_id,
+        "profile_id": profile.profile_id,
+        "channel": channel,
+        "variant_id": variant.variant_id,
+        "rendered": rendered,
+    }
+
+
+@routes.route("/profiles/{profile_id}/messages", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def get_profile_messages(profile_id: str) -> dict[str, Any]:
+    """What the customer was sent in the last 32 days (their contact history), newest first, each
+    with its outcome from the program's ledger (sent, delivered, failed, ... and why)."""
+    require_admin(routes.current_request.headers.get("authorization"))
+    if not re.fullmatch(ID, profile_id):
+        raise InvalidInputError("profile_id: a profile id", details={"profile_id": profile_id[:100]})
+    store = engagement_wiring.get_engagement()
+    history = store.contact_history(profile_id)
+    messages = []
+    for contact in sorted(history.contacts, key=lambda c: c.at, reverse=True):
+        row = None if contact.paid else store.row(contact.program_id, contact.run_key, profile_id)
+        messages.append(
+            {
+                "program_id": contact.program_id,
+                "run_key": contact.run_key,
+                "at": contact.at.isoformat(),
+                "channel": contact.channel,
+                "variant": contact.variant,
+                "holdout": contact.holdout,
+                "paid": contact.paid,
+                "outcome": row.status if row else ("exposed" if contact.paid else None),
+                "reason": row.reason if row else None,
+            }
+        )
+    return {"profile_id": profile_id, "messages": messages}
+
+
 @routes.route("/inbox/{profile_id}", methods=["GET"])
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_inbox(profile_id: str) -> dict[str, Any]:

@@ -320,6 +320,23 @@ def put_price(sku: str) -> dict[str, Any]:
     return entry.model_dump(mode="json")
 
 
+@routes.route("/prices", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def list_prices() -> dict[str, Any]:
+    """Every priced SKU (the catalog's products), a page at a time: `?limit=` (1-100, default 50),
+    `?after=` (the `next` of the page before)."""
+    params = _params()
+    _admin()
+    raw_limit = params.get("limit", "50")
+    if not raw_limit.isdigit() or not 1 <= int(raw_limit) <= 100:
+        raise InvalidInputError("limit must be 1 to 100", details={"limit": raw_limit[:20]})
+    after = params.get("after")
+    if after is not None:
+        _check(after, SKU_PATTERN, "after")
+    entries, following = commerce_wiring.get_catalog().price_entries(after=after, limit=int(raw_limit))
+    return {"prices": [entry.model_dump(mode="json") for entry in entries], "next": following}
+
+
 @routes.route("/prices/{sku}", methods=["GET"])
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_price(sku: str) -> dict[str, Any]:

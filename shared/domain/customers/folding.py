@@ -96,6 +96,7 @@ class FoldResult:
     previous_of: dict[str, str | None] = field(default_factory=dict)  # → the one folded before it
     events: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     merges: int = 0
+    created: set[str] = field(default_factory=set)  # profiles this batch created (a set: attempts repeat)
     attempts: int = 0
     dropped_identifiers: int = 0
 
@@ -190,6 +191,8 @@ class _Attempt:
             created = new_profile_id(touchpoint, self.graph.id_key())
             self._load_profiles({created})  # usually prefetched with the batch
             profile = self.live(created)
+            if not profile.exists:
+                self.result.created.add(created)
         self._link(profile, resolution.linked)
         self._apply(profile, touchpoint)
 

@@ -46,7 +46,7 @@ from shared.domain.engagement.messaging import (
     Variant,
     address_kind,
     placeholders,
-    render,
+    render_content,
 )
 from shared.domain.engagement.models import (
     FINAL,
@@ -479,11 +479,4 @@ class Dispatcher:
 
     @staticmethod
     def _render(content: Any, context: dict[str, Any]) -> dict[str, Any]:
-        return {
-            "subject": render(content.subject, context) if content.subject else None,
-            "title": render(content.title, context) if content.title else None,
-            "body": render(content.body, context),
-            "template_id": content.template_id,
-            "fields": {name: render(text, context) for name, text in content.fields.items()},
-            "url": render(content.url, context) if content.url else None,
-        }
+        return render_content(content, context)

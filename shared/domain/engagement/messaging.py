@@ -46,6 +46,18 @@ def render(template: str, context: Mapping[str, Any]) -> str:
     return text
 
 
+def render_content(content: ChannelContent, context: Mapping[str, Any]) -> dict[str, Any]:
+    """Every part of one channel's content rendered (RenderError names what had no value)."""
+    return {
+        "subject": render(content.subject, context) if content.subject else None,
+        "title": render(content.title, context) if content.title else None,
+        "body": render(content.body, context),
+        "template_id": content.template_id,
+        "fields": {name: render(text, context) for name, text in content.fields.items()},
+        "url": render(content.url, context) if content.url else None,
+    }
+
+
 class ChannelContent(BaseModel):
     """What one channel sends: `body` always; `subject` for email; `title` for push and inbox;
     `template_id` for WeChat (its `data` fields are rendered from `fields`)."""
