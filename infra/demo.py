@@ -590,6 +590,20 @@ class DemoDay:
                     raise RuntimeError(f"demo: channel {channel_id} was answered {status}: {made}")
                 simulator.add(channel_id, made["signing_secret"])
             self._call("PUT", "/prices/DEMO-LAMP", {"base": "299.00", "category": "lighting"}, admin)
+            week = self.now.replace(microsecond=0) + timedelta(days=7)
+            self._call(  # next week's sale: on the timeline, not yet in any price
+                "PUT",
+                "/promotions/demo-lighting-week",
+                {
+                    "name": "Lighting week",
+                    "kind": "percent",
+                    "value": "15",
+                    "categories": ["lighting"],
+                    "starts_at": week.isoformat(),
+                    "ends_at": (week + timedelta(days=5)).isoformat(),
+                },
+                admin,
+            )
             self._call(
                 "PUT",
                 "/inventory/stock/DEMO-LAMP/demo-store-sh",

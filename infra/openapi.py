@@ -1155,18 +1155,21 @@ def _appointment_paths(paths: dict[str, Any], admin: Any) -> None:
     }
 
 
+def path_params(*names: str) -> list[dict[str, Any]]:
+    return [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names]
+
+
+def query(*names: str) -> list[dict[str, Any]]:
+    return [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in names]
+
+
+def ok(description: str) -> dict[str, Any]:
+    return {"description": description, **_json({"type": "object"})}
+
+
 def _recommendation_and_plan_paths(paths: dict[str, Any], admin: Any) -> None:
     """Next-best products (admin, a server-side source's key, or the member's own token with
     `member:read`); contact plans and the paid exposures reported back (admin)."""
-
-    def path_params(*names: str) -> list[dict[str, Any]]:
-        return [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names]
-
-    def query(*names: str) -> list[dict[str, Any]]:
-        return [{"name": n, "in": "query", "required": False, "schema": {"type": "string"}} for n in names]
-
-    def ok(description: str) -> dict[str, Any]:
-        return {"description": description, **_json({"type": "object"})}
 
     paths["/profiles/{profile_id}/recommendations"] = {
         "get": {
@@ -1242,12 +1245,27 @@ def _recommendation_and_plan_paths(paths: dict[str, Any], admin: Any) -> None:
 def _console_paths(paths: dict[str, Any], admin: list[dict[str, list[str]]]) -> None:
     """What the console reads besides the routes above, and the console itself."""
 
-    def ok(description: str) -> dict[str, Any]:
-        return {"description": description, **_json({"type": "object"})}
-
-    def path_params(*names: str) -> list[dict[str, Any]]:
-        return [{"name": n, "in": "path", "required": True, "schema": {"type": "string"}} for n in names]
-
+    paths["/journeys/{journey_id}/waiting"] = {
+        "get": {
+            "summary": "How many customers wait at each step of the journey now",
+            "tags": ["journeys"],
+            "security": admin,
+            "parameters": path_params("journey_id"),
+            "responses": {"200": ok("steps with their waiting count, and the total"), **_errors(401, 404)},
+        }
+    }
+    paths["/membership/summary"] = {
+        "get": {
+            "summary": "Members per tier, points outstanding, coupons issued and redeemed per "
+            "definition, as the nightly loyalty run last summed them",
+            "tags": ["membership"],
+            "security": admin,
+            "responses": {
+                "200": ok("computed_at (null before the first run), members, tiers, coupons"),
+                **_errors(401),
+            },
+        }
+    }
     paths["/overview"] = {
         "get": {
             "summary": "Touchpoints per channel, profiles created and merges over the last 24 hours "
@@ -1260,7 +1278,7 @@ def _console_paths(paths: dict[str, Any], admin: list[dict[str, list[str]]]) -> 
     paths["/prices"] = {
         "get": {
             "summary": "Every priced SKU, a page at a time (limit 1-100, after: the previous page's next)",
-            "tags": ["inventory"],
+            "tags": ["pricing"],
             "security": admin,
             "parameters": [
                 {"name": "limit", "in": "query", "required": False, "schema": {"type": "integer"}},
@@ -1294,7 +1312,7 @@ def _console_paths(paths: dict[str, Any], admin: list[dict[str, list[str]]]) -> 
         "get": {
             "summary": "What the customer was sent in the last 32 days, newest first, with each "
             "message's outcome",
-            "tags": ["campaigns"],
+            "tags": ["profiles"],
             "security": admin,
             "parameters": path_params("profile_id"),
             "responses": {"200": ok("messages"), **_errors(400, 401)},

@@ -6,10 +6,12 @@ from pydantic import ValidationError
 
 from shared import wiring
 from shared.adapters.dynamo.loyalty_store import DynamoLoyaltyStore
+from shared.adapters.dynamo.membership_tallies import DynamoMembershipTallies
 from shared.domain.kernel.errors import ConfigurationError
 from shared.domain.loyalty.book import LoyaltyBook
 from shared.domain.loyalty.coupons import Coupons
 from shared.domain.loyalty.ledger import LoyaltyRules
+from shared.domain.loyalty.summary import MembershipTallies
 from shared.settings import get_settings
 from shared.wiring import built_once
 from shared.wiring import customers as customers_wiring
@@ -19,6 +21,11 @@ from shared.wiring import customers as customers_wiring
 def get_loyalty_store() -> DynamoLoyaltyStore:
     customers_wiring.bind_customers_table()
     return DynamoLoyaltyStore()
+
+
+@built_once
+def get_membership_tallies() -> MembershipTallies:
+    return DynamoMembershipTallies(get_settings().require("customers_table"))
 
 
 @built_once

@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 from collections.abc import Iterator
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -140,8 +141,10 @@ def keyboard_reaches_everything(page: Page) -> list[str]:
       }"""
     )
     total = page.evaluate("window.__controls.length")
-    for _ in range(total + 5):
+    for _ in range(3 * total + 10):  # a date-time field takes a Tab per part (day, month, ...)
         page.keyboard.press("Tab")
+        if page.evaluate("window.__controls.every(el => window.__reached.has(el))"):
+            break
     return page.evaluate(
         """() => window.__controls.filter(el => !window.__reached.has(el))
           .map(el => el.outerHTML.slice(0, 80))"""
@@ -322,6 +325,33 @@ def test_an_event_name_holding_markup_is_shown_as_text(page, demo):
     expect(event).to_have_text(MARKUP_EVENT)
     assert page.evaluate("window.__pwned") is None
     assert page.locator("main img, main script").count() == 0
+
+
+def test_the_membership_page_shows_what_the_nightly_run_summed(page, demo):
+    stack, _ = demo
+    status, clock = admin(stack, "GET", "/_local/clock")
+    assert status == 200, clock
+    now = datetime.fromisoformat(clock["now"])
+    run_at = now.replace(hour=17, minute=31, second=0, microsecond=0)  # the daily run: 17:30 UTC
+    if run_at <= now:
+        run_at += timedelta(days=1)
+    seconds = int((run_at - now).total_seconds()) + 1
+    assert admin(stack, "POST", "/_local/clock", {"advance": f"{seconds}s"})[0] == 200
+    summary = wait_for(
+        lambda: (found := admin(stack, "GET", "/membership/summary")[1])["computed_at"] and found,
+        timeout=60,
+        what="the nightly membership summary",
+    )
+    assert summary["members"] > 0 and summary["points_outstanding"] > 0, summary
+    sign_in(page, stack)
+    open_page(page, stack, "membership")
+    points = page.locator("[data-testid=points]")
+    assert int(points.get_attribute("data-points")) == summary["points_outstanding"]
+    figure = page.locator("figure.chart-figure")
+    assert int(figure.get_attribute("data-total")) == summary["members"] == sum(summary["tiers"].values())
+    for definition_id, counts in summary["coupons"].items():
+        row = page.locator("tr", has=page.locator(f"[data-issued='{counts['issued']}']"))
+        assert row.count() >= 1, (definition_id, counts)
 
 
 @pytest.mark.parametrize("language", ["en", "zh-CN"])

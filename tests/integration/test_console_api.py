@@ -182,3 +182,28 @@ def test_the_queue_monitor_keeps_its_latest_reading(stack):
     boto3.client("sqs")  # the monitor reads every queue of the template
     report = monitor(SCHEDULED, context_for("QueueMonitorFunction"))
     assert {row["queue"] for row in report["queues"]} >= {"touchpoints", "touchpoints-dlq"}
+
+
+def test_a_journey_counts_who_waits_at_each_step(stack, client, senders, clock):
+    from functions.campaigns.scheduler import tick
+    from shared.wiring import engagement as engagement_wiring
+
+    people = [person(stack, name, email=f"{name}@example.com") for name in ("cid", "dee", "eve")]
+    status, made = call(client, "post", "/journeys", {"journey_id": "carts", "template": "cart_abandonment"})
+    assert status == 201, made
+    journeys = engagement_wiring.get_journeys()
+    for index, profile_id in enumerate(people):
+        journeys.on_track(profile_id, "Checkout Started", {"cart_id": f"c{index}"}, NOW)
+    journeys.on_track(people[0], "Order Completed", {"cart_id": "c0"}, NOW + timedelta(minutes=5))
+
+    status, waiting = call(client, "get", "/journeys/carts/waiting")
+
+    assert status == 200, waiting
+    # An instance waits to run its next step: after the hour's wait, the send (cid bought: out).
+    assert [step["waiting"] for step in waiting["steps"]] == [0, 2] and waiting["waiting"] == 2, waiting
+    clock.advance(timedelta(minutes=61))
+    assert tick()["journey_fired"] == 2
+    dispatch_all(stack)
+    status, waiting = call(client, "get", "/journeys/carts/waiting")
+    assert waiting["waiting"] == 0, waiting  # both messaged: nobody waits any more
+    assert call(client, "get", "/journeys/nope/waiting")[0] == 404

@@ -290,3 +290,36 @@ def test_only_the_till_that_redeemed_gives_the_use_back_and_its_id_is_spent(stac
     assert call(client, "post", reversal, {})[0] == 200
     status, spent = call(client, "post", f"/coupons/{code}/redemptions", use)
     assert (status, spent["error"]["code"]) == (409, "conflict")
+
+
+def test_the_nightly_run_sums_members_per_tier_points_outstanding_and_coupon_uses(stack, client):
+    from functions.loyalty.schedules import daily_handler
+
+    status, empty = api(client, "get", "/membership/summary")
+    assert status == 200 and empty["computed_at"] is None and empty["members"] == 0
+    definition = {
+        "definition_id": "store-5",
+        "name": "5 off",
+        "discount_type": "amount",
+        "value": "5",
+        "points_price": 100,
+        "usage_limit": 2,
+    }
+    assert api(client, "post", "/coupon-definitions", definition)[0] == 201
+    track(client, stack, "Order Completed", "order-s1", {"order_id": "S-1", "total": 700})
+    run_queue(stack, "LoyaltyQueue", loyalty_consumer, "LoyaltyFunction")
+    profile_id = api(client, "get", "/profiles?user_id=mei")[1]["profile_id"]
+    for request_id in ("x-a", "x-b"):  # two codes bought with points: 500 left
+        body = {"definition_id": "store-5", "request_id": request_id}
+        status, bought = call(client, "post", f"/members/{profile_id}/exchanges", body)
+        assert status == 201, bought
+    till = {"order_total": "50", "redemption_id": "till-1:1", "order_id": "S-2"}
+    assert call(client, "post", f"/coupons/{bought['coupon']['code']}/redemptions", till)[0] == 201
+
+    result = daily_handler({}, context_for("LoyaltyDailyFunction"))
+
+    assert (result["members"], result["points_outstanding"]) == (1, 500)
+    status, summary = api(client, "get", "/membership/summary")
+    assert status == 200 and summary["computed_at"] == NOW.isoformat()
+    assert (summary["members"], summary["points_outstanding"], summary["tiers"]) == (1, 500, {"member": 1})
+    assert summary["coupons"] == {"store-5": {"issued": 2, "redeemed": 1}}

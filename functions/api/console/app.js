@@ -1,6 +1,6 @@
 // The console's shell: sign-in, navigation, language, and the page for the address's #route.
 import { ApiError, get, session } from "./api.js";
-import { clear, field, h, replace } from "./dom.js";
+import { field, h, replace } from "./dom.js";
 import { LOCALES, currentLocale, setLocale, t } from "./i18n.js";
 import { overviewPage } from "./page-overview.js";
 import { customersPage } from "./page-customers.js";

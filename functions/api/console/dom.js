@@ -15,7 +15,8 @@ export function h(tag, attrs, ...children) {
     } else if (name === "checked" || name === "selected" || name === "disabled") {
       el[name] = Boolean(value);
     } else {
-      if (name === "href" && !/^(#|\/|https?:)/.test(String(value))) continue; // no javascript: or data:
+      // Links go within the console, to this origin, or to http(s): never javascript:, data: or //host.
+      if (name === "href" && !/^(#|\/(?!\/)|https?:\/\/)/.test(String(value))) continue;
       el.setAttribute(name, value === true ? "" : String(value));
     }
   }

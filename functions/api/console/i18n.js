@@ -2,7 +2,12 @@
 // (zh-CN: 1,234.5, 1.2万, 2026年12月3日, ¥) and money always in the data's own currency.
 
 const MESSAGES = {
-  en: {},
+  en: {
+    "schedule now": "now",
+    "schedule at": "once, at a time",
+    "schedule daily": "daily",
+    "schedule weekly": "weekly",
+  },
   "zh-CN": {
     "Omnireach console": "Omnireach 控制台",
     "Sign in": "登录",
@@ -195,6 +200,19 @@ const MESSAGES = {
     cancelled: "已取消",
     completed: "已完成",
     Trigger: "触发条件",
+    Schedule: "排期",
+    "First send": "首次发送",
+    "schedule now": "立即",
+    "schedule at": "定时",
+    "schedule daily": "每天",
+    "schedule weekly": "每周",
+    "At most (this campaign, per customer)": "上限（本活动，每位客户）",
+    Window: "周期",
+    "per day": "每天",
+    "per week": "每周",
+    "Hold sends in a customer's quiet hours until they end (the frequency policy's quiet hours)": "在客户的免打扰时段暂缓发送，结束后再发（频控策略中的免打扰时段）",
+    "Summed by the nightly loyalty run; not run yet.": "由每晚的会员任务汇总；尚未运行。",
+    "Waiting to run this step": "等待执行此步骤",
     Purpose: "用途",
     Preview: "预览",
     "Send at the customer's local time": "按客户当地时间发送",

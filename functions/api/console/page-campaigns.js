@@ -18,6 +18,11 @@ function createForm(segments) {
   const body = h("textarea", { rows: "3" }, "Hi {{ first_name | there }}, something new is in store.");
   const holdout = h("input", { type: "number", min: "0", max: "50", step: "1", value: "0" });
   const sendAtLocal = h("input", { type: "time" });
+  const scheduleKind = h("select", {}, ["now", "at", "daily", "weekly"].map((kind) => h("option", { value: kind }, t(`schedule ${kind}`))));
+  const scheduleAt = h("input", { type: "datetime-local" });
+  const capCount = h("input", { type: "number", min: "1", max: "1000", step: "1" });
+  const capWindow = h("select", {}, ["day", "week"].map((w) => h("option", { value: w }, t(`per ${w}`))));
+  const respectQuietHours = h("input", { type: "checkbox", id: "campaign-deferrable", checked: true });
   const status = h("div", { role: "status" });
   return h(
     "form",
@@ -42,6 +47,12 @@ function createForm(segments) {
           variants: [{ variant_id: "main", content }],
         };
         if (sendAtLocal.value) request.send_at_local = sendAtLocal.value;
+        if (scheduleKind.value !== "now") {
+          // The browser's local time, sent with its offset (the API refuses a time without one).
+          request.schedule = { kind: scheduleKind.value, at: scheduleAt.value ? new Date(scheduleAt.value).toISOString() : null };
+        }
+        if (capCount.value) request.caps = [{ scope: "all", count: Number(capCount.value), window: capWindow.value }];
+        if (!respectQuietHours.checked) request.deferrable = false;
         try {
           const made = await post("/campaigns", request);
           go(`#/campaigns/${encodeURIComponent(made.campaign_id)}`);
@@ -57,6 +68,9 @@ function createForm(segments) {
     field(t("Subject"), subject),
     field(t("Body"), body),
     h("div", { class: "grid-2" }, field(t("Holdout %"), holdout), field(t("Send at the customer's local time"), sendAtLocal)),
+    h("div", { class: "grid-2" }, field(t("Schedule"), scheduleKind), field(t("First send"), scheduleAt)),
+    h("div", { class: "grid-2" }, field(t("At most (this campaign, per customer)"), capCount), field(t("Window"), capWindow)),
+    h("label", { class: "check", for: "campaign-deferrable" }, respectQuietHours, t("Hold sends in a customer's quiet hours until they end (the frequency policy's quiet hours)")),
     status,
     h("button", { type: "submit", class: "primary" }, t("Create draft")),
   );

@@ -3,7 +3,7 @@
 import { get, put, q, seg } from "./api.js";
 import { colour } from "./charts.js";
 import { field, h, replace, showFieldError, table } from "./dom.js";
-import { date, money, number, t } from "./i18n.js";
+import { date, dateTime, money, number, t } from "./i18n.js";
 import { errorBox, go } from "./app.js";
 
 function cell(level) {
@@ -71,7 +71,6 @@ function timeline(promotions) {
   return h(
     "figure",
     { class: "chart-figure" },
-    h("figcaption", {}, t("Promotions")),
     svg,
     table(
       [t("Name"), t("Value"), t("From"), t("To"), t("Channel")],
@@ -105,7 +104,6 @@ export async function inventoryPage() {
           const levels = Object.fromEntries((availability[index].locations || []).map((level) => [level.location_id, level]));
           return [entry.sku, money(entry.base, entry.currency), ...places.map((l) => cell(levels[l.location_id]))];
         }),
-        t("Inventory and pricing"),
       ),
     ),
     h("h2", {}, t("Availability per channel")),
@@ -120,16 +118,25 @@ export async function inventoryPage() {
             entry.sku,
             ...channelList.map((c) => {
               const view = views[c.channel_id];
-              return view
-                ? h("span", { class: "published", dataset: { sku: entry.sku, channel: c.channel_id, available: String(view.available) } }, `${number(view.available)} · ${money(view.price, view.currency)}`)
-                : "–";
+              if (!view) return "–";
+              const push = view.last_push;
+              return h(
+                "div",
+                {},
+                h("span", { class: "published", dataset: { sku: entry.sku, channel: c.channel_id, available: String(view.available) } }, `${number(view.available)} · ${money(view.price, view.currency)}`),
+                h(
+                  "p",
+                  { class: "muted small" },
+                  push ? `${t("Last push")}: ${number(push.available)} · ${dateTime(push.sent_at)}` : `${t("Last push")}: –`,
+                ),
+              );
             }),
           ];
         }),
-        t("Availability per channel"),
       ),
     ),
     countForm(entries.map((e) => e.sku), places),
+    h("h2", {}, t("Promotions")),
     timeline(promotions.promotions || []),
   );
 }

@@ -21,7 +21,12 @@ export async function journeysPage({ rest }) {
 }
 
 async function journeyPage(journeyId) {
-  const [journey, report] = await Promise.all([get(`/journeys/${seg(journeyId)}`), get(`/journeys/${seg(journeyId)}/report`)]);
+  const [journey, report, waiting] = await Promise.all([
+    get(`/journeys/${seg(journeyId)}`),
+    get(`/journeys/${seg(journeyId)}/report`),
+    get(`/journeys/${seg(journeyId)}/waiting`),
+  ]);
+  const waitingAt = Object.fromEntries(waiting.steps.map((s) => [s.step, s.waiting]));
   const status = h("div", { role: "status" });
   const action = journey.status === "active" ? "pause" : "resume";
   return h(
@@ -29,6 +34,7 @@ async function journeyPage(journeyId) {
     {},
     h("p", {}, h("a", { href: "#/journeys" }, `← ${t("Journeys")}`)),
     h("h1", {}, journey.name || journey.journey_id),
+    h("p", { class: "muted" }, `${t("Waiting")}: ${number(waiting.waiting)}`),
     h(
       "div",
       { class: "actions" },
@@ -50,8 +56,13 @@ async function journeyPage(journeyId) {
     ),
     status,
     table(
-      [t("Step"), t("Kind"), t("Channel")],
-      (journey.steps || []).map((step, index) => [String(index), step.type, step.send ? (step.send.channels || []).join(" → ") : step.hours ? `${number(step.hours)} h` : step.until_local || "–"]),
+      [t("Step"), t("Kind"), t("Channel"), t("Waiting to run this step")],
+      (journey.steps || []).map((step, index) => [
+        String(index),
+        step.type,
+        step.send ? (step.send.channels || []).join(" → ") : step.hours ? `${number(step.hours)} h` : step.until_local || "–",
+        h("span", { class: "waiting", dataset: { step: String(index), waiting: String(waitingAt[index] || 0) } }, number(waitingAt[index] || 0)),
+      ]),
     ),
     liveReport(`/journeys/${seg(journeyId)}/report`, { ...report, complete: true }),
   );

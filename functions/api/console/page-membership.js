@@ -1,27 +1,51 @@
-// Membership: coupon definitions (what they give, where, whether active); a member looked up on
-// the customer's page shows points, tier and coupons.
+// Membership: members per tier and points outstanding (as the nightly loyalty run last summed
+// them), coupon definitions with how many codes were issued and uses redeemed.
 import { get } from "./api.js";
+import { partsBar } from "./charts.js";
 import { h, table } from "./dom.js";
-import { date, money, number, t } from "./i18n.js";
+import { compact, date, dateTime, money, number, t } from "./i18n.js";
+
+function tile(label, value, testid) {
+  return h("div", { class: "tile", dataset: { testid } }, h("p", { class: "tile-label" }, label), h("p", { class: "tile-value" }, value));
+}
 
 export async function membershipPage() {
-  const definitions = await get("/coupon-definitions");
+  const [summary, definitions] = await Promise.all([get("/membership/summary"), get("/coupon-definitions")]);
+  const tiers = Object.entries(summary.tiers || {});
+  const coupons = summary.coupons || {};
   return h(
     "div",
     {},
     h("h1", {}, t("Membership")),
+    h(
+      "p",
+      { class: "muted" },
+      summary.computed_at ? t("As of {time}", { time: dateTime(summary.computed_at) }) : t("Summed by the nightly loyalty run; not run yet."),
+    ),
+    h(
+      "div",
+      { class: "tiles" },
+      tile(t("Members"), compact(summary.members), "members"),
+      h("div", { class: "tile", dataset: { testid: "points", points: String(summary.points_outstanding) } }, h("p", { class: "tile-label" }, t("Points outstanding")), h("p", { class: "tile-value" }, number(summary.points_outstanding))),
+    ),
+    tiers.length ? partsBar(t("Tiers"), tiers.map(([tier, n]) => [tier === "-" ? t("None") : tier, n]), summary.members) : null,
     h("h2", {}, t("Coupon definitions")),
     table(
-      [t("Name"), t("Value"), t("Channel"), t("From"), t("To"), t("Points"), t("Active")],
-      (definitions.definitions || []).map((d) => [
-        d.name,
-        d.discount_type === "percent" ? `${number(d.value)} %` : money(d.value, d.currency),
-        (d.channels || []).join(", ") || "*",
-        date(d.valid_from),
-        date(d.valid_until),
-        d.points_price ? number(d.points_price) : "–",
-        d.active ? t("Yes") : t("No"),
-      ]),
+      [t("Name"), t("Value"), t("Channel"), t("From"), t("To"), t("Points"), t("Issued"), t("Redeemed"), t("Active")],
+      (definitions.definitions || []).map((d) => {
+        const counts = coupons[d.definition_id] || { issued: 0, redeemed: 0 };
+        return [
+          d.name,
+          d.discount_type === "percent" ? `${number(d.value)} %` : money(d.value, d.currency),
+          (d.channels || []).join(", ") || "*",
+          date(d.valid_from),
+          date(d.valid_until),
+          d.points_price ? number(d.points_price) : "–",
+          h("span", { dataset: { issued: String(counts.issued) } }, number(counts.issued)),
+          h("span", { dataset: { redeemed: String(counts.redeemed) } }, number(counts.redeemed)),
+          d.active ? t("Yes") : t("No"),
+        ];
+      }),
     ),
   );
 }

@@ -3,7 +3,7 @@
 // hashed audience export with its progress.
 import { ApiError, get, post, seg } from "./api.js";
 import { field, h, replace, showFieldError, table } from "./dom.js";
-import { dateTime, number, percent, t } from "./i18n.js";
+import { number, percent, t } from "./i18n.js";
 import { errorBox, go } from "./app.js";
 
 const FIELDS = [
@@ -110,8 +110,7 @@ function ruleBuilder() {
       row.box.remove();
     },
     rule() {
-      const conditions = rows.map((row) => row.rule());
-      return conditions.length === 1 ? { [combinator.value]: conditions } : { [combinator.value]: conditions };
+      return { [combinator.value]: rows.map((row) => row.rule()) };
     },
     // The API names each problem's path (all.0.did.within_days): shown beside that condition.
     show(problems) {

@@ -279,6 +279,23 @@ def post_journey_resume(journey_id: str) -> dict[str, Any]:
     return _journey_status(journey_id, "active")
 
 
+@routes.route("/journeys/{journey_id}/waiting", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def get_journey_waiting(journey_id: str) -> dict[str, Any]:
+    """How many customers wait to run each step now (an instance waits for its next step: after a
+    wait step, they are counted at the step that follows it). The by_waiting_step index, counted."""
+    _admin()
+    engagement = engagement_wiring.get_engagement()
+    journey = engagement.journey(_id(journey_id, "journey_id"))
+    if journey is None:
+        raise NotFoundError(f"No journey {journey_id!r}")
+    steps = [
+        {"step": index, "type": step.type, "waiting": engagement.waiting_at(journey_id, index)}
+        for index, step in enumerate(journey.steps)
+    ]
+    return {"journey_id": journey_id, "steps": steps, "waiting": sum(s["waiting"] for s in steps)}
+
+
 @routes.route("/journeys/{journey_id}/report", methods=["GET"])
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_journey_report(journey_id: str) -> dict[str, Any]:

@@ -217,7 +217,8 @@ def get_movements(sku: str, location_id: str) -> dict[str, Any]:
 @routes.route("/inventory/availability/{sku}", methods=["GET"])
 @http_errors(challenge=BEARER_CHALLENGE)
 def get_availability(sku: str) -> dict[str, Any]:
-    """Per location (on hand, reserved, available, sellable) and per channel (published, price).
+    """Per location (on hand, reserved, available, sellable) and per channel (published, price,
+    and what was last pushed to it, when).
     `?channel=` limits it to one channel (and lets that channel's key ask)."""
     _check(sku, SKU_PATTERN, "sku")
     params = _params()
@@ -237,11 +238,22 @@ def get_availability(sku: str) -> dict[str, Any]:
     if channel_id is None:
         location_ids = sorted(set(location_ids) | {location.location_id for location in catalog.locations()})
     levels = [sync.inventory.level(sku, location_id) for location_id in location_ids]
+    pushed = catalog.last_pushes([channel.channel_id for channel in channels], sku)
+
+    def last_push(channel_id: str) -> dict[str, Any] | None:
+        state = pushed.get(channel_id)
+        if state is None or state.sent_at is None:
+            return None
+        price = None if state.price is None else str(state.price)
+        return {"available": state.available, "price": price, "sent_at": state.sent_at.isoformat()}
+
     return {
         "sku": sku,
         "locations": [level.model_dump(mode="json") for level in levels if level is not None],
         "channels": [
-            sync.view(channel, sku).model_dump(mode="json", exclude={"changed_at"}) for channel in channels
+            sync.view(channel, sku).model_dump(mode="json", exclude={"changed_at"})
+            | {"last_push": last_push(channel.channel_id)}
+            for channel in channels
         ],
     }
 

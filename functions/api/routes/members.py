@@ -250,6 +250,16 @@ def post_definition() -> Response:
     )
 
 
+@routes.route("/membership/summary", methods=["GET"])
+@http_errors(challenge=BEARER_CHALLENGE)
+def get_membership_summary() -> dict[str, Any]:
+    """Members per tier, points outstanding, coupons issued and redeemed per definition, as the
+    nightly loyalty run last computed them (`computed_at` null before its first run)."""
+    _admin()
+    found = loyalty_wiring.get_membership_tallies().summary()
+    return found or {"computed_at": None, "members": 0, "points_outstanding": 0, "tiers": {}, "coupons": {}}
+
+
 @routes.route("/coupon-definitions", methods=["GET"])
 @http_errors(challenge=BEARER_CHALLENGE)
 def list_definitions() -> dict[str, Any]:

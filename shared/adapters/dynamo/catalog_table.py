@@ -460,6 +460,14 @@ class DynamoCatalog(LowLevelTable):
             lease_until=datetime.fromisoformat(item["lease_until"]) if item.get("lease_until") else None,
         )
 
+    def last_pushes(self, channel_ids: Sequence[str], sku: str) -> dict[str, SyncState]:
+        """What was last pushed of `sku` to each channel (one batch read), for the console."""
+        keys = [{"pk": f"SYNC#{channel_id}", "sk": sku} for channel_id in dict.fromkeys(channel_ids)]
+        return {
+            item["pk"].removeprefix("SYNC#"): self._sync_state(item, item["pk"].removeprefix("SYNC#"))
+            for item in self._batch_get(keys)
+        }
+
     def sent(self, state: SyncState) -> None:
         self._put(
             {

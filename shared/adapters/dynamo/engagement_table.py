@@ -18,7 +18,7 @@ attribution).
 | conversion       | CONV#<program>              | <order_id>|<profile_id>     | attributed orders           |
 | stored report    | REPORT                      | <campaign_id>               | body; stale, generation     |
 | journey          | JOURNEY                     | <journey_id>                | body; version               |
-| instance         | JI#<profile_id>             | <journey_id>|<key>          | body; version               |
+| instance         | JI#<profile_id>             | <journey_id>|<key>          | body; version; waiting_*   |
 | timer            | JTIMER#<day>                | <profile>|<journey>|<key>   |                             |
 | cursor           | CURSOR                      | DEFER / JTIMER              | the sweeps' minute          |
 | contact plan     | PLAN                        | <plan_id>                   | body                        |
@@ -49,6 +49,7 @@ from shared.domain.engagement.models import (
     LedgerRow,
     Run,
     ledger_shard,
+    stable_bucket,
 )
 from shared.domain.engagement.plans import ContactPlan, PlanReport
 
@@ -56,6 +57,7 @@ KEEP_LEDGER = timedelta(days=400)
 PLAN_REPORT_KEPT = timedelta(days=400)
 MATCH_KEPT = timedelta(days=35)  # a synced hash is matched to its person this long after a sync
 MATCH_RENEW = timedelta(days=7)
+WAITING_SHARDS = 4  # a step's waiting customers spread over four index partitions
 
 
 def _task_sk(task: DispatchTask) -> str:
@@ -488,6 +490,14 @@ class DynamoEngagement(LowLevelTable):
                 removed += 1
         return removed
 
+    @staticmethod
+    def _waiting(instance: Instance) -> dict[str, Any]:
+        """A waiting instance's place in the by_waiting_step index (four shards a journey)."""
+        if instance.status != "waiting":
+            return {}
+        shard = stable_bucket("waiting", instance.profile_id, buckets=WAITING_SHARDS)
+        return {"waiting_in": f"{instance.journey_id}#{shard}", "waiting_step": instance.step}
+
     def create_instance(self, instance: Instance) -> bool:
         return self._save_versioned(
             f"JI#{instance.profile_id}",
@@ -495,6 +505,7 @@ class DynamoEngagement(LowLevelTable):
             instance.model_dump_json(exclude={"version"}),
             instance.version,
             0,
+            **self._waiting(instance),
         )
 
     def instance(self, profile_id: str, journey_id: str, key: str) -> Instance | None:
@@ -518,7 +529,26 @@ class DynamoEngagement(LowLevelTable):
             instance.model_dump_json(exclude={"version"}),
             instance.version,
             expected_version,
+            **self._waiting(instance),
         )
+
+    def waiting_at(self, journey_id: str, step: int) -> int:
+        """How many customers wait at a journey's step: a Query COUNT per shard of the index."""
+        total = 0
+        for shard in range(WAITING_SHARDS):
+            kwargs: dict[str, Any] = {
+                "IndexName": "by_waiting_step",
+                "KeyConditionExpression": "waiting_in = :j AND waiting_step = :s",
+                "ExpressionAttributeValues": dump({":j": f"{journey_id}#{shard}", ":s": step}),
+                "Select": "COUNT",
+            }
+            while True:
+                response = self._call("query", **kwargs)
+                total += int(response.get("Count", 0))
+                if not response.get("LastEvaluatedKey"):
+                    break
+                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return total
 
     def set_timer(self, instance: Instance) -> None:
         self.put_due(

@@ -32,6 +32,7 @@ from shared.adapters.dynamo.person_partition import SCHEDULE_SHARDS, shard_of
 from shared.domain.kernel.errors import ConcurrentUpdateError, ConflictError, DependencyUnavailableError
 from shared.domain.loyalty.coupons import Coupon, CouponDefinition, MemberCoupon
 from shared.domain.loyalty.ledger import Account, LedgerEntry
+from shared.domain.loyalty.summary import account_tally, coupon_tally
 
 ACCOUNT_SK = "LOYALTY"
 BATCH_GET_LIMIT = 100
@@ -40,6 +41,8 @@ BATCH_GET_LIMIT = 100
 class LoyaltyAccountItem(CustomersTableItem, discriminator="loyalty_account"):
     version = NumberAttribute()
     body = UnicodeAttribute()
+    tally = UnicodeAttribute(null=True)  # tier#<tier>: the by_tally index (the membership summary)
+    points = NumberAttribute(null=True)  # the balance, projected into that index
 
 
 class LedgerEntryItem(CustomersTableItem, discriminator="ledger_entry"):
@@ -57,6 +60,8 @@ class MemberCouponItem(CustomersTableItem, discriminator="member_coupon"):
 class CouponItem(CustomersTableItem, discriminator="coupon"):
     version = NumberAttribute()
     body = UnicodeAttribute()
+    tally = UnicodeAttribute(null=True)  # coupon#<definition>: the by_tally index
+    points = NumberAttribute(null=True)  # uses redeemed
 
 
 class CouponDefinitionItem(CustomersTableItem, discriminator="coupon_definition"):
@@ -104,6 +109,8 @@ class DynamoLoyaltyStore:
             ACCOUNT_SK,
             version=account.version,
             body=account.model_dump_json(exclude={"version"}, exclude_defaults=True),
+            tally=account_tally(account.tier),
+            points=account.balance,
         )
         # Invariant: nobody changed the account since we read it (or it still does not exist).
         condition = (
@@ -350,4 +357,6 @@ class DynamoLoyaltyStore:
             "COUPON",
             version=coupon.version,
             body=coupon.model_dump_json(exclude={"version"}, exclude_none=True),
+            tally=coupon_tally(coupon.definition.definition_id),
+            points=coupon.uses,
         )
