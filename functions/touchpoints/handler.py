@@ -118,8 +118,8 @@ _STORED = (Outcome.APPLIED, Outcome.UNATTRIBUTED)
 
 
 def _record_activity(records: list[TouchpointRecord], results: list[FoldResult]) -> None:
-    """The console's activity figures: one counter write for the batch. Best effort: a failed
-    write is logged and the batch is not sent back for it."""
+    """The console's activity figures: one counter write for the batch. Best effort: a write the
+    table refused is logged and the batch is not sent back for it (its touchpoints are stored)."""
     channel_of = {record.body.touchpoint_id: record.body.channel.value for record in records}
     activity = HourlyActivity(hour=hour_of(wiring.get_clock().now()))
     for result in results:
@@ -132,8 +132,8 @@ def _record_activity(records: list[TouchpointRecord], results: list[FoldResult])
         activity.merges += result.merges
     try:
         activity_wiring.get_activity_log().record(activity)
-    except Exception as error:
-        logger.warning("activity not counted", extra={"reason": str(error)[:200]})
+    except OmnireachError as error:
+        logger.warning("activity not counted", extra={"code": error.code, "reason": error.message})
 
 
 @metrics.log_metrics

@@ -21,6 +21,7 @@ ingest = schema.include(path_regex=r"^/(v1|webhooks)/")
 everything_else = schema.exclude(path_regex=r"^/(v1|webhooks)/|^/reference$|^/openapi\.json$")
 LISTINGS = [
     "/campaigns",
+    "/contact-plans",
     "/coupon-definitions",
     "/frequency-policy",
     "/inventory/channels",
@@ -28,6 +29,9 @@ LISTINGS = [
     "/inventory/reconciliation",
     "/journey-templates",
     "/journeys",
+    "/membership/summary",
+    "/overview",
+    "/prices",
     "/promotions",
     "/segments",
     "/sources",

@@ -207,3 +207,18 @@ def test_a_journey_counts_who_waits_at_each_step(stack, client, senders, clock):
     status, waiting = call(client, "get", "/journeys/carts/waiting")
     assert waiting["waiting"] == 0, waiting  # both messaged: nobody waits any more
     assert call(client, "get", "/journeys/nope/waiting")[0] == 404
+
+
+def test_a_counter_the_table_refuses_costs_no_touchpoint(stack, monkeypatch):
+    from shared.domain.kernel.errors import DependencyUnavailableError
+    from shared.wiring import activity as activity_wiring
+
+    class Refusing:
+        def record(self, activity):
+            raise DependencyUnavailableError("The touchpoints table did not answer")
+
+    monkeypatch.setattr(activity_wiring, "get_activity_log", lambda: Refusing())
+    email = Identifier(type=IdentifierType.EMAIL, value="pia@example.com")
+    ingest_wiring.get_touchpoint_queue().send_all([touch("web-9", Channel.WEB, email)])
+    assert deliver(stack, drain(stack)) == {"batchItemFailures": []}  # stored, and not sent back
+    assert ingest_wiring.get_touchpoint_archive().existing(["tp-web-9"], now=NOW) == {"tp-web-9"}
