@@ -28,7 +28,7 @@ $(DYNALITE):
 $(CHROMIUM):
 	@command -v apt-get >/dev/null || { echo "Chromium is needed for the console tests: install Debian's chromium"; exit 1; }
 	$(SUDO) apt-get update -q
-	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q --no-install-recommends chromium fonts-noto-cjk
+	DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -q chromium fonts-noto-cjk
 
 ## run: the whole system locally on the embedded emulator (Ctrl-C stops it); ARGS="--demo" etc.
 run: $(STAMP)
