@@ -153,6 +153,8 @@ def keyboard_reaches_everything(page: Page) -> list[str]:
 
 def test_signing_in_keeps_the_key_in_the_tab_only_and_signing_out_forgets_it(page, demo):
     stack, _ = demo
+    banner = f"console        {stack.url('/console')}    (sign in with the admin key)"
+    assert banner in [line.strip() for line in stack.lines], stack.lines[:20]  # `make run` says where
     page.goto(stack.url("/console"))
     page.fill("input[name=admin-key]", "not-the-key")
     page.keyboard.press("Enter")
