@@ -200,6 +200,7 @@ const MESSAGES = {
     cancelled: "已取消",
     completed: "已完成",
     Trigger: "触发条件",
+    "Revenue (orders on the timeline)": "收入（时间线中的订单）",
     Schedule: "排期",
     "First send": "首次发送",
     "schedule now": "立即",

@@ -85,6 +85,13 @@ async function customerPage(profileId) {
   const status = h("p", { role: "status", class: "notice" });
   const channels = [...new Set([...Object.keys(profile.purchases_by_channel || {}), ...Object.keys(profile.touches_by_channel || {})])].sort();
   const consent = Object.entries(profile.consent || {});
+  // Revenue per channel from the orders among the touchpoints shown (the profile keeps a total).
+  const revenueOn = (channel) => {
+    const orders = timeline.filter((tp) => tp.channel === channel && tp.type === "order" && tp.order && tp.order.total !== null && tp.order.total !== undefined);
+    if (!orders.length) return "–";
+    const sum = orders.reduce((total, tp) => total + Number(tp.order.total), 0);
+    return money(sum, orders[0].order.currency || profile.currency);
+  };
   const name = [profile.traits && profile.traits.first_name, profile.traits && profile.traits.last_name].filter(Boolean).join(" ");
   return h(
     "div",
@@ -120,8 +127,13 @@ async function customerPage(profileId) {
       section(
         t("Orders and revenue per channel"),
         table(
-          [t("Channel"), t("Touches"), t("Orders")],
-          channels.map((channel) => [channel, number(profile.touches_by_channel?.[channel] || 0), number(profile.purchases_by_channel?.[channel] || 0)]),
+          [t("Channel"), t("Touches"), t("Orders"), t("Revenue (orders on the timeline)")],
+          channels.map((channel) => [
+            channel,
+            number(profile.touches_by_channel?.[channel] || 0),
+            number(profile.purchases_by_channel?.[channel] || 0),
+            revenueOn(channel),
+          ]),
         ),
         h("p", {}, `${t("Revenue")}: `, money(profile.revenue, profile.currency), ` · ${t("Orders")}: `, number(profile.orders)),
       ),
