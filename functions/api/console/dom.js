@@ -62,6 +62,11 @@ export function showFieldError(control, text) {
   control.setAttribute("aria-invalid", text ? "true" : "false");
 }
 
+// A figure with its label, as the overview and reports show them; `data` lands in data-* attributes.
+export function tile(label, value, data, ...more) {
+  return h("div", { class: "tile", dataset: data }, h("p", { class: "tile-label" }, label), h("p", { class: "tile-value" }, value), more);
+}
+
 export function table(headers, rows, caption) {
   return h(
     "table",

@@ -3,7 +3,7 @@
 // resume, cancel; the report as charts whose outcomes add up to the audience.
 import { get, post, seg } from "./api.js";
 import { partsBar } from "./charts.js";
-import { confirmDialog, field, h, replace, table } from "./dom.js";
+import { confirmDialog, field, h, replace, table, tile } from "./dom.js";
 import { dateTime, money, number, percent, t } from "./i18n.js";
 import { errorBox, go } from "./app.js";
 
@@ -146,17 +146,16 @@ export function reportView(report) {
     h(
       "div",
       { class: "tiles" },
-      h("div", { class: "tile" }, h("p", { class: "tile-label" }, t("Audience")), h("p", { class: "tile-value", dataset: { audience: String(report.audience) } }, number(report.audience))),
-      h("div", { class: "tile" }, h("p", { class: "tile-label" }, t("Conversions")), h("p", { class: "tile-value" }, number(report.conversions))),
-      h("div", { class: "tile" }, h("p", { class: "tile-label" }, t("Revenue")), h("p", { class: "tile-value" }, money(report.revenue, report.currency))),
-      h(
-        "div",
-        { class: "tile" },
-        h("p", { class: "tile-label" }, t("Lift")),
-        h("p", { class: "tile-value" }, percent(report.lift, 2)),
+      tile(t("Audience"), number(report.audience), { audience: String(report.audience) }),
+      tile(t("Conversions"), number(report.conversions)),
+      tile(t("Revenue"), money(report.revenue, report.currency)),
+      tile(
+        t("Lift"),
+        percent(report.lift, 2),
+        {},
         report.lift_ci95 ? h("p", { class: "muted" }, `95 %: ${percent(report.lift_ci95[0], 2)} – ${percent(report.lift_ci95[1], 2)}`) : null,
       ),
-      h("div", { class: "tile" }, h("p", { class: "tile-label" }, t("ROI")), h("p", { class: "tile-value" }, report.roi === null || report.roi === undefined ? "–" : percent(report.roi, 0))),
+      tile(t("ROI"), report.roi === null || report.roi === undefined ? "–" : percent(report.roi, 0)),
     ),
     partsBar(t("Outcomes add up to the audience"), outcomes.map(([name, n]) => [t(name), n]), report.audience),
     reasons.length ? table([t("Outcome"), t("Total")], reasons.map(([name, n]) => [name, number(n)])) : null,

@@ -2,12 +2,8 @@
 // them), coupon definitions with how many codes were issued and uses redeemed.
 import { get } from "./api.js";
 import { partsBar } from "./charts.js";
-import { h, table } from "./dom.js";
+import { h, table, tile } from "./dom.js";
 import { compact, date, dateTime, money, number, t } from "./i18n.js";
-
-function tile(label, value, testid) {
-  return h("div", { class: "tile", dataset: { testid } }, h("p", { class: "tile-label" }, label), h("p", { class: "tile-value" }, value));
-}
 
 export async function membershipPage() {
   const [summary, definitions] = await Promise.all([get("/membership/summary"), get("/coupon-definitions")]);
@@ -25,8 +21,8 @@ export async function membershipPage() {
     h(
       "div",
       { class: "tiles" },
-      tile(t("Members"), compact(summary.members), "members"),
-      h("div", { class: "tile", dataset: { testid: "points", points: String(summary.points_outstanding) } }, h("p", { class: "tile-label" }, t("Points outstanding")), h("p", { class: "tile-value" }, number(summary.points_outstanding))),
+      tile(t("Members"), compact(summary.members), { testid: "members" }),
+      tile(t("Points outstanding"), number(summary.points_outstanding), { testid: "points", points: String(summary.points_outstanding) }),
     ),
     tiers.length ? partsBar(t("Tiers"), tiers.map(([tier, n]) => [tier === "-" ? t("None") : tier, n]), summary.members) : null,
     h("h2", {}, t("Coupon definitions")),

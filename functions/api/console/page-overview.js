@@ -2,12 +2,8 @@
 // dead letters, each sales channel's drift, campaigns running.
 import { get } from "./api.js";
 import { stackedColumns } from "./charts.js";
-import { h, table } from "./dom.js";
+import { h, table, tile } from "./dom.js";
 import { compact, dateTime, hour, number, t, weekday } from "./i18n.js";
-
-function tile(label, value, testid) {
-  return h("div", { class: "tile", dataset: { testid } }, h("p", { class: "tile-label" }, label), h("p", { class: "tile-value" }, value));
-}
 
 export async function overviewPage() {
   const [overview, campaigns, reconciliation, channels] = await Promise.all([
@@ -28,11 +24,11 @@ export async function overviewPage() {
     h(
       "div",
       { class: "tiles" },
-      tile(t("Touchpoints (24 h)"), compact(day.totals.touchpoints), "touchpoints-day"),
-      tile(t("Touchpoints (7 days)"), compact(week.totals.touchpoints), "touchpoints-week"),
-      tile(t("Profiles created (7 days)"), compact(week.totals.profiles_created), "profiles-week"),
-      tile(t("Merges (7 days)"), compact(week.totals.merges), "merges-week"),
-      tile(t("Campaigns running"), number(running.filter((c) => c.status === "active").length), "campaigns-running"),
+      tile(t("Touchpoints (24 h)"), compact(day.totals.touchpoints), { testid: "touchpoints-day" }),
+      tile(t("Touchpoints (7 days)"), compact(week.totals.touchpoints), { testid: "touchpoints-week" }),
+      tile(t("Profiles created (7 days)"), compact(week.totals.profiles_created), { testid: "profiles-week" }),
+      tile(t("Merges (7 days)"), compact(week.totals.merges), { testid: "merges-week" }),
+      tile(t("Campaigns running"), number(running.filter((c) => c.status === "active").length), { testid: "campaigns-running" }),
     ),
     stackedColumns(
       t("Touchpoints per channel, last 24 hours"),

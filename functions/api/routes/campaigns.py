@@ -20,11 +20,10 @@ from functions.api.request_body import json_object
 from functions.api.routes.sources import ADMIN_BODY_BYTES
 from shared import wiring
 from shared.domain.customers.admin import live_profile
-from shared.domain.engagement.dispatch import choose_variant
+from shared.domain.engagement.dispatch import preview_message
 from shared.domain.engagement.frequency import CHANNELS, FrequencyPolicy
 from shared.domain.engagement.journeys import TEMPLATES, JourneyChange, from_template, program_id_of
 from shared.domain.engagement.measurement import measure
-from shared.domain.engagement.messaging import RenderError, placeholders, render_content
 from shared.domain.engagement.models import ID, CampaignChange
 from shared.domain.engagement.programs import JOURNEY_PREFIX
 from shared.domain.engagement.unsubscribe import open_link
@@ -343,31 +342,10 @@ def post_campaign_preview(campaign_id: str) -> dict[str, Any]:
         raise NotFoundError(f"No campaign {campaign_id!r}", details={"campaign_id": campaign_id})
     program = campaign.program()
     channel = body.channel or program.channels[0]
-    if channel not in program.channels:
-        raise InvalidInputError(f"channel: one of the campaign's {', '.join(program.channels)}")
     profile = live_profile(body.profile_id, graph=customers_wiring.get_customer_graph())
-    personaliser = engagement_wiring.get_personaliser()
-    facts = personaliser.facts(profile)
-    variant = choose_variant(campaign_id, program.variants, facts, profile.profile_id)
-    content = variant.content.get(channel)
-    if content is None:
-        raise InvalidInputError(f"The variant {variant.variant_id!r} has no {channel} content")
-    context = personaliser.context(
-        profile,
-        program,
-        channel,
-        dispatch_key="preview",
-        issue_coupon=False,
-        names=placeholders(content),
-        facts=facts,
+    variant, rendered = preview_message(
+        campaign_id, program, profile, channel, engagement_wiring.get_personaliser()
     )
-    try:
-        rendered = render_content(content, {**context, "coupon_code": "COUPON"})
-    except RenderError as error:
-        raise InvalidInputError(
-            f"The content needs a value this customer does not have: {', '.join(error.missing)}",
-            details={"missing": error.missing},
-        ) from error
     return {
         "campaign_id": campaign_id,
         "profile_id": profile.profile_id,
@@ -387,9 +365,11 @@ def get_profile_messages(profile_id: str) -> dict[str, Any]:
         raise InvalidInputError("profile_id: a profile id", details={"profile_id": profile_id[:100]})
     store = engagement_wiring.get_engagement()
     history = store.contact_history(profile_id)
+    sends = [(c.program_id, c.run_key) for c in history.contacts if not c.paid]
+    rows = store.rows_of(sends, profile_id)  # one batch read, not one read per message
     messages = []
     for contact in sorted(history.contacts, key=lambda c: c.at, reverse=True):
-        row = None if contact.paid else store.row(contact.program_id, contact.run_key, profile_id)
+        row = None if contact.paid else rows.get((contact.program_id, contact.run_key))
         messages.append(
             {
                 "program_id": contact.program_id,

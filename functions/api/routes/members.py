@@ -38,6 +38,7 @@ from shared.domain.loyalty.book import (
 from shared.domain.loyalty.coupons import CouponCheck, CouponDefinition, CouponNotFoundError
 from shared.domain.loyalty.ledger import adjust, redeem
 from shared.domain.loyalty.perks import exchange_points, member_view
+from shared.domain.loyalty.summary import empty_summary
 from shared.wiring import customers as customers_wiring
 from shared.wiring import loyalty as loyalty_wiring
 
@@ -256,8 +257,7 @@ def get_membership_summary() -> dict[str, Any]:
     """Members per tier, points outstanding, coupons issued and redeemed per definition, as the
     nightly loyalty run last computed them (`computed_at` null before its first run)."""
     _admin()
-    found = loyalty_wiring.get_membership_tallies().summary()
-    return found or {"computed_at": None, "members": 0, "points_outstanding": 0, "tiers": {}, "coupons": {}}
+    return loyalty_wiring.get_membership_tallies().summary() or empty_summary()
 
 
 @routes.route("/coupon-definitions", methods=["GET"])

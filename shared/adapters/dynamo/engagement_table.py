@@ -218,6 +218,18 @@ class DynamoEngagement(LowLevelTable):
             else None
         )
 
+    def rows_of(self, sends: Sequence[tuple[str, str]], profile_id: str) -> dict[tuple[str, str], LedgerRow]:
+        """One customer's ledger rows for (program, run key) pairs, in one batch read."""
+        keys = [
+            dict(zip(("pk", "sk"), self._row_key(program_id, run_key, profile_id), strict=True))
+            for program_id, run_key in dict.fromkeys(sends)
+        ]
+        rows = (
+            LedgerRow.model_validate({**json.loads(item["body"]), "version": int(item["version"])})
+            for item in self._batch_get(keys)
+        )
+        return {(row.program_id, row.run_key): row for row in rows}
+
     def _row_item(self, row: LedgerRow) -> tuple[str, str, str, dict[str, Any]]:
         pk, sk = self._row_key(row.program_id, row.run_key, row.profile_id)
         body = row.model_dump_json(exclude={"version"}, exclude_none=True, exclude_defaults=True)

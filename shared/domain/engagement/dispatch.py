@@ -65,6 +65,7 @@ from shared.domain.engagement.ports import (
     ProgramDirectory,
     Rivals,
 )
+from shared.domain.kernel.errors import InvalidInputError
 from shared.domain.kernel.ports import Clock
 
 CONTACT_ATTEMPTS = 8  # reads of a customer's contact history while concurrent sends change it
@@ -89,6 +90,36 @@ def choose_variant(
                 return variant
             point -= variant.weight
     return next((variant for variant in variants if not variant.when), variants[0])
+
+
+def preview_message(
+    program_id: str, program: Program, profile: Profile, channel: str, personaliser: Personaliser
+) -> tuple[Variant, dict[str, Any]]:
+    """The variant one customer would get and its content rendered with their data, as a send
+    would render it, but nothing is sent, recorded or issued (`coupon_code` shows as COUPON)."""
+    if channel not in program.channels:
+        raise InvalidInputError(f"channel: one of the campaign's {', '.join(program.channels)}")
+    facts = personaliser.facts(profile)
+    variant = choose_variant(program_id, program.variants, facts, profile.profile_id)
+    content = variant.content.get(channel)
+    if content is None:
+        raise InvalidInputError(f"The variant {variant.variant_id!r} has no {channel} content")
+    context = personaliser.context(
+        profile,
+        program,
+        channel,
+        dispatch_key="preview",
+        issue_coupon=False,
+        names=placeholders(content),
+        facts=facts,
+    )
+    try:
+        return variant, render_content(content, {**context, "coupon_code": "COUPON"})
+    except RenderError as error:
+        raise InvalidInputError(
+            f"The content needs a value this customer does not have: {', '.join(error.missing)}",
+            details={"missing": error.missing},
+        ) from error
 
 
 CONSENT_CHANNEL = {"email": "email", "sms": "sms", "push": "push", "wechat": "wechat"}

@@ -33,6 +33,11 @@ class MembershipTallies(Protocol):
     def summary(self) -> dict[str, Any] | None: ...
 
 
+def empty_summary() -> dict[str, Any]:
+    """What the summary says before the nightly run has ever computed one."""
+    return {"computed_at": None, "members": 0, "points_outstanding": 0, "tiers": {}, "coupons": {}}
+
+
 def summarise_membership(tallies: MembershipTallies, now: datetime) -> dict[str, Any]:
     members: Counter[str] = Counter()
     issued: Counter[str] = Counter()
